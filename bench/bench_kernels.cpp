@@ -1,0 +1,156 @@
+// Kernel micro-benchmarks: GEMM at the shapes training runs (fast path per ISA and the reference),
+// conv2d forward/backward at the two LeNet conv layers (batch 64), and max pooling.
+// GFLOP/s is reported as the "FLOPS" counter (a rate, so Google Benchmark prints it per second).
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "ops/gemm_internal.h"
+#include "ops/ops.h"
+#include "tensor/rng.h"
+
+namespace edgetrain::ops {
+namespace {
+
+std::vector<float> random_vector(size_t size, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(size);
+  for (float& x : v) x = 2.0f * rng.uniform() - 1.0f;
+  return v;
+}
+
+void set_flops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["FLOPS"] = benchmark::Counter(flops_per_iteration * double(state.iterations()),
+                                               benchmark::Counter::kIsRate,
+                                               benchmark::Counter::kIs1000);
+}
+
+// Args: m, n, k, transpose_a, transpose_b, isa (-1 = public gemm(), -2 = reference, else an Isa).
+void BM_Gemm(benchmark::State& state) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  const Transpose ta = state.range(3) ? Transpose::kYes : Transpose::kNo;
+  const Transpose tb = state.range(4) ? Transpose::kYes : Transpose::kNo;
+  const int isa = int(state.range(5));
+  if (isa >= 0 && !gemm_internal::isa_supported(gemm_internal::Isa(isa))) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  const std::vector<float> a = random_vector(size_t(m) * k, 1), b = random_vector(size_t(k) * n, 2);
+  std::vector<float> c(size_t(m) * n);
+  const int lda = ta == Transpose::kYes ? m : k, ldb = tb == Transpose::kYes ? k : n;
+  for (auto _ : state) {
+    if (isa == -2) {
+      gemm_reference(c.data(), a.data(), b.data(), m, n, k, ta, tb, 0.0f, lda, ldb, n);
+    } else if (isa == -1) {
+      gemm(c.data(), a.data(), b.data(), m, n, k, ta, tb, 0.0f, lda, ldb, n);
+    } else {
+      gemm_internal::gemm_with_isa(gemm_internal::Isa(isa), c.data(), a.data(), b.data(), m, n, k,
+                                   ta, tb, 0.0f, lda, ldb, n);
+    }
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 2.0 * m * n * k);
+}
+
+// The training shapes: conv1 forward (im2col), conv2 forward, conv2 dweight, conv2 dcol,
+// dense forward at batch 64 and 128, dense dweight at batch 64.
+void gemm_shapes(benchmark::internal::Benchmark* b, std::vector<int64_t> isas) {
+  b->ArgNames({"m", "n", "k", "ta", "tb", "isa"});
+  const int64_t shapes[][5] = {{32, 676, 9, 0, 0},     {32, 169, 128, 0, 0},
+                               {32, 128, 169, 0, 1},   {128, 169, 32, 1, 0},
+                               {64, 500, 1152, 0, 1},  {128, 500, 1152, 0, 1},
+                               {500, 1152, 64, 1, 0},  {256, 256, 256, 0, 0}};
+  for (const auto& s : shapes)
+    for (int64_t isa : isas) b->Args({s[0], s[1], s[2], s[3], s[4], isa});
+}
+
+BENCHMARK(BM_Gemm)->Apply([](benchmark::internal::Benchmark* b) {
+  // -1: gemm() as dispatched; 2/1/0: AVX-512, AVX2, portable; -2: the triple-loop reference.
+  gemm_shapes(b, {-1, 1, 0, -2});
+});
+
+Conv2dShape lenet_conv(int layer) {
+  Conv2dShape s;
+  s.batch = 64;
+  if (layer == 1) {  // 1 → 32, 3x3 on 28x28, valid
+    s.in_channels = 1, s.in_height = 28, s.in_width = 28;
+    s.out_channels = 32, s.out_height = 26, s.out_width = 26;
+    s.kernel_height = 3, s.kernel_width = 3;
+  } else {  // 32 → 32, 2x2 on 13x13, same (the extra row/column of padding at the bottom/right)
+    s.in_channels = 32, s.in_height = 13, s.in_width = 13;
+    s.out_channels = 32, s.out_height = 13, s.out_width = 13;
+    s.kernel_height = 2, s.kernel_width = 2;
+  }
+  return s;
+}
+
+double conv_flops(const Conv2dShape& s) {
+  return 2.0 * s.batch * s.out_channels * s.out_height * s.out_width *
+         (s.in_channels / s.groups) * s.kernel_height * s.kernel_width;
+}
+
+// Arg: LeNet conv layer (1 or 2).
+void BM_Conv2dForward(benchmark::State& state) {
+  const Conv2dShape s = lenet_conv(int(state.range(0)));
+  const auto in = random_vector(size_t(s.batch) * s.in_channels * s.in_height * s.in_width, 1);
+  const auto weight = random_vector(
+      size_t(s.out_channels) * s.in_channels / s.groups * s.kernel_height * s.kernel_width, 2);
+  const auto bias = random_vector(s.out_channels, 3);
+  std::vector<float> out(size_t(s.batch) * s.out_channels * s.out_height * s.out_width);
+  std::vector<float> workspace(conv2d_workspace_floats(s));
+  for (auto _ : state) {
+    conv2d_forward(out.data(), in.data(), weight.data(), bias.data(), s, workspace.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_flops(state, conv_flops(s));
+}
+BENCHMARK(BM_Conv2dForward)->ArgName("layer")->Arg(1)->Arg(2);
+
+// Arg: LeNet conv layer; all three gradients.
+void BM_Conv2dBackward(benchmark::State& state) {
+  const Conv2dShape s = lenet_conv(int(state.range(0)));
+  const size_t in_size = size_t(s.batch) * s.in_channels * s.in_height * s.in_width;
+  const size_t weight_size =
+      size_t(s.out_channels) * s.in_channels / s.groups * s.kernel_height * s.kernel_width;
+  const auto in = random_vector(in_size, 1), weight = random_vector(weight_size, 2);
+  const auto dout =
+      random_vector(size_t(s.batch) * s.out_channels * s.out_height * s.out_width, 3);
+  std::vector<float> dinput(in_size), dweight(weight_size), dbias(s.out_channels);
+  std::vector<float> workspace(conv2d_workspace_floats(s));
+  for (auto _ : state) {
+    conv2d_backward(dinput.data(), dweight.data(), dbias.data(), dout.data(), in.data(),
+                    weight.data(), s, workspace.data());
+    benchmark::DoNotOptimize(dinput.data());
+  }
+  set_flops(state, 2.0 * conv_flops(s));
+}
+BENCHMARK(BM_Conv2dBackward)->ArgName("layer")->Arg(1)->Arg(2);
+
+// LeNet's pool: 2x2 stride 2 on (64, 32, 26, 26).
+void BM_MaxPool(benchmark::State& state) {
+  Pool2dShape s;
+  s.batch = 64, s.channels = 32, s.in_height = 26, s.in_width = 26;
+  s.out_height = 13, s.out_width = 13, s.kernel_height = 2, s.kernel_width = 2;
+  s.stride_height = 2, s.stride_width = 2;
+  const size_t out_size = size_t(s.batch) * s.channels * s.out_height * s.out_width;
+  const auto in = random_vector(size_t(s.batch) * s.channels * s.in_height * s.in_width, 1);
+  const auto dout = random_vector(out_size, 2);
+  std::vector<float> out(out_size), dinput(in.size());
+  std::vector<int32_t> argmax(out_size);
+  const bool backward = state.range(0) != 0;
+  maxpool2d_forward(out.data(), argmax.data(), in.data(), s);  // backward needs a real argmax
+  for (auto _ : state) {
+    if (backward) {
+      maxpool2d_backward(dinput.data(), dout.data(), argmax.data(), s);
+    } else {
+      maxpool2d_forward(out.data(), argmax.data(), in.data(), s);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(in.size()) * 4);
+}
+BENCHMARK(BM_MaxPool)->ArgName("backward")->Arg(0)->Arg(1);
+
+}  // namespace
+}  // namespace edgetrain::ops

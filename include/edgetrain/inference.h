@@ -1,0 +1,47 @@
+// Running a trained model: scoring a dataset (accuracy, loss, confusion matrix) and predicting single
+// inputs with class probabilities.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "edgetrain/data.h"
+#include "edgetrain/model.h"
+
+namespace edgetrain {
+
+struct Evaluation {
+  size_t samples = 0;
+  double loss = 0;  // mean of the model's loss (cross-entropy on the first output if it has none)
+  double accuracy = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [true label][predicted label]
+};
+// threads 0: every core.
+Evaluation evaluate(const Model& model, const BatchProvider& data, int threads = 0);
+
+struct Prediction {
+  int label = 0;                     // arg-max of the probabilities
+  std::vector<float> probabilities;  // the model's first output
+  // The k most probable classes, most probable first.
+  std::vector<std::pair<int, float>> top(size_t k) const;
+};
+
+// Single-input prediction with everything allocated once: create, then predict many times.
+class Predictor {
+ public:
+  explicit Predictor(const Model& model);  // validates; the model must outlive the predictor
+  ~Predictor();
+  Predictor(Predictor&&) noexcept;
+  Predictor& operator=(Predictor&&) noexcept;
+  size_t input_size() const;
+  // `features` holds input_size() floats laid out (C, H, W).
+  Prediction predict(const float* features);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace edgetrain

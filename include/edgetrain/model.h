@@ -1,0 +1,295 @@
+// The model: metadata, features, layers, update parameters and one contiguous parameter block.
+// A model is data built at run time; the trainer, the evaluator and the file writers all walk it.
+//
+// Declaring the seed's LeNet (see lenet() in lenet.cpp for the whole of it):
+//
+//   using namespace edgetrain;
+//   Model model = ModelBuilder()
+//       .metadata({.specification_version = 4, .short_description = "MNIST-Trainable",
+//                  .license = "MIT"})
+//       .input("image", {1, 28, 28})
+//       .output("output", {10})
+//       .training_input("image", {1, 28, 28})
+//       .training_input("output_true", {1}, FeatureType::kInt32)
+//       .loss(CategoricalCrossEntropy{.name = "lossLayer", .input = "output",
+//                                     .target = "output_true"})
+//       .optimizer(Adam{.learning_rate = {0.001, {{0.0, 0.3}}}, .mini_batch_size = {128, {128}}})
+//       .epochs({10, {10}})
+//       .shuffle(true)
+//       .layers({
+//           Convolution{.name = "conv1", .input = "image", .output = "outConv1",
+//                       .output_channels = 32, .kernel_channels = 1, .kernel_size = {3, 3},
+//                       .updatable = true},
+//           ReLU{.name = "relu1", .input = "outConv1", .output = "outRelu1"},
+//           ...
+//           Softmax{.name = "softmax", .input = "outHidden2", .output = "output"},
+//       })
+//       .build();
+//
+// build() infers and checks every shape (an error names the layer, its index and both shapes) and
+// initialises the weights (seeded He-uniform unless told otherwise).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace edgetrain {
+
+// ---- Features -----------------------------------------------------------------------------------
+enum class FeatureType { kFloat32, kDouble, kInt32 };
+
+struct Feature {
+  std::string name;
+  std::vector<int64_t> shape;  // per sample, e.g. {1, 28, 28} (C, H, W) or {10}
+  FeatureType type = FeatureType::kFloat32;
+  std::string description;
+};
+
+struct Metadata {
+  int specification_version = 4;
+  std::string short_description;
+  std::string author;
+  std::string license;
+  std::string version_string;
+  std::map<std::string, std::string> user_defined;
+};
+
+// ---- Layers -------------------------------------------------------------------------------------
+enum class Padding { kValid, kSame };
+enum class PoolingType { kMax, kAverage };
+enum class ActivationType { kReLU, kSigmoid, kTanh, kLinear };
+enum class FlattenOrder { kChannelFirst, kChannelLast };
+
+struct ConvolutionParams {
+  int output_channels = 0;
+  int kernel_channels = 0;  // input channels / groups
+  int groups = 1;
+  std::array<int, 2> kernel_size{3, 3};  // (height, width)
+  std::array<int, 2> stride{1, 1};
+  std::array<int, 2> dilation{1, 1};
+  Padding padding = Padding::kValid;
+  bool has_bias = true;
+};
+struct PoolingParams {
+  PoolingType type = PoolingType::kMax;
+  std::array<int, 2> kernel_size{2, 2};
+  std::array<int, 2> stride{2, 2};
+  Padding padding = Padding::kValid;
+  bool global = false;  // one output per channel over the whole plane
+  bool average_excludes_padding = true;
+};
+struct ActivationParams {
+  ActivationType type = ActivationType::kReLU;
+  float alpha = 1.0f, beta = 0.0f;  // linear: y = alpha * x + beta
+};
+struct FlattenParams {
+  FlattenOrder order = FlattenOrder::kChannelFirst;
+};
+struct InnerProductParams {
+  int input_channels = 0;
+  int output_channels = 0;
+  bool has_bias = true;
+};
+struct SoftmaxParams {};
+
+using LayerParams = std::variant<ConvolutionParams, PoolingParams, ActivationParams, FlattenParams,
+                                 InnerProductParams, SoftmaxParams>;
+
+// A span of the model's parameter block.
+struct ParameterSlice {
+  size_t offset = 0;
+  size_t size = 0;
+};
+
+struct Layer {
+  std::string name;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  bool updatable = false;
+  LayerParams params;
+  ParameterSlice weight;  // conv: (OC, IC/groups, KH, KW); inner product: (O, I)
+  ParameterSlice bias;    // (OC) or (O); size 0 when the layer has none
+};
+
+// "convolution", "pooling", ... : the Core ML layer-type name, for messages.
+const char* layer_type_name(const Layer& layer);
+
+// ---- Update parameters (Core ML's NetworkUpdateParameters) --------------------------------------
+struct DoubleParameter {
+  double default_value = 0.0;
+  std::optional<std::array<double, 2>> range;  // allowed [min, max]
+};
+struct Int64Parameter {
+  int64_t default_value = 0;
+  std::vector<int64_t> set;                     // allowed values, or
+  std::optional<std::array<int64_t, 2>> range;  // allowed [min, max]
+};
+
+enum class LossType { kCategoricalCrossEntropy, kMeanSquaredError };
+struct Loss {
+  std::string name;
+  LossType type = LossType::kCategoricalCrossEntropy;
+  std::string input;   // the network blob the loss reads
+  std::string target;  // a training input
+};
+
+
+struct Sgd {
+  DoubleParameter learning_rate{0.01, std::array<double, 2>{0.0, 1.0}};
+  Int64Parameter mini_batch_size{32, {}, std::array<int64_t, 2>{1, 4096}};
+  DoubleParameter momentum{0.0, std::array<double, 2>{0.0, 1.0}};
+};
+struct Adam {
+  DoubleParameter learning_rate{0.001, std::array<double, 2>{0.0, 1.0}};
+  Int64Parameter mini_batch_size{128, {}, std::array<int64_t, 2>{1, 4096}};
+  DoubleParameter beta1{0.9, std::array<double, 2>{0.0, 1.0}};
+  DoubleParameter beta2{0.999, std::array<double, 2>{0.0, 1.0}};
+  DoubleParameter eps{1e-8, std::array<double, 2>{0.0, 1.0}};
+};
+
+using Optimizer = std::variant<Sgd, Adam>;
+
+struct UpdateParameters {
+  std::vector<Loss> losses;
+  Optimizer optimizer = Adam{};
+  Int64Parameter epochs{10, {}, std::array<int64_t, 2>{1, 1000}};
+  bool shuffle = true;
+  std::optional<Int64Parameter> seed;
+};
+
+// ---- The model ----------------------------------------------------------------------------------
+struct Model {
+  Metadata metadata;
+  std::vector<Feature> inputs;
+  std::vector<Feature> outputs;
+  std::vector<Feature> training_inputs;
+  std::vector<Layer> layers;
+  std::optional<UpdateParameters> update;  // present ⇔ the model is updatable
+  std::vector<float> parameters;           // every layer's weights and biases, one block
+
+  float* data(const ParameterSlice& slice) { return parameters.data() + slice.offset; }
+  const float* data(const ParameterSlice& slice) const { return parameters.data() + slice.offset; }
+  size_t parameter_count() const { return parameters.size(); }
+  const Layer& layer(const std::string& name) const;  // throws Error naming the missing layer
+};
+
+// Per-sample shapes of every blob (inputs and layer outputs), rank 3 (C, H, W); a feature of shape
+// {n} is (n, 1, 1). Throws Error on any inconsistency, naming the layer, its index and both shapes.
+using BlobShapes = std::map<std::string, std::array<int, 3>>;
+BlobShapes infer_shapes(const Model& model);
+
+// Checks the whole model (shapes, names, losses, update parameters, parameter block size).
+void validate(const Model& model);
+
+enum class Initializer { kHeUniform, kGlorotUniform };
+// Fills every weight with a seeded uniform draw and every bias with zero.
+void initialize_parameters(Model& model, uint64_t seed, Initializer initializer);
+
+// ---- The builder: declarative descriptions of each layer kind -----------------------------------
+struct Convolution {
+  std::string name, input, output;
+  int output_channels = 0;
+  int kernel_channels = 0;
+  int groups = 1;
+  std::array<int, 2> kernel_size{3, 3};
+  std::array<int, 2> stride{1, 1};
+  std::array<int, 2> dilation{1, 1};
+  Padding padding = Padding::kValid;
+  bool has_bias = true;
+  bool updatable = false;
+};
+struct Pooling {
+  std::string name, input, output;
+  PoolingType type = PoolingType::kMax;
+  std::array<int, 2> kernel_size{2, 2};
+  std::array<int, 2> stride{2, 2};
+  Padding padding = Padding::kValid;
+  bool global = false;
+  bool average_excludes_padding = true;
+};
+struct ReLU {
+  std::string name, input, output;
+};
+struct Sigmoid {
+  std::string name, input, output;
+};
+struct Tanh {
+  std::string name, input, output;
+};
+struct Linear {
+  std::string name, input, output;
+  float alpha = 1.0f, beta = 0.0f;
+};
+struct Flatten {
+  std::string name, input, output;
+  FlattenOrder order = FlattenOrder::kChannelFirst;
+};
+struct InnerProduct {
+  std::string name, input, output;
+  int input_channels = 0;
+  int output_channels = 0;
+  bool has_bias = true;
+  bool updatable = false;
+};
+struct Softmax {
+  std::string name, input, output;
+};
+using LayerDescription =
+    std::variant<Convolution, Pooling, ReLU, Sigmoid, Tanh, Linear, Flatten, InnerProduct, Softmax>;
+
+struct CategoricalCrossEntropy {
+  std::string name, input, target;
+};
+struct MeanSquaredError {
+  std::string name, input, target;
+};
+class ModelBuilder {
+ public:
+  ModelBuilder& metadata(Metadata metadata);
+  ModelBuilder& input(std::string name, std::vector<int64_t> shape,
+                      FeatureType type = FeatureType::kFloat32);
+  ModelBuilder& output(std::string name, std::vector<int64_t> shape,
+                       FeatureType type = FeatureType::kFloat32);
+  ModelBuilder& training_input(std::string name, std::vector<int64_t> shape,
+                               FeatureType type = FeatureType::kFloat32);
+  ModelBuilder& loss(CategoricalCrossEntropy loss);
+  ModelBuilder& loss(MeanSquaredError loss);
+  ModelBuilder& optimizer(Sgd sgd);
+  ModelBuilder& optimizer(Adam adam);
+  ModelBuilder& epochs(Int64Parameter epochs);
+  ModelBuilder& shuffle(bool shuffle);
+  ModelBuilder& seed(Int64Parameter seed);
+  // Adds one layer (the programmatic API), or many in order.
+  ModelBuilder& add(const LayerDescription& layer);
+  ModelBuilder& layers(std::initializer_list<LayerDescription> layers);
+  // Initialisation used by build().
+  ModelBuilder& initializer(Initializer initializer, uint64_t seed = 42);
+
+  // Checks everything, lays out and initialises the parameter block. Throws Error.
+  Model build() const;
+
+ private:
+  Model model_;
+  bool has_update_ = false;
+  Initializer initializer_ = Initializer::kHeUniform;
+  uint64_t initializer_seed_ = 42;
+};
+
+// The seed's MNIST LeNet (585,958 parameters): conv 32@3x3, ReLU, max-pool 2x2/2, conv 32@2x2, ReLU,
+// max-pool 2x2/2, flatten (channel-last), dense 500, ReLU, dense 10, softmax; Adam, cross-entropy,
+// shuffle. The options become the model's update defaults (the batch size and epochs as one-value
+// allowed sets, as the seed declares them) and the initialisation seed.
+struct LenetOptions {
+  double learning_rate = 1e-3;  // the seed's TensorFlow baseline; its Swift model declares 1e-4
+  int64_t batch_size = 128;
+  int64_t epochs = 10;
+  uint64_t seed = 42;
+};
+Model lenet(const LenetOptions& options = {});
+
+}  // namespace edgetrain

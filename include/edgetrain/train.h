@@ -1,0 +1,107 @@
+// The update task: trains a model's updatable layers on local data, as Core ML's MLUpdateTask does,
+// with progress events and cancellation.
+//
+//   edgetrain::Model model = edgetrain::lenet();
+//   edgetrain::Dataset train = edgetrain::read_idx_folder("data/mnist", "train");
+//   edgetrain::UpdateTask task(model, train, {.epochs = 2});
+//   task.handlers.epoch_end = [](edgetrain::UpdateTask&, const edgetrain::EpochEnd& e) {
+//     std::printf("epoch %d loss %.4f accuracy %.4f\n", e.epoch, e.mean_loss, e.accuracy);
+//   };
+//   edgetrain::TrainingResult result = task.run();
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "edgetrain/data.h"
+#include "edgetrain/model.h"
+
+namespace edgetrain {
+
+// Run-time overrides of the model's update parameters; each is checked against what the model
+// allows (its set or range). Unset values take the model's defaults.
+struct UpdateConfig {
+  std::optional<int64_t> epochs;
+  std::optional<double> learning_rate;
+  std::optional<int64_t> batch_size;
+  std::optional<double> momentum;  // SGD only
+  std::optional<double> beta1, beta2, eps;  // Adam only
+  std::optional<bool> shuffle;
+  std::optional<uint64_t> seed;  // shuffling order; default: the model's seed, else 0
+  int threads = 0;               // 0: every core
+};
+
+// The hyper-parameters a run actually uses, after defaults and overrides.
+struct ResolvedUpdate {
+  int64_t epochs = 0;
+  int64_t batch_size = 0;
+  double learning_rate = 0;
+  double momentum = 0;
+  double beta1 = 0, beta2 = 0, eps = 0;
+  bool adam = true;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  int threads = 1;
+};
+// Throws Error naming the override and the allowed values when the model does not allow it.
+ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config);
+
+struct TrainingBegan {
+  ResolvedUpdate settings;
+  size_t samples = 0;
+  int64_t batches_per_epoch = 0;
+};
+struct BatchEnd {
+  int64_t epoch = 0;  // from 0
+  int64_t batch = 0;  // from 0, within the epoch
+  int64_t batches_per_epoch = 0;
+  double loss = 0;          // this mini-batch's mean loss
+  size_t samples_done = 0;  // since training began
+  double elapsed_seconds = 0;
+};
+struct EpochEnd {
+  int64_t epoch = 0;  // from 0
+  double mean_loss = 0;
+  double accuracy = 0;  // training accuracy over the epoch (cross-entropy models)
+  double elapsed_seconds = 0;
+};
+struct TrainingResult {
+  int64_t epochs_completed = 0;
+  bool cancelled = false;
+  double final_loss = 0;
+  double final_accuracy = 0;
+  double seconds = 0;
+  size_t samples_seen = 0;
+};
+
+class UpdateTask;
+struct UpdateHandlers {
+  std::function<void(UpdateTask&, const TrainingBegan&)> training_began;
+  std::function<void(UpdateTask&, const BatchEnd&)> batch_end;
+  std::function<void(UpdateTask&, const EpochEnd&)> epoch_end;
+  std::function<void(UpdateTask&, const TrainingResult&)> completed;
+};
+
+class UpdateTask {
+ public:
+  // The model is updated in place; it and the data must outlive the task.
+  UpdateTask(Model& model, const BatchProvider& data, UpdateConfig config = {});
+
+  UpdateHandlers handlers;
+  // Runs to completion or cancellation. Throws Error on bad settings or data.
+  TrainingResult run();
+  // Stops after the current mini-batch (callable from a handler or another thread). The model keeps
+  // the updates made so far.
+  void cancel() { cancelled_ = true; }
+  const Model& model() const { return model_; }
+
+ private:
+  Model& model_;
+  const BatchProvider& data_;
+  UpdateConfig config_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace edgetrain

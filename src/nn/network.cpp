@@ -1,0 +1,232 @@
+#include "nn/network.h"
+
+#include <algorithm>
+#include <map>
+
+#include "edgetrain/error.h"
+#include "nn/shapes.h"
+
+namespace edgetrain {
+
+Network::Network(const Model& model) {
+  validate(model);
+  const BlobShapes shapes = infer_shapes(model);
+  std::map<std::string, int> index;
+  auto add_blob = [&](const std::string& name, int producer) {
+    index[name] = int(blob_names_.size());
+    blob_names_.push_back(name);
+    const auto& s = shapes.at(name);
+    blob_shapes_.push_back(s);
+    blob_sizes_.push_back(size_t(s[0]) * s[1] * s[2]);
+    producers_.push_back(producer);
+  };
+  for (const Feature& input : model.inputs) add_blob(input.name, -1);
+  input_blob_ = 0;
+
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& layer = model.layers[i];
+    Step step{};
+    step.layer = int(i);
+    step.in = index.at(layer.inputs[0]);
+    add_blob(layer.outputs[0], int(i));
+    step.out = index.at(layer.outputs[0]);
+    step.in_shape = blob_shapes_[size_t(step.in)];
+    step.out_shape = blob_shapes_[size_t(step.out)];
+    const auto& in = step.in_shape;
+    const auto& out = step.out_shape;
+    if (auto* conv = std::get_if<ConvolutionParams>(&layer.params)) {
+      step.kind = Kind::kConvolution;
+      ConvGeometry g = conv_geometry(*conv, in);
+      step.conv = {.batch = 0, .in_channels = in[0], .in_height = in[1], .in_width = in[2],
+                   .out_channels = out[0], .out_height = out[1], .out_width = out[2],
+                   .kernel_height = conv->kernel_size[0], .kernel_width = conv->kernel_size[1],
+                   .stride_height = conv->stride[0], .stride_width = conv->stride[1],
+                   .dilation_height = conv->dilation[0], .dilation_width = conv->dilation[1],
+                   .pad_top = g.pad_top, .pad_left = g.pad_left, .groups = conv->groups};
+      scratch_floats_ = std::max(scratch_floats_, ops::conv2d_workspace_floats(step.conv));
+    } else if (auto* pool = std::get_if<PoolingParams>(&layer.params)) {
+      step.kind = pool->type == PoolingType::kMax ? Kind::kMaxPool : Kind::kAvgPool;
+      ConvGeometry g = pool_geometry(*pool, in);
+      int kernel_h = pool->global ? in[1] : pool->kernel_size[0];
+      int kernel_w = pool->global ? in[2] : pool->kernel_size[1];
+      step.pool = {.batch = 0, .channels = in[0], .in_height = in[1], .in_width = in[2],
+                   .out_height = out[1], .out_width = out[2], .kernel_height = kernel_h,
+                   .kernel_width = kernel_w,
+                   .stride_height = pool->global ? 1 : pool->stride[0],
+                   .stride_width = pool->global ? 1 : pool->stride[1],
+                   .pad_top = g.pad_top, .pad_left = g.pad_left};
+      step.average_excludes_padding = pool->average_excludes_padding;
+    } else if (auto* activation = std::get_if<ActivationParams>(&layer.params)) {
+      step.kind = Kind::kActivation;
+      step.activation = *activation;
+    } else if (auto* flatten = std::get_if<FlattenParams>(&layer.params)) {
+      step.kind = Kind::kFlatten;
+      step.channel_last = flatten->order == FlattenOrder::kChannelLast;
+    } else if (std::holds_alternative<InnerProductParams>(layer.params)) {
+      step.kind = Kind::kInnerProduct;
+    } else {
+      step.kind = Kind::kSoftmax;
+    }
+    steps_.push_back(step);
+  }
+
+  // A blob needs a gradient when an updatable layer produced it or sits upstream of it.
+  blob_needs_grad_.assign(blob_names_.size(), false);
+  for (Step& step : steps_) {
+    bool upstream = blob_needs_grad_[size_t(step.in)];
+    step.needs_dinput = upstream;
+    step.runs_backward = upstream || model.layers[size_t(step.layer)].updatable;
+    blob_needs_grad_[size_t(step.out)] = step.runs_backward;
+  }
+}
+
+int Network::blob(const std::string& name) const {
+  auto found = std::find(blob_names_.begin(), blob_names_.end(), name);
+  if (found == blob_names_.end()) throw Error("the network has no blob named '" + name + "'");
+  return int(found - blob_names_.begin());
+}
+
+bool Network::is_softmax(int layer) const {
+  return layer >= 0 && steps_[size_t(layer)].kind == Kind::kSoftmax;
+}
+
+Workspace Network::make_workspace(int capacity) const {
+  Workspace workspace;
+  workspace.capacity = capacity;
+  for (size_t b = 0; b < blob_names_.size(); ++b) {
+    workspace.values.emplace_back(blob_sizes_[b] * size_t(capacity));
+    workspace.grads.emplace_back(blob_needs_grad_[b] ? blob_sizes_[b] * size_t(capacity) : 0);
+  }
+  for (const Step& step : steps_) {
+    size_t count = step.kind == Kind::kMaxPool ? blob_sizes_[size_t(step.out)] * size_t(capacity) : 0;
+    workspace.argmax.emplace_back(count);
+  }
+  workspace.scratch.resize(scratch_floats_);
+  return workspace;
+}
+
+void Network::forward(Workspace& ws, const Model& model, int n) const {
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
+    const Layer& layer = model.layers[size_t(step.layer)];
+    const float* in = ws.value(step.in);
+    float* out = ws.value(step.out);
+    const size_t count = blob_sizes_[size_t(step.out)] * size_t(n);
+    switch (step.kind) {
+      case Kind::kConvolution: {
+        ops::Conv2dShape shape = step.conv;
+        shape.batch = n;
+        ops::conv2d_forward(out, in, model.data(layer.weight),
+                            layer.bias.size ? model.data(layer.bias) : nullptr, shape,
+                            ws.scratch.data());
+        break;
+      }
+      case Kind::kMaxPool: {
+        ops::Pool2dShape shape = step.pool;
+        shape.batch = n;
+        ops::maxpool2d_forward(out, ws.argmax[s].data(), in, shape);
+        break;
+      }
+      case Kind::kAvgPool: {
+        ops::Pool2dShape shape = step.pool;
+        shape.batch = n;
+        ops::avgpool2d_forward(out, in, shape, step.average_excludes_padding);
+        break;
+      }
+      case Kind::kActivation:
+        switch (step.activation.type) {
+          case ActivationType::kReLU: ops::relu_forward(out, in, count); break;
+          case ActivationType::kSigmoid: ops::sigmoid_forward(out, in, count); break;
+          case ActivationType::kTanh: ops::tanh_forward(out, in, count); break;
+          case ActivationType::kLinear:
+            ops::linear_forward(out, in, count, step.activation.alpha, step.activation.beta);
+            break;
+        }
+        break;
+      case Kind::kFlatten:
+        ops::flatten_forward(out, in, n, step.in_shape[0], step.in_shape[1], step.in_shape[2],
+                             step.channel_last);
+        break;
+      case Kind::kInnerProduct:
+        ops::inner_product_forward(out, in, model.data(layer.weight),
+                                   layer.bias.size ? model.data(layer.bias) : nullptr, n,
+                                   step.in_shape[0], step.out_shape[0]);
+        break;
+      case Kind::kSoftmax:
+        ops::softmax_forward(out, in, n, step.in_shape[0], step.in_shape[1] * step.in_shape[2]);
+        break;
+    }
+  }
+}
+
+void Network::zero_grads(Workspace& ws, int n) const {
+  for (size_t b = 0; b < blob_names_.size(); ++b) {
+    if (!ws.grads[b].empty()) std::fill_n(ws.grads[b].data(), blob_sizes_[b] * size_t(n), 0.0f);
+  }
+}
+
+void Network::backward(Workspace& ws, const Model& model, float* dparameters, int n,
+                       int end_layer) const {
+  for (int s = end_layer - 1; s >= 0; --s) {
+    const Step& step = steps_[size_t(s)];
+    if (!step.runs_backward) continue;
+    const Layer& layer = model.layers[size_t(step.layer)];
+    const float* in = ws.value(step.in);
+    const float* out = ws.value(step.out);
+    const float* dout = ws.grad(step.out);
+    float* dinput = step.needs_dinput ? ws.grad(step.in) : nullptr;
+    float* dweight = layer.updatable ? dparameters + layer.weight.offset : nullptr;
+    float* dbias = layer.updatable && layer.bias.size ? dparameters + layer.bias.offset : nullptr;
+    const size_t count = blob_sizes_[size_t(step.out)] * size_t(n);
+    switch (step.kind) {
+      case Kind::kConvolution: {
+        ops::Conv2dShape shape = step.conv;
+        shape.batch = n;
+        ops::conv2d_backward(dinput, dweight, dbias, dout, in, model.data(layer.weight), shape,
+                             ws.scratch.data());
+        break;
+      }
+      case Kind::kInnerProduct:
+        ops::inner_product_backward(dinput, dweight, dbias, dout, in, model.data(layer.weight), n,
+                                    step.in_shape[0], step.out_shape[0]);
+        break;
+      default:
+        if (!dinput) break;
+        switch (step.kind) {
+          case Kind::kMaxPool: {
+            ops::Pool2dShape shape = step.pool;
+            shape.batch = n;
+            ops::maxpool2d_backward(dinput, dout, ws.argmax[size_t(s)].data(), shape);
+            break;
+          }
+          case Kind::kAvgPool: {
+            ops::Pool2dShape shape = step.pool;
+            shape.batch = n;
+            ops::avgpool2d_backward(dinput, dout, shape, step.average_excludes_padding);
+            break;
+          }
+          case Kind::kActivation:
+            switch (step.activation.type) {
+              case ActivationType::kReLU: ops::relu_backward(dinput, dout, out, count); break;
+              case ActivationType::kSigmoid: ops::sigmoid_backward(dinput, dout, out, count); break;
+              case ActivationType::kTanh: ops::tanh_backward(dinput, dout, out, count); break;
+              case ActivationType::kLinear:
+                ops::linear_backward(dinput, dout, count, step.activation.alpha);
+                break;
+            }
+            break;
+          case Kind::kFlatten:
+            ops::flatten_backward(dinput, dout, n, step.in_shape[0], step.in_shape[1],
+                                  step.in_shape[2], step.channel_last);
+            break;
+          case Kind::kSoftmax:
+            ops::softmax_backward(dinput, dout, out, n, step.in_shape[0],
+                                  step.in_shape[1] * step.in_shape[2]);
+            break;
+          default: break;
+        }
+    }
+  }
+}
+
+}  // namespace edgetrain

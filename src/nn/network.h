@@ -1,0 +1,77 @@
+// A model compiled for execution: each layer becomes a step with its kernel shapes resolved, and a
+// Workspace holds one thread's activations and gradients for up to `capacity` samples.
+// Create (validate, resolve shapes) once → make a workspace per thread → run many batches with no
+// validation and no allocation.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "edgetrain/model.h"
+#include "ops/ops.h"
+
+namespace edgetrain {
+
+struct Workspace {
+  int capacity = 0;                          // samples each buffer holds
+  std::vector<std::vector<float>> values;    // per blob: (capacity, blob size)
+  std::vector<std::vector<float>> grads;     // per blob that needs a gradient, else empty
+  std::vector<std::vector<int32_t>> argmax;  // per step: max-pool argmax, else empty
+  std::vector<float> scratch;                // conv im2col buffer
+
+  float* value(int blob) { return values[size_t(blob)].data(); }
+  float* grad(int blob) { return grads[size_t(blob)].data(); }
+};
+
+class Network {
+ public:
+  explicit Network(const Model& model);  // throws Error when the model is inconsistent
+
+  Workspace make_workspace(int capacity) const;
+
+  int blob(const std::string& name) const;  // throws Error naming an unknown blob
+  size_t blob_size(int blob) const { return blob_sizes_[size_t(blob)]; }
+  const std::array<int, 3>& blob_shape(int blob) const { return blob_shapes_[size_t(blob)]; }
+  int input_blob() const { return input_blob_; }
+  // Index of the layer producing a blob, or -1 for a model input.
+  int producer(int blob) const { return producers_[size_t(blob)]; }
+  bool is_softmax(int layer) const;
+
+  // Runs every layer on the first n samples of the input blob (already filled).
+  void forward(Workspace& workspace, const Model& model, int n) const;
+  // Runs layers [0, end_layer) backward. The caller has zeroed every grad and seeded the grad of
+  // the blobs the loss reads. Adds parameter gradients of updatable layers into dparameters (laid
+  // out like model.parameters). Skips work no updatable layer needs.
+  void backward(Workspace& workspace, const Model& model, float* dparameters, int n,
+                int end_layer) const;
+  void zero_grads(Workspace& workspace, int n) const;
+
+ private:
+  enum class Kind { kConvolution, kMaxPool, kAvgPool, kActivation, kFlatten, kInnerProduct, kSoftmax };
+  struct Step {
+    Kind kind;
+    int layer = 0;
+    int in = 0, out = 0;  // blob indices
+    std::array<int, 3> in_shape{}, out_shape{};
+    ops::Conv2dShape conv;  // batch filled at run time
+    ops::Pool2dShape pool;
+    bool average_excludes_padding = true;
+    ActivationParams activation;
+    bool channel_last = false;
+    bool runs_backward = false;  // its output's gradient reaches an updatable layer
+    bool needs_dinput = false;   // its input's gradient is needed further back
+  };
+
+  std::vector<Step> steps_;
+  std::vector<std::string> blob_names_;
+  std::vector<std::array<int, 3>> blob_shapes_;
+  std::vector<size_t> blob_sizes_;
+  std::vector<int> producers_;
+  std::vector<bool> blob_needs_grad_;
+  int input_blob_ = 0;
+  size_t scratch_floats_ = 0;
+};
+
+}  // namespace edgetrain

@@ -1,0 +1,115 @@
+// Checks of a model's update parameters (losses, optimizer, epochs), run when it is built or read.
+#include <sstream>
+
+#include "edgetrain/error.h"
+#include "nn/shapes.h"
+
+namespace edgetrain {
+namespace {
+
+std::string number(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+const Feature* find_feature(const std::vector<Feature>& features, const std::string& name) {
+  for (const Feature& feature : features) {
+    if (feature.name == name) return &feature;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void check_allowed(const Int64Parameter& parameter, int64_t value, const std::string& what) {
+  if (!parameter.set.empty()) {
+    for (int64_t allowed : parameter.set) {
+      if (allowed == value) return;
+    }
+    std::string list;
+    for (int64_t allowed : parameter.set) list += (list.empty() ? "" : ", ") + std::to_string(allowed);
+    throw Error(what + " " + std::to_string(value) + " is not allowed by the model (allowed: " +
+                list + ")");
+  }
+  if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
+    throw Error(what + " " + std::to_string(value) + " is outside the model's allowed range [" +
+                std::to_string((*parameter.range)[0]) + ", " +
+                std::to_string((*parameter.range)[1]) + "]");
+  }
+}
+
+void check_allowed(const DoubleParameter& parameter, double value, const std::string& what) {
+  if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
+    throw Error(what + " " + number(value) + " is outside the model's allowed range [" +
+                number((*parameter.range)[0]) + ", " + number((*parameter.range)[1]) + "]");
+  }
+}
+
+void validate_update(const Model& model, const BlobShapes& shapes) {
+  const UpdateParameters& update = *model.update;
+  if (update.losses.size() != 1) {
+    throw Error("an updatable model needs exactly one loss layer, found " +
+                std::to_string(update.losses.size()));
+  }
+  bool any_updatable = false;
+  for (const Layer& layer : model.layers) any_updatable |= layer.updatable;
+  if (!any_updatable) throw Error("an updatable model needs at least one updatable layer");
+  const Loss& loss = update.losses[0];
+  const std::string where = "loss '" + loss.name + "'";
+  auto input = shapes.find(loss.input);
+  if (input == shapes.end()) {
+    throw Error(where + ": input '" + loss.input + "' is not produced by any layer");
+  }
+  const Feature* target = find_feature(model.training_inputs, loss.target);
+  if (!target) {
+    throw Error(where + ": target '" + loss.target + "' is not one of the training inputs");
+  }
+  if (shapes.count(loss.target) && !find_feature(model.inputs, loss.target)) {
+    throw Error(where + ": target '" + loss.target + "' is produced inside the network");
+  }
+  const auto& in = input->second;
+  if (loss.type == LossType::kCategoricalCrossEntropy) {
+    if (in[1] != 1 || in[2] != 1) {
+      throw Error(where + ": cross-entropy input '" + loss.input + "' has shape " +
+                  shape_string(in) + ", expected [classes, 1, 1]");
+    }
+    if (target->type != FeatureType::kInt32) {
+      throw Error(where + ": cross-entropy target '" + loss.target + "' must be an Int32 class index");
+    }
+  } else {
+    int64_t size = 1;
+    for (int64_t d : target->shape) size *= d;
+    if (size != int64_t(in[0]) * in[1] * in[2]) {
+      throw Error(where + ": mean-squared-error target '" + loss.target + "' has shape " +
+                  shape_string(target->shape) + " but input '" + loss.input + "' has shape " +
+                  shape_string(in));
+    }
+  }
+  std::visit(
+      [](const auto& optimizer) {
+        check_allowed(optimizer.learning_rate, optimizer.learning_rate.default_value,
+                      "the default learning rate");
+        check_allowed(optimizer.mini_batch_size, optimizer.mini_batch_size.default_value,
+                      "the default mini-batch size");
+        if (optimizer.mini_batch_size.default_value <= 0) {
+          throw Error("the default mini-batch size must be positive");
+        }
+        if (optimizer.learning_rate.default_value <= 0) {
+          throw Error("the default learning rate must be positive");
+        }
+      },
+      update.optimizer);
+  if (auto* adam = std::get_if<Adam>(&update.optimizer)) {
+    check_allowed(adam->beta1, adam->beta1.default_value, "the default beta1");
+    check_allowed(adam->beta2, adam->beta2.default_value, "the default beta2");
+    check_allowed(adam->eps, adam->eps.default_value, "the default eps");
+  } else {
+    const Sgd& sgd = std::get<Sgd>(update.optimizer);
+    check_allowed(sgd.momentum, sgd.momentum.default_value, "the default momentum");
+  }
+  if (update.epochs.default_value <= 0) throw Error("the default number of epochs must be positive");
+  check_allowed(update.epochs, update.epochs.default_value, "the default number of epochs");
+}
+
+}  // namespace edgetrain

@@ -1,0 +1,47 @@
+// Inner product (fully connected), forward and backward, on the blocked GEMM.
+//
+// Forward keeps nothing; backward takes the forward input and the weight again.
+//   out     (N, O)  = in (N, I) · weightᵀ (I, O) + bias     weight (O, I) as Core ML stores it
+//   dinput  (N, I) += dout (N, O) · weight (O, I)
+//   dweight (O, I) += doutᵀ (O, N) · in (N, I)
+//   dbias   (O)    += Σ_n dout[n]
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+
+#include "ops/ops.h"
+
+namespace edgetrain::ops {
+
+void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
+                           int batch, int in_features, int out_features) {
+  assert(batch >= 0 && in_features >= 0 && out_features >= 0);
+  // Start every row from the bias and let the GEMM accumulate onto it.
+  if (bias != nullptr) {
+    for (int n = 0; n < batch; ++n) std::copy(bias, bias + out_features, out + size_t(n) * out_features);
+  }
+  gemm(out, in, weight, batch, out_features, in_features, Transpose::kNo, Transpose::kYes,
+       bias != nullptr ? 1.0f : 0.0f, in_features, in_features, out_features);
+}
+
+void inner_product_backward(float* dinput, float* dweight, float* dbias, const float* dout,
+                            const float* in, const float* weight, int batch, int in_features,
+                            int out_features) {
+  assert(batch >= 0 && in_features >= 0 && out_features >= 0);
+  if (dinput != nullptr) {
+    gemm(dinput, dout, weight, batch, in_features, out_features, Transpose::kNo, Transpose::kNo,
+         1.0f, out_features, in_features, in_features);
+  }
+  if (dweight != nullptr) {
+    gemm(dweight, dout, in, out_features, in_features, batch, Transpose::kYes, Transpose::kNo,
+         1.0f, out_features, in_features, in_features);
+  }
+  if (dbias != nullptr) {
+    for (int n = 0; n < batch; ++n) {
+      const float* row = dout + size_t(n) * out_features;
+      for (int o = 0; o < out_features; ++o) dbias[o] += row[o];
+    }
+  }
+}
+
+}  // namespace edgetrain::ops

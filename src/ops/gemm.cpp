@@ -1,0 +1,259 @@
+// GEMM: C(M,N) = beta * C + op(A) · op(B), row-major (see ops.h).
+//
+// The fast path is the classic packed, cache-blocked scheme (Goto / BLIS):
+//   for each column block of C (nc wide)
+//     for each depth block (kc deep): pack op(B) into nr-wide k-major panels
+//       for each row block (mc tall): pack op(A) into mr-tall k-major panels
+//         for each (mr x nr) tile: the micro-kernel runs over the kc slice in registers.
+// Packing turns all four transpose combinations and any lda/ldb into one contiguous layout, so the
+// micro-kernels (gemm_kernels.cpp) see unit-stride data only. Single-threaded: the trainer
+// parallelises over the batch, so the packing buffers are per thread.
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+#include "ops/gemm_internal.h"
+#include "ops/ops.h"
+
+namespace edgetrain::ops {
+
+void gemm_reference(float* c, const float* a, const float* b, int m, int n, int k,
+                    Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb,
+                    int ldc) {
+  assert(m >= 0 && n >= 0 && k >= 0);
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      float sum = 0.0f;
+      for (int p = 0; p < k; ++p) {
+        const float a_ip = transpose_a == Transpose::kNo ? a[size_t(i) * lda + p]
+                                                         : a[size_t(p) * lda + i];
+        const float b_pj = transpose_b == Transpose::kNo ? b[size_t(p) * ldb + j]
+                                                         : b[size_t(j) * ldb + p];
+        sum += a_ip * b_pj;
+      }
+      float& out = c[size_t(i) * ldc + j];
+      // beta 0 must not read C: 0 * NaN would leak garbage into the result.
+      out = beta == 0.0f ? sum : beta * out + sum;
+    }
+  }
+}
+
+namespace gemm_internal {
+namespace {
+
+// A 64-byte aligned float buffer that only grows; one per thread and operand.
+class PackBuffer {
+ public:
+  float* reserve(size_t floats) {
+    if (floats > capacity_) {
+      data_.reset(new (std::align_val_t(64)) float[floats]);
+      capacity_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct AlignedDelete {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<float[], AlignedDelete> data_;
+  size_t capacity_ = 0;
+};
+
+// dst[p*width + r] = src[r*ld + p] for r < rows <= width, p < depth: transposes a (rows, depth)
+// block into a k-major panel. Strided scalar stores would dominate small GEMMs, so on x86 the block
+// goes through 4x4 register transposes (SSE is part of the x86-64 baseline).
+void pack_transposed(float* dst, int width, const float* src, size_t ld, int rows, int depth) {
+  int r = 0;
+#if defined(__SSE2__)
+  for (; r + 4 <= rows; r += 4) {
+    const float* s0 = src + r * ld;
+    const float* s1 = s0 + ld;
+    const float* s2 = s1 + ld;
+    const float* s3 = s2 + ld;
+    int p = 0;
+    for (; p + 4 <= depth; p += 4) {
+      __m128 v0 = _mm_loadu_ps(s0 + p), v1 = _mm_loadu_ps(s1 + p);
+      __m128 v2 = _mm_loadu_ps(s2 + p), v3 = _mm_loadu_ps(s3 + p);
+      _MM_TRANSPOSE4_PS(v0, v1, v2, v3);  // v_q now holds k step p+q of rows r..r+3
+      _mm_storeu_ps(dst + size_t(p + 0) * width + r, v0);
+      _mm_storeu_ps(dst + size_t(p + 1) * width + r, v1);
+      _mm_storeu_ps(dst + size_t(p + 2) * width + r, v2);
+      _mm_storeu_ps(dst + size_t(p + 3) * width + r, v3);
+    }
+    for (; p < depth; ++p) {
+      float* out = dst + size_t(p) * width + r;
+      out[0] = s0[p], out[1] = s1[p], out[2] = s2[p], out[3] = s3[p];
+    }
+  }
+#endif
+  for (; r < rows; ++r) {
+    const float* row = src + r * ld;
+    for (int p = 0; p < depth; ++p) dst[size_t(p) * width + r] = row[p];
+  }
+}
+
+// Packs op(A)[row0 : row0+rows, p0 : p0+depth] into panels of mr rows: panel i starts at
+// dst + i*depth and holds, for each k step, the mr values of its rows (a short last panel leaves
+// its unused rows unwritten; the micro-kernel for that row count never reads them).
+void pack_a(float* dst, const float* a, Transpose transpose_a, int lda, int row0, int rows, int p0,
+            int depth, int mr) {
+  for (int i = 0; i < rows; i += mr) {
+    const int panel_rows = std::min(mr, rows - i);
+    float* panel = dst + size_t(i) * depth;
+    if (transpose_a == Transpose::kNo) {
+      // A stored (M, K): the panel is the transpose of a (panel_rows, depth) block of A.
+      pack_transposed(panel, mr, a + size_t(row0 + i) * lda + p0, lda, panel_rows, depth);
+    } else {
+      // A stored (K, M): each k step of the panel is a contiguous run of A.
+      for (int p = 0; p < depth; ++p) {
+        const float* src = a + size_t(p0 + p) * lda + row0 + i;
+        std::memcpy(panel + size_t(p) * mr, src, sizeof(float) * panel_rows);
+      }
+    }
+  }
+}
+
+// Packs op(B)[p0 : p0+depth, col0 : col0+cols] into panels of nr columns: panel j starts at
+// dst + j*depth and holds, for each k step, nr values (zero past the last column, so the
+// micro-kernel can always run full-width vectors without picking up garbage or NaN).
+void pack_b(float* dst, const float* b, Transpose transpose_b, int ldb, int p0, int depth,
+            int col0, int cols, int nr) {
+  for (int j = 0; j < cols; j += nr) {
+    const int panel_cols = std::min(nr, cols - j);
+    float* panel = dst + size_t(j) * depth;
+    if (transpose_b == Transpose::kNo) {
+      // B stored (K, N): each k step of the panel is a contiguous run of B.
+      for (int p = 0; p < depth; ++p) {
+        const float* src = b + size_t(p0 + p) * ldb + col0 + j;
+        float* out = panel + size_t(p) * nr;
+        std::memcpy(out, src, sizeof(float) * panel_cols);
+        std::fill(out + panel_cols, out + nr, 0.0f);
+      }
+    } else {
+      // B stored (N, K): the panel is the transpose of a (panel_cols, depth) block of B.
+      pack_transposed(panel, nr, b + size_t(col0 + j) * ldb + p0, ldb, panel_cols, depth);
+      if (panel_cols < nr) {
+        for (int p = 0; p < depth; ++p)
+          std::fill(panel + size_t(p) * nr + panel_cols, panel + size_t(p + 1) * nr, 0.0f);
+      }
+    }
+  }
+}
+
+// C = beta * C, for the cases the micro-kernels do not cover (k == 0, or beta not 0 or 1).
+void scale_c(float* c, int m, int n, int ldc, float beta) {
+  for (int i = 0; i < m; ++i) {
+    float* row = c + size_t(i) * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+    } else {
+      for (int j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const float* b, int m, int n,
+                  int k, Transpose transpose_a, Transpose transpose_b, float beta, int lda,
+                  int ldb, int ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || (beta != 0.0f && beta != 1.0f)) {
+    scale_c(c, m, n, ldc, beta);
+    if (k == 0) return;
+    beta = 1.0f;
+  }
+  const int mr = kernel.mr, nr = kernel.nr;
+  // Row and column blocks hold whole panels (the packing writes full mr / nr strides); shrink them
+  // to the problem so small products do not touch big buffers.
+  const int kc_max = std::min(kernel.kc, k);
+  const int nc_max = std::min(std::max(kernel.nc / nr, 1) * nr, (n + nr - 1) / nr * nr);
+  const int mc_max = std::min(std::max(kernel.mc / mr, 1) * mr, (m + mr - 1) / mr * mr);
+  thread_local PackBuffer a_buffer, b_buffer;
+  float* packed_a = a_buffer.reserve(size_t(mc_max) * kc_max);
+  float* packed_b = b_buffer.reserve(size_t(nc_max) * kc_max);
+
+  for (int jc = 0; jc < n; jc += nc_max) {
+    const int nc = std::min(nc_max, n - jc);
+    for (int pc = 0; pc < k; pc += kc_max) {
+      const int kc = std::min(kc_max, k - pc);
+      // The first depth block overwrites C when beta is 0; later ones add to it.
+      const bool accumulate = beta != 0.0f || pc > 0;
+      pack_b(packed_b, b, transpose_b, ldb, pc, kc, jc, nc, nr);
+      for (int ic = 0; ic < m; ic += mc_max) {
+        const int mc = std::min(mc_max, m - ic);
+        pack_a(packed_a, a, transpose_a, lda, ic, mc, pc, kc, mr);
+        for (int jr = 0; jr < nc; jr += nr) {
+          const int cols = std::min(nr, nc - jr);
+          const float* b_panel = packed_b + size_t(jr) * kc;
+          const MicroKernelFn* by_rows =
+              cols <= kernel.narrow_nr ? kernel.narrow_by_rows : kernel.by_rows;
+          for (int ir = 0; ir < mc; ir += mr) {
+            const int rows = std::min(mr, mc - ir);
+            float* c_tile = c + size_t(ic + ir) * ldc + jc + jr;
+            by_rows[rows](kc, packed_a + size_t(ir) * kc, b_panel, c_tile, ldc, cols, accumulate);
+          }
+        }
+      }
+    }
+  }
+}
+
+const MicroKernel& micro_kernel(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return avx512_micro_kernel();
+    case Isa::kAvx2:
+      return avx2_micro_kernel();
+    case Isa::kPortable:
+      break;
+  }
+  return portable_micro_kernel();
+}
+
+}  // namespace
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return __builtin_cpu_supports("avx512f");
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::kPortable:
+      return true;
+  }
+  return false;
+}
+
+Isa best_isa() {
+  static const Isa isa = isa_supported(Isa::kAvx512) ? Isa::kAvx512
+                         : isa_supported(Isa::kAvx2) ? Isa::kAvx2
+                                                     : Isa::kPortable;
+  return isa;
+}
+
+void gemm_with_isa(Isa isa, float* c, const float* a, const float* b, int m, int n, int k,
+                   Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb,
+                   int ldc) {
+  assert(isa_supported(isa));
+  gemm_blocked(micro_kernel(isa), c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb,
+               ldc);
+}
+
+}  // namespace gemm_internal
+
+void gemm(float* c, const float* a, const float* b, int m, int n, int k, Transpose transpose_a,
+          Transpose transpose_b, float beta, int lda, int ldb, int ldc) {
+  assert(m >= 0 && n >= 0 && k >= 0);
+  static const gemm_internal::MicroKernel& kernel =
+      gemm_internal::micro_kernel(gemm_internal::best_isa());
+  gemm_internal::gemm_blocked(kernel, c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb,
+                              ldc);
+}
+
+}  // namespace edgetrain::ops

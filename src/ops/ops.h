@@ -1,0 +1,127 @@
+// CPU kernels: forward and backward of every op family, plus GEMM.
+//
+// Conventions (written once, used everywhere):
+// - Tensors are dense float arrays, row-major, batch first: images are (N, C, H, W).
+// - Signatures: outputs first, then inputs and parameters, then sizes.
+// - Gradients have a `d` prefix. Backward ADDS (+=) into dinput, dweight and dbias; callers zero
+//   them explicitly. A null dinput / dweight / dbias means "not needed" and is skipped.
+// - Matrix multiply: C = op(A) · op(B), row-major, C is (M, N), op(A) is (M, K), op(B) is (K, N).
+// - Every optimised kernel has a plain `_reference` twin; tests compare the two.
+// - Kernels only assert their preconditions; shapes are validated when the graph is built.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edgetrain::ops {
+
+// ---- GEMM (gemm.cpp) ----------------------------------------------------------------------------
+enum class Transpose { kNo, kYes };
+
+// C(M,N) = beta * C + op(A) · op(B). beta is 0 (overwrite; C may hold garbage/NaN) or 1 (accumulate).
+// lda/ldb/ldc are row strides of A, B, C as stored (A stored (M,K) when kNo, (K,M) when kYes).
+void gemm(float* c, const float* a, const float* b, int m, int n, int k, Transpose transpose_a,
+          Transpose transpose_b, float beta, int lda, int ldb, int ldc);
+void gemm_reference(float* c, const float* a, const float* b, int m, int n, int k,
+                    Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb,
+                    int ldc);
+
+// ---- Convolution (conv.cpp) ---------------------------------------------------------------------
+// Weights are stored as Core ML stores them: (out_channels, in_channels / groups, kernel_h, kernel_w).
+struct Conv2dShape {
+  int batch = 1;
+  int in_channels = 1, in_height = 1, in_width = 1;
+  int out_channels = 1, out_height = 1, out_width = 1;
+  int kernel_height = 1, kernel_width = 1;
+  int stride_height = 1, stride_width = 1;
+  int dilation_height = 1, dilation_width = 1;
+  int pad_top = 0, pad_left = 0;  // bottom/right padding is implied by the output size
+  int groups = 1;
+};
+// Scratch floats the optimised conv needs (im2col buffer for one sample).
+size_t conv2d_workspace_floats(const Conv2dShape& shape);
+// out (N, OC, OH, OW); in (N, IC, IH, IW); weight (OC, IC/G, KH, KW); bias (OC) or null.
+void conv2d_forward(float* out, const float* in, const float* weight, const float* bias,
+                    const Conv2dShape& shape, float* workspace);
+// Keeps nothing from forward: backward needs the forward input `in` and `weight`.
+void conv2d_backward(float* dinput, float* dweight, float* dbias, const float* dout,
+                     const float* in, const float* weight, const Conv2dShape& shape,
+                     float* workspace);
+void conv2d_forward_reference(float* out, const float* in, const float* weight, const float* bias,
+                              const Conv2dShape& shape);
+void conv2d_backward_reference(float* dinput, float* dweight, float* dbias, const float* dout,
+                               const float* in, const float* weight, const Conv2dShape& shape);
+
+// ---- Pooling (pool.cpp) -------------------------------------------------------------------------
+// Padded positions are never the max; average pooling divides by the window size, or by the count of
+// non-padded positions when exclude_padding is true (Core ML's avgPoolExcludePadding).
+struct Pool2dShape {
+  int batch = 1, channels = 1;
+  int in_height = 1, in_width = 1, out_height = 1, out_width = 1;
+  int kernel_height = 1, kernel_width = 1;
+  int stride_height = 1, stride_width = 1;
+  int pad_top = 0, pad_left = 0;
+};
+// Forward keeps `argmax` (N, C, OH, OW): the flat index into the (IH*IW) plane of each max.
+void maxpool2d_forward(float* out, int32_t* argmax, const float* in, const Pool2dShape& shape);
+void maxpool2d_backward(float* dinput, const float* dout, const int32_t* argmax,
+                        const Pool2dShape& shape);
+void avgpool2d_forward(float* out, const float* in, const Pool2dShape& shape, bool exclude_padding);
+void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& shape,
+                        bool exclude_padding);
+
+// ---- Activations (activation.cpp), element-wise over n values -----------------------------------
+// Backward of relu uses the forward output (out > 0 ⇔ in > 0); sigmoid and tanh use the output too.
+void relu_forward(float* out, const float* in, size_t n);
+void relu_backward(float* dinput, const float* dout, const float* out, size_t n);
+void sigmoid_forward(float* out, const float* in, size_t n);
+void sigmoid_backward(float* dinput, const float* dout, const float* out, size_t n);
+void tanh_forward(float* out, const float* in, size_t n);
+void tanh_backward(float* dinput, const float* dout, const float* out, size_t n);
+// y = alpha * x + beta (Core ML's ActivationLinear).
+void linear_forward(float* out, const float* in, size_t n, float alpha, float beta);
+void linear_backward(float* dinput, const float* dout, size_t n, float alpha);
+
+// ---- Inner product (dense.cpp) ------------------------------------------------------------------
+// out (N, O) = in (N, I) · weightᵀ + bias; weight (O, I) as Core ML stores it; bias (O) or null.
+void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
+                           int batch, int in_features, int out_features);
+void inner_product_backward(float* dinput, float* dweight, float* dbias, const float* dout,
+                            const float* in, const float* weight, int batch, int in_features,
+                            int out_features);
+
+// ---- Flatten (flatten.cpp) ----------------------------------------------------------------------
+// Channel-first: (N, C, H, W) → (N, C*H*W) is a plain copy. Channel-last: each sample is transposed to
+// (H, W, C) first, so out[n][(h*W + w)*C + c] = in[n][c][h][w] (Core ML's FlattenOrder CHANNEL_LAST).
+void flatten_forward(float* out, const float* in, int batch, int channels, int height, int width,
+                     bool channel_last);
+void flatten_backward(float* dinput, const float* dout, int batch, int channels, int height,
+                      int width, bool channel_last);
+
+// ---- Softmax (softmax.cpp) ----------------------------------------------------------------------
+// Softmax over the channel axis of (N, C, inner) where inner = H*W (Core ML's softmax on C).
+// Backward uses the forward output.
+void softmax_forward(float* out, const float* in, int batch, int channels, int inner);
+void softmax_backward(float* dinput, const float* dout, const float* out, int batch, int channels,
+                      int inner);
+
+// ---- Losses (loss.cpp) --------------------------------------------------------------------------
+// Categorical cross-entropy on probabilities (N, C) with class-index targets (N), mean over the batch:
+// returns Σ_n -log(max(p[n][t_n], 1e-12)) / scale_count. `scale_count` is the N the mean divides by,
+// so a sub-batch contributes its share of the whole mini-batch's mean. Targets are validated by
+// callers; kernels assert 0 <= t < C.
+double cross_entropy_forward(const float* probabilities, const int32_t* targets, int batch,
+                             int classes, int scale_count);
+void cross_entropy_backward(float* dprobabilities, const float* probabilities,
+                            const int32_t* targets, int batch, int classes, int scale_count);
+// Fused softmax + cross-entropy backward: dlogits += (p - onehot(t)) / scale_count.
+void softmax_cross_entropy_backward(float* dlogits, const float* probabilities,
+                                    const int32_t* targets, int batch, int classes,
+                                    int scale_count);
+// Mean squared error over all N*size values: Σ (pred - target)² / (scale_count * size).
+double mse_forward(const float* prediction, const float* target, int batch, int size,
+                   int scale_count);
+void mse_backward(float* dprediction, const float* prediction, const float* target, int batch,
+                  int size, int scale_count);
+
+}  // namespace edgetrain::ops

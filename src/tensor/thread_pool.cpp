@@ -1,0 +1,78 @@
+#include "tensor/thread_pool.h"
+
+#include <algorithm>
+
+namespace edgetrain {
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  start_.notify_all();
+  for (auto& worker : workers_) worker.join();
+}
+
+void ThreadPool::record_exception() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!error_) error_ = std::current_exception();
+}
+
+void ThreadPool::worker_loop(int index) {
+  size_t seen = 0;
+  for (;;) {
+    const std::function<void(int)>* task;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      task = task_;
+    }
+    try {
+      (*task)(index);
+    } catch (...) {
+      record_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--pending_ == 0) done_.notify_one();
+  }
+}
+
+void ThreadPool::run(const std::function<void(int)>& task) {
+  if (workers_.empty()) {
+    task(0);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    task_ = &task;
+    pending_ = int(workers_.size());
+    error_ = nullptr;
+    ++generation_;
+  }
+  start_.notify_all();
+  try {
+    task(0);
+  } catch (...) {
+    record_exception();
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [&] { return pending_ == 0; });
+  if (error_) std::rethrow_exception(error_);
+}
+
+void ThreadPool::parallel_for(size_t count, const std::function<void(size_t, size_t)>& body) {
+  const size_t parts = size_t(size());
+  run([&](int t) {
+    size_t begin = count * size_t(t) / parts, end = count * size_t(t + 1) / parts;
+    if (begin < end) body(begin, end);
+  });
+}
+
+}  // namespace edgetrain

@@ -1,0 +1,110 @@
+#include "train/loss_head.h"
+
+#include <algorithm>
+
+#include "edgetrain/error.h"
+#include "ops/ops.h"
+
+namespace edgetrain {
+namespace {
+
+int arg_max(const float* values, int count) {
+  return int(std::max_element(values, values + count) - values);
+}
+
+}  // namespace
+
+LossHead::LossHead(const Model& model, const Network& network) {
+  input_blob_ = network.input_blob();
+  input_size_ = network.blob_size(input_blob_);
+  input_name_ = model.inputs.at(0).name;
+  if (model.update && !model.update->losses.empty()) {
+    const Loss& loss = model.update->losses[0];
+    type_ = loss.type;
+    loss_input_name_ = loss.input;
+  } else {
+    loss_input_name_ = model.outputs.at(0).name;
+  }
+  loss_blob_ = network.blob(loss_input_name_);
+  classes_ = int(network.blob_size(loss_blob_));
+  const int producer = network.producer(loss_blob_);
+  if (type_ == LossType::kCategoricalCrossEntropy && network.is_softmax(producer)) {
+    fused_blob_ = network.blob(model.layers[size_t(producer)].inputs[0]);
+    backward_end_ = producer;
+  } else {
+    backward_end_ = producer + 1;
+  }
+}
+
+LossHead::Scratch LossHead::make_scratch(int capacity) const {
+  Scratch scratch;
+  scratch.labels.resize(size_t(capacity));
+  if (type_ == LossType::kMeanSquaredError) scratch.targets.resize(size_t(capacity) * classes_);
+  return scratch;
+}
+
+void LossHead::check_data(const BatchProvider& data) const {
+  if (data.count() == 0) throw Error("the data has no samples");
+  if (data.feature_size() != input_size_) {
+    throw Error("the data has " + std::to_string(data.feature_size()) +
+                " values per sample but the model input '" + input_name_ + "' takes " +
+                std::to_string(input_size_));
+  }
+  if (type_ != LossType::kCategoricalCrossEntropy) return;
+  for (size_t i = 0; i < data.count(); ++i) {
+    int32_t label = data.label(i);
+    if (label < 0 || label >= classes_) {
+      throw Error("sample " + std::to_string(i) + " has label " + std::to_string(label) +
+                  " but '" + loss_input_name_ + "' has " + std::to_string(classes_) +
+                  " classes (labels 0.." + std::to_string(classes_ - 1) + ")");
+    }
+  }
+}
+
+void LossHead::load_batch(Workspace& ws, Scratch& scratch, const BatchProvider& data,
+                          const size_t* indices, int n) const {
+  const size_t features = data.feature_size();
+  float* input = ws.value(input_blob_);
+  for (int i = 0; i < n; ++i) {
+    data.copy_features(indices[i], input + size_t(i) * features);
+    scratch.labels[size_t(i)] = data.label(indices[i]);
+    if (type_ == LossType::kMeanSquaredError) {
+      data.copy_target(indices[i], scratch.targets.data() + size_t(i) * classes_, size_t(classes_));
+    }
+  }
+}
+
+LossHead::Outcome LossHead::score(Workspace& ws, const Scratch& scratch, int n,
+                                  int scale_count) const {
+  const float* output = ws.value(loss_blob_);
+  Outcome outcome;
+  if (type_ == LossType::kCategoricalCrossEntropy) {
+    outcome.loss = ops::cross_entropy_forward(output, scratch.labels.data(), n, classes_, scale_count);
+  } else {
+    outcome.loss = ops::mse_forward(output, scratch.targets.data(), n, classes_, scale_count);
+  }
+  for (int i = 0; i < n; ++i) {
+    if (arg_max(output + size_t(i) * classes_, classes_) == scratch.labels[size_t(i)]) {
+      ++outcome.correct;
+    }
+  }
+  return outcome;
+}
+
+LossHead::Outcome LossHead::loss_and_seed(Workspace& ws, const Scratch& scratch, int n,
+                                          int scale_count) const {
+  Outcome outcome = score(ws, scratch, n, scale_count);
+  const float* output = ws.value(loss_blob_);
+  if (type_ == LossType::kMeanSquaredError) {
+    ops::mse_backward(ws.grad(loss_blob_), output, scratch.targets.data(), n, classes_, scale_count);
+  } else if (fused_blob_ >= 0) {
+    ops::softmax_cross_entropy_backward(ws.grad(fused_blob_), output, scratch.labels.data(), n,
+                                        classes_, scale_count);
+  } else {
+    ops::cross_entropy_backward(ws.grad(loss_blob_), output, scratch.labels.data(), n, classes_,
+                                scale_count);
+  }
+  return outcome;
+}
+
+}  // namespace edgetrain

@@ -1,0 +1,57 @@
+// The end of the network the loss reads: loads a batch (features and targets) into a workspace,
+// computes the loss and accuracy, and seeds the gradients backward starts from. Shared by the update
+// task and the evaluator, so both read the data and score it the same way.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "edgetrain/data.h"
+#include "edgetrain/model.h"
+#include "nn/network.h"
+
+namespace edgetrain {
+
+class LossHead {
+ public:
+  // Uses the model's loss when it is updatable, else cross-entropy on its first output.
+  LossHead(const Model& model, const Network& network);
+
+  struct Scratch {
+    std::vector<int32_t> labels;  // (capacity)
+    std::vector<float> targets;   // (capacity, size of the loss input) for mean squared error
+  };
+  Scratch make_scratch(int capacity) const;
+  // Throws Error unless every sample fits: feature size and labels within the class count.
+  void check_data(const BatchProvider& data) const;
+  void load_batch(Workspace& ws, Scratch& scratch, const BatchProvider& data,
+                  const size_t* indices, int n) const;
+
+  struct Outcome {
+    double loss = 0;     // this part's share of the mean over `scale_count` samples
+    size_t correct = 0;  // samples whose arg-max matches the label
+  };
+  // Loss and accuracy of the first n samples, the loss divided by scale_count.
+  Outcome score(Workspace& ws, const Scratch& scratch, int n, int scale_count) const;
+  // The same, and seeds the gradient for Network::backward (grads must be zeroed first).
+  Outcome loss_and_seed(Workspace& ws, const Scratch& scratch, int n, int scale_count) const;
+  // The layer count Network::backward runs over: with softmax + cross-entropy fused, the softmax
+  // itself is skipped.
+  int backward_end() const { return backward_end_; }
+  int classes() const { return classes_; }
+  int input_blob() const { return input_blob_; }
+  int loss_blob() const { return loss_blob_; }
+
+ private:
+  LossType type_ = LossType::kCategoricalCrossEntropy;
+  int input_blob_ = 0;
+  size_t input_size_ = 0;
+  std::string input_name_;
+  int loss_blob_ = 0;     // the blob the loss reads
+  int fused_blob_ = -1;   // the softmax's input, when fused
+  int classes_ = 0;       // size of the loss blob per sample
+  int backward_end_ = 0;
+  std::string loss_input_name_;
+};
+
+}  // namespace edgetrain

@@ -1,0 +1,184 @@
+// GEMM: the blocked kernel (every ISA path this CPU supports) against the triple-loop reference,
+// over edge-case and random shapes, all transpose combinations, padded strides and both betas.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "ops/gemm_internal.h"
+#include "ops/ops.h"
+#include "tensor/rng.h"
+
+namespace edgetrain::ops {
+namespace {
+
+using gemm_internal::Isa;
+
+struct GemmCase {
+  int m, n, k;
+  Transpose transpose_a, transpose_b;
+  float beta;
+  int lda_pad = 0, ldb_pad = 0, ldc_pad = 0;  // extra floats per stored row
+};
+
+std::string describe(const GemmCase& g) {
+  return "m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
+         " ta=" + (g.transpose_a == Transpose::kYes ? "T" : "N") +
+         " tb=" + (g.transpose_b == Transpose::kYes ? "T" : "N") +
+         " beta=" + std::to_string(g.beta) + " pads=" + std::to_string(g.lda_pad) + "," +
+         std::to_string(g.ldb_pad) + "," + std::to_string(g.ldc_pad);
+}
+
+std::vector<float> random_vector(size_t size, Rng& rng) {
+  std::vector<float> v(size);
+  for (float& x : v) x = 2.0f * rng.uniform() - 1.0f;
+  return v;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kPortable:
+      return "portable";
+  }
+  return "?";
+}
+
+// Runs one case through `isa` (or the public gemm() when use_public) and the reference; checks every
+// element within a k-scaled rounding bound and that the row padding of C is untouched.
+void check_case(const GemmCase& g, Isa isa, bool use_public, uint64_t seed) {
+  SCOPED_TRACE(describe(g) + " isa=" + (use_public ? "public" : isa_name(isa)));
+  Rng rng(seed);
+  const bool ta = g.transpose_a == Transpose::kYes, tb = g.transpose_b == Transpose::kYes;
+  const int a_rows = ta ? g.k : g.m, a_cols = ta ? g.m : g.k;  // as stored
+  const int b_rows = tb ? g.n : g.k, b_cols = tb ? g.k : g.n;
+  const int lda = a_cols + g.lda_pad, ldb = b_cols + g.ldb_pad, ldc = g.n + g.ldc_pad;
+  const std::vector<float> a = random_vector(size_t(a_rows) * lda + 1, rng);
+  const std::vector<float> b = random_vector(size_t(b_rows) * ldb + 1, rng);
+  std::vector<float> c_initial = random_vector(size_t(g.m) * ldc + 1, rng);
+  if (g.beta == 0.0f) {
+    // beta 0 must overwrite: fill the tile with NaN but keep the padding finite to check it.
+    for (int i = 0; i < g.m; ++i)
+      for (int j = 0; j < g.n; ++j)
+        c_initial[size_t(i) * ldc + j] = std::numeric_limits<float>::quiet_NaN();
+  }
+  std::vector<float> c_fast = c_initial, c_ref = c_initial;
+  if (use_public) {
+    gemm(c_fast.data(), a.data(), b.data(), g.m, g.n, g.k, g.transpose_a, g.transpose_b, g.beta,
+         lda, ldb, ldc);
+  } else {
+    gemm_internal::gemm_with_isa(isa, c_fast.data(), a.data(), b.data(), g.m, g.n, g.k,
+                                 g.transpose_a, g.transpose_b, g.beta, lda, ldb, ldc);
+  }
+  gemm_reference(c_ref.data(), a.data(), b.data(), g.m, g.n, g.k, g.transpose_a, g.transpose_b,
+                 g.beta, lda, ldb, ldc);
+
+  int failures = 0;
+  for (int i = 0; i < g.m && failures < 5; ++i) {
+    for (int j = 0; j < ldc && failures < 5; ++j) {
+      const size_t at = size_t(i) * ldc + j;
+      if (j >= g.n) {
+        if (c_fast[at] != c_initial[at]) {
+          ADD_FAILURE() << "padding of C changed at (" << i << "," << j << ")";
+          ++failures;
+        }
+        continue;
+      }
+      // Both sides round k products and sums: bound the difference by ~2k ulps of Σ|a·b|.
+      double magnitude = g.beta == 0.0f ? 0.0 : std::fabs(c_initial[at]);
+      for (int p = 0; p < g.k; ++p) {
+        const float a_ip = ta ? a[size_t(p) * lda + i] : a[size_t(i) * lda + p];
+        const float b_pj = tb ? b[size_t(j) * ldb + p] : b[size_t(p) * ldb + j];
+        magnitude += std::fabs(double(a_ip) * b_pj);
+      }
+      const double tolerance = (2.0 * g.k + 4.0) * FLT_EPSILON * magnitude;
+      if (!(std::fabs(double(c_fast[at]) - c_ref[at]) <= tolerance)) {
+        ADD_FAILURE() << "C(" << i << "," << j << "): fast " << c_fast[at] << " reference "
+                      << c_ref[at] << " tolerance " << tolerance;
+        ++failures;
+      }
+    }
+  }
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512})
+    if (gemm_internal::isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+constexpr Transpose kNo = Transpose::kNo, kYes = Transpose::kYes;
+
+TEST(Gemm, EdgeShapesAllTransposesAndBetas) {
+  const int shapes[][3] = {{0, 5, 7},  {5, 0, 7},    {5, 7, 0},    {0, 0, 0},    {1, 1, 1},
+                           {1, 13, 7}, {13, 1, 7},   {7, 7, 1},    {7, 13, 31},  {31, 67, 13},
+                           {67, 31, 67}, {8, 32, 256}, {9, 33, 257}, {16, 64, 5}, {2, 500, 3}};
+  uint64_t seed = 1;
+  for (Isa isa : supported_isas())
+    for (const auto& s : shapes)
+      for (Transpose ta : {kNo, kYes})
+        for (Transpose tb : {kNo, kYes})
+          for (float beta : {0.0f, 1.0f})
+            check_case({s[0], s[1], s[2], ta, tb, beta}, isa, false, seed++);
+}
+
+TEST(Gemm, StridedOperands) {
+  uint64_t seed = 100;
+  for (Isa isa : supported_isas())
+    for (Transpose ta : {kNo, kYes})
+      for (Transpose tb : {kNo, kYes})
+        for (float beta : {0.0f, 1.0f}) {
+          check_case({13, 31, 7, ta, tb, beta, 3, 5, 2}, isa, false, seed++);
+          check_case({67, 7, 45, ta, tb, beta, 1, 0, 9}, isa, false, seed++);
+        }
+}
+
+TEST(Gemm, LargeShapeCrossesEveryCacheBlock) {
+  // 129 x 257 x 300 crosses the kc, mc and (with nc 1024 not) nc blocks and leaves edges everywhere.
+  uint64_t seed = 200;
+  for (Isa isa : supported_isas())
+    for (Transpose ta : {kNo, kYes})
+      for (Transpose tb : {kNo, kYes})
+        for (float beta : {0.0f, 1.0f})
+          check_case({129, 257, 300, ta, tb, beta, 1, 2, 3}, isa, false, seed++);
+  check_case({40, 1100, 20, kNo, kNo, 0.0f}, supported_isas().back(), false, seed++);
+}
+
+TEST(Gemm, RandomShapes) {
+  Rng rng(7);
+  for (int trial = 0; trial < 60; ++trial) {
+    GemmCase g{int(rng.below(90)), int(rng.below(90)), int(rng.below(90)),
+               rng.below(2) ? kYes : kNo, rng.below(2) ? kYes : kNo, rng.below(2) ? 1.0f : 0.0f,
+               int(rng.below(4)), int(rng.below(4)), int(rng.below(4))};
+    for (Isa isa : supported_isas()) check_case(g, isa, false, 1000 + trial);
+  }
+}
+
+TEST(Gemm, PublicEntryPointAtTrainingShapes) {
+  // The shapes the LeNet-style trainer runs: conv forward, dweight, dcol, dense forward, dweight.
+  check_case({32, 676, 9, kNo, kNo, 0.0f}, Isa::kPortable, true, 1);
+  check_case({32, 169, 128, kNo, kNo, 1.0f}, Isa::kPortable, true, 2);
+  check_case({32, 128, 169, kNo, kYes, 1.0f}, Isa::kPortable, true, 3);
+  check_case({128, 169, 32, kYes, kNo, 0.0f}, Isa::kPortable, true, 4);
+  check_case({64, 500, 1152, kNo, kYes, 1.0f}, Isa::kPortable, true, 5);
+  check_case({500, 1152, 64, kYes, kNo, 1.0f}, Isa::kPortable, true, 6);
+}
+
+TEST(Gemm, ZeroDepthClearsOrKeepsC) {
+  std::vector<float> c(6, std::numeric_limits<float>::quiet_NaN());
+  gemm(c.data(), nullptr, nullptr, 2, 3, 0, kNo, kNo, 0.0f, 1, 3, 3);
+  for (float x : c) EXPECT_EQ(x, 0.0f);
+  std::vector<float> d{1, 2, 3, 4, 5, 6};
+  gemm(d.data(), nullptr, nullptr, 2, 3, 0, kNo, kNo, 1.0f, 1, 3, 3);
+  EXPECT_EQ(d, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+}  // namespace
+}  // namespace edgetrain::ops

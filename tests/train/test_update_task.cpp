@@ -1,0 +1,211 @@
+// The update task: determinism, events, cancellation, overrides, and that it actually learns.
+#include <gtest/gtest.h>
+
+#include "edgetrain/error.h"
+#include "edgetrain/inference.h"
+#include "edgetrain/model.h"
+#include "edgetrain/train.h"
+#include "test_paths.h"
+
+namespace edgetrain {
+namespace {
+
+const Dataset& mnist_train() {
+  static const Dataset data = read_idx(test_paths::mnist("train-images-idx3-ubyte.gz"),
+                                       test_paths::mnist("train-labels-idx1-ubyte.gz"));
+  return data;
+}
+
+Dataset first(size_t n) {
+  Dataset data = mnist_train();
+  data.truncate(n);
+  return data;
+}
+
+std::string error_of(Model& model, const Dataset& data, UpdateConfig config) {
+  try {
+    UpdateTask(model, data, config).run();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(UpdateTask, SameSeedAndThreadsGiveBitIdenticalWeights) {
+  const Dataset data = first(600);
+  for (int threads : {1, 2}) {
+    Model a = lenet({.batch_size = 64, .epochs = 2}), b = lenet({.batch_size = 64, .epochs = 2});
+    UpdateTask(a, data, {.seed = 9, .threads = threads}).run();
+    UpdateTask(b, data, {.seed = 9, .threads = threads}).run();
+    EXPECT_EQ(a.parameters, b.parameters) << threads << " threads";
+    Model c = lenet({.batch_size = 64, .epochs = 2});
+    UpdateTask(c, data, {.seed = 10, .threads = threads}).run();
+    EXPECT_NE(a.parameters, c.parameters) << "the shuffling seed must matter";
+  }
+}
+
+TEST(UpdateTask, EventsArriveInOrderWithSensibleValues) {
+  const Dataset data = first(300);
+  Model model = lenet({.batch_size = 128, .epochs = 2});
+  UpdateTask task(model, data, {.threads = 2});
+  std::vector<std::string> events;
+  int64_t batches_per_epoch = 0;
+  task.handlers.training_began = [&](UpdateTask&, const TrainingBegan& began) {
+    events.push_back("began");
+    batches_per_epoch = began.batches_per_epoch;
+    EXPECT_EQ(began.samples, 300u);
+    EXPECT_EQ(began.settings.batch_size, 128);
+  };
+  task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) {
+    events.push_back("batch " + std::to_string(end.epoch) + "." + std::to_string(end.batch));
+    EXPECT_GT(end.loss, 0);
+  };
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
+    events.push_back("epoch " + std::to_string(end.epoch));
+    EXPECT_GE(end.accuracy, 0);
+    EXPECT_LE(end.accuracy, 1);
+  };
+  task.handlers.completed = [&](UpdateTask&, const TrainingResult& result) {
+    events.push_back("completed");
+    EXPECT_EQ(result.samples_seen, 600u);
+  };
+  const TrainingResult result = task.run();
+  EXPECT_EQ(batches_per_epoch, 3);  // 128 + 128 + 44
+  const std::vector<std::string> expected = {"began",     "batch 0.0", "batch 0.1", "batch 0.2",
+                                             "epoch 0",   "batch 1.0", "batch 1.1", "batch 1.2",
+                                             "epoch 1",   "completed"};
+  EXPECT_EQ(events, expected);
+  EXPECT_EQ(result.epochs_completed, 2);
+  EXPECT_FALSE(result.cancelled);
+}
+
+TEST(UpdateTask, CancellingFromAHandlerStopsAfterThatBatch) {
+  const Dataset data = first(640);
+  Model model = lenet({.batch_size = 64, .epochs = 3});
+  const std::vector<float> before = model.parameters;
+  UpdateTask task(model, data, {.threads = 1});
+  int batches = 0, epochs = 0;
+  task.handlers.batch_end = [&](UpdateTask& t, const BatchEnd& end) {
+    ++batches;
+    if (end.epoch == 1 && end.batch == 2) t.cancel();
+  };
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd&) { ++epochs; };
+  const TrainingResult result = task.run();
+  EXPECT_TRUE(result.cancelled);
+  EXPECT_EQ(batches, 13);  // 10 in epoch 0, 3 in epoch 1
+  EXPECT_EQ(epochs, 1);
+  EXPECT_EQ(result.epochs_completed, 1);
+  EXPECT_NE(model.parameters, before);
+}
+
+TEST(UpdateTask, OverridesAreCheckedAgainstWhatTheModelAllows) {
+  const Dataset data = first(100);
+  Model model = lenet();  // batch sizes {128}, epochs {10}, learning rate [0, 0.3]
+  EXPECT_NE(error_of(model, data, {.batch_size = 64}).find("mini-batch size 64 is not allowed"),
+            std::string::npos);
+  EXPECT_NE(error_of(model, data, {.epochs = 3}).find("epochs 3 is not allowed"), std::string::npos);
+  EXPECT_NE(error_of(model, data, {.learning_rate = 0.5}).find("learning rate 0.5 is outside"),
+            std::string::npos);
+  EXPECT_NE(error_of(model, data, {.momentum = 0.9}).find("momentum applies to SGD"),
+            std::string::npos);
+  EXPECT_NE(error_of(model, data, {.beta1 = 1.5}).find("beta1 1.5 is outside"), std::string::npos);
+  // Allowed overrides are taken.
+  ResolvedUpdate r = resolve_update(model, {.learning_rate = 0.01, .shuffle = false, .seed = 5,
+                                           .threads = 3});
+  EXPECT_DOUBLE_EQ(r.learning_rate, 0.01);
+  EXPECT_FALSE(r.shuffle);
+  EXPECT_EQ(r.seed, 5u);
+  EXPECT_EQ(r.threads, 3);
+  EXPECT_EQ(r.batch_size, 128);
+}
+
+TEST(UpdateTask, BadDataIsReportedNotCrashedOn) {
+  Dataset data = first(10);
+  data.labels[3] = 12;
+  Model model = lenet();
+  EXPECT_NE(error_of(model, data, {}).find("sample 3 has label 12"), std::string::npos);
+  Dataset empty = first(0);
+  EXPECT_NE(error_of(model, empty, {}).find("no samples"), std::string::npos);
+  Dataset wrong_size = first(10);
+  wrong_size.height = 14;
+  wrong_size.width = 14;
+  EXPECT_NE(error_of(model, wrong_size, {}).find("196 values per sample"), std::string::npos);
+}
+
+TEST(UpdateTask, LenetLearnsMnistFromTwoThousandImages) {
+  const Dataset data = first(2000);
+  Model model = lenet({.batch_size = 32, .epochs = 2});
+  std::vector<double> epoch_losses;
+  UpdateTask task(model, data, {});
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) { epoch_losses.push_back(e.mean_loss); };
+  task.run();
+  ASSERT_EQ(epoch_losses.size(), 2u);
+  EXPECT_LT(epoch_losses[1], epoch_losses[0]);
+  Dataset test = read_idx(test_paths::mnist("t10k-images-idx3-ubyte.gz"),
+                          test_paths::mnist("t10k-labels-idx1-ubyte.gz"));
+  test.truncate(1000);
+  const Evaluation result = evaluate(model, test);
+  EXPECT_GT(result.accuracy, 0.85) << "loss " << result.loss;
+  int64_t total = 0;
+  for (const auto& row : result.confusion) {
+    for (int64_t count : row) total += count;
+  }
+  EXPECT_EQ(total, 1000);
+}
+
+TEST(UpdateTask, SgdWithMomentumAndMeanSquaredErrorTrainToo) {
+  const Dataset data = first(1000);
+  Model model = ModelBuilder()
+                    .input("image", {1, 28, 28})
+                    .output("scores", {10})
+                    .training_input("image", {1, 28, 28})
+                    .training_input("target", {10})
+                    .loss(MeanSquaredError{.name = "mse", .input = "scores", .target = "target"})
+                    .optimizer(Sgd{.learning_rate = {2.0, {{0.0, 5.0}}},
+                                   .mini_batch_size = {50, {}, {{1, 100}}},
+                                   .momentum = {0.9, {{0.0, 1.0}}}})
+                    .epochs({3, {}, {{1, 10}}})
+                    .layers({
+                        Flatten{.name = "flatten", .input = "image", .output = "flat"},
+                        InnerProduct{.name = "hidden", .input = "flat", .output = "h",
+                                     .input_channels = 784, .output_channels = 64,
+                                     .updatable = true},
+                        Tanh{.name = "tanh", .input = "h", .output = "t"},
+                        InnerProduct{.name = "out", .input = "t", .output = "o",
+                                     .input_channels = 64, .output_channels = 10, .updatable = true},
+                        Sigmoid{.name = "sigmoid", .input = "o", .output = "scores"},
+                    })
+                    .build();
+  std::vector<double> losses, accuracies;
+  UpdateTask task(model, data, {});
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) {
+    losses.push_back(e.mean_loss);
+    accuracies.push_back(e.accuracy);
+  };
+  task.run();
+  ASSERT_EQ(losses.size(), 3u);
+  EXPECT_LT(losses[2], 0.6 * losses[0]);
+  EXPECT_GT(accuracies[2], 0.8);
+}
+
+TEST(UpdateTask, FrozenLayersKeepTheirWeights) {
+  const Dataset data = first(256);
+  Model model = lenet({.batch_size = 64, .epochs = 1});
+  for (Layer& layer : model.layers) {
+    if (layer.name == "conv1" || layer.name == "hidden1") layer.updatable = false;
+  }
+  const Model before = model;
+  UpdateTask(model, data, {}).run();
+  for (const char* frozen : {"conv1", "hidden1"}) {
+    const Layer& layer = model.layer(frozen);
+    EXPECT_TRUE(std::equal(model.data(layer.weight), model.data(layer.weight) + layer.weight.size,
+                           before.data(layer.weight)))
+        << frozen;
+  }
+  const Layer& trained = model.layer("conv2");
+  EXPECT_FALSE(std::equal(model.data(trained.weight), model.data(trained.weight) + trained.weight.size,
+                          before.data(trained.weight)));
+}
+
+}  // namespace
+}  // namespace edgetrain
