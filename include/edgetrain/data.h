@@ -51,7 +51,7 @@ struct Dataset : BatchProvider {
 Dataset read_idx(const std::string& images_path, const std::string& labels_path,
                  int num_classes = 10);
 
-// Reads an IDX image file alone (for prediction): labels stay empty.
+// Reads an IDX image file alone (for prediction): every label is -1 (unknown).
 Dataset read_idx_images(const std::string& images_path);
 
 // Reads the seed's CSV format: one image per line, the label then height*width pixel values 0-255,

@@ -41,13 +41,42 @@
 namespace edgetrain {
 
 // ---- Features -----------------------------------------------------------------------------------
-enum class FeatureType { kFloat32, kDouble, kInt32 };
+// Core ML feature types: multi-arrays (float32, double, int32), int64 and string scalars (class
+// labels), images, and dictionaries (class label → probability).
+enum class FeatureType { kFloat32, kDouble, kInt32, kInt64, kString, kImage, kDictionary };
+enum class ColorSpace { kGrayscale, kRGB, kBGR };
+
+struct ImageFormat {
+  ColorSpace color_space = ColorSpace::kGrayscale;
+  int64_t width = 0, height = 0;
+};
 
 struct Feature {
   std::string name;
-  std::vector<int64_t> shape;  // per sample, e.g. {1, 28, 28} (C, H, W) or {10}
+  std::vector<int64_t> shape;  // multi-arrays: per sample, e.g. {1, 28, 28} (C, H, W) or {10}
   FeatureType type = FeatureType::kFloat32;
   std::string description;
+  ImageFormat image;                               // kImage only
+  FeatureType dictionary_key = FeatureType::kInt64;  // kDictionary only: kInt64 or kString
+  bool optional = false;
+};
+
+// Core ML's image scaler, applied to an image input before the first layer:
+// value = channel_scale * pixel + bias of the pixel's channel (pixels are raw 0-255).
+struct ImageScaler {
+  std::string feature_name;
+  float channel_scale = 1.0f;
+  float gray_bias = 0.0f, red_bias = 0.0f, green_bias = 0.0f, blue_bias = 0.0f;
+};
+
+// What kind of Core ML model this is: a plain neural network, a classifier (class labels plus a
+// probabilities dictionary as outputs) or a regressor.
+enum class ModelKind { kNeuralNetwork, kClassifier, kRegressor };
+
+struct ClassLabels {
+  std::vector<int64_t> int_labels;        // one of these two is set, one label per class
+  std::vector<std::string> string_labels;
+  size_t size() const { return int_labels.empty() ? string_labels.size() : int_labels.size(); }
 };
 
 struct Metadata {
@@ -57,6 +86,8 @@ struct Metadata {
   std::string license;
   std::string version_string;
   std::map<std::string, std::string> user_defined;
+  std::string predicted_feature_name;        // classifiers: the class-label output
+  std::string predicted_probabilities_name;  // classifiers: the probabilities output
 };
 
 // ---- Layers -------------------------------------------------------------------------------------
@@ -114,6 +145,9 @@ struct Layer {
   LayerParams params;
   ParameterSlice weight;  // conv: (OC, IC/groups, KH, KW); inner product: (O, I)
   ParameterSlice bias;    // (OC) or (O); size 0 when the layer has none
+  // Read from a file whose weights were quantised or half precision (they are widened to float32
+  // here); Core ML cannot update such a layer.
+  bool quantized = false;
 };
 
 // "convolution", "pooling", ... : the Core ML layer-type name, for messages.
@@ -165,6 +199,9 @@ struct UpdateParameters {
 // ---- The model ----------------------------------------------------------------------------------
 struct Model {
   Metadata metadata;
+  ModelKind kind = ModelKind::kNeuralNetwork;
+  ClassLabels class_labels;                // kClassifier only
+  std::vector<ImageScaler> preprocessing;  // image inputs only
   std::vector<Feature> inputs;
   std::vector<Feature> outputs;
   std::vector<Feature> training_inputs;

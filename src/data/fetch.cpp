@@ -71,10 +71,11 @@ struct Transfer {
 
   std::FILE* file = nullptr;
   bool started = false;
-  bool appended = false;    // the server answered 206 and the .part was extended
-  uint64_t file_bytes = 0;  // bytes of the .part on disk
-  uint64_t downloaded = 0;  // bytes received by this transfer
-  std::string failure;      // why a callback stopped the transfer
+  bool appended = false;        // the server answered 206 and the .part was extended
+  bool range_mismatch = false;  // a 206 answer that does not start where the .part ends
+  uint64_t file_bytes = 0;      // bytes of the .part on disk
+  uint64_t downloaded = 0;      // bytes received by this transfer
+  std::string failure;          // why a callback stopped the transfer
   std::exception_ptr progress_exception;
 
   ~Transfer() {
@@ -105,6 +106,7 @@ struct Transfer {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     appended = status == 206;
     if (appended && range_start != resume_from) {
+      range_mismatch = true;
       failure = "asked for bytes from " + std::to_string(resume_from) +
                 " but the server's 206 answer starts at " +
                 (range_start ? std::to_string(*range_start) : "an unstated offset");
@@ -159,7 +161,7 @@ size_t header_callback(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-enum class TransferOutcome { kDone, kRangeNotSatisfiable };
+enum class TransferOutcome { kDone, kRangeNotSatisfiable, kRangeMismatch };
 
 // GETs `url` into transfer.part_path, asking for the bytes after transfer.resume_from when > 0.
 TransferOutcome run_transfer(const std::string& url, Transfer& transfer) {
@@ -194,6 +196,9 @@ TransferOutcome run_transfer(const std::string& url, Transfer& transfer) {
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   if (transfer.progress_exception) std::rethrow_exception(transfer.progress_exception);
+  if (result == CURLE_WRITE_ERROR && transfer.range_mismatch) {
+    return TransferOutcome::kRangeMismatch;
+  }
   if (result == CURLE_WRITE_ERROR && !transfer.failure.empty()) {
     throw Error("download of " + url + " failed: " + transfer.failure);
   }
@@ -286,6 +291,11 @@ FetchResult fetch_verified(const std::string& url, const std::string& path,
     transfer.resume_from = size_or_zero(part_path);
     transfer.options = &options;
     const TransferOutcome outcome = run_transfer(url, transfer);
+    if (outcome == TransferOutcome::kRangeMismatch) {
+      remove_quietly(part_path);  // its bytes cannot be continued: start over
+      if (attempt == 0) continue;
+      throw Error("download of " + url + " failed: " + transfer.failure);
+    }
     result.bytes_downloaded += transfer.downloaded;
     const bool resumed = outcome == TransferOutcome::kRangeNotSatisfiable || transfer.appended;
     result.resumed_from = resumed ? transfer.resume_from : 0;

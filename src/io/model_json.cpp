@@ -7,7 +7,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* kFeatureTypes[] = {"float32", "double", "int32"};
+const char* kFeatureTypes[] = {"float32", "double", "int32", "int64", "string", "image", "dictionary"};
 const char* kPaddings[] = {"valid", "same"};
 const char* kActivations[] = {"relu", "sigmoid", "tanh", "linear"};
 

@@ -22,6 +22,21 @@ Network::Network(const Model& model) {
   };
   for (const Feature& input : model.inputs) add_blob(input.name, -1);
   input_blob_ = 0;
+  const Feature& input = model.inputs[0];
+  input_bias_.assign(size_t(blob_shapes_[0][0]), 0.0f);
+  if (input.type == FeatureType::kImage) {
+    ImageScaler scaler;
+    for (const ImageScaler& candidate : model.preprocessing) {
+      if (candidate.feature_name.empty() || candidate.feature_name == input.name) scaler = candidate;
+    }
+    input_is_identity_ = false;
+    input_scale_ = 255.0f * scaler.channel_scale;
+    switch (input.image.color_space) {
+      case ColorSpace::kGrayscale: input_bias_ = {scaler.gray_bias}; break;
+      case ColorSpace::kRGB: input_bias_ = {scaler.red_bias, scaler.green_bias, scaler.blue_bias}; break;
+      case ColorSpace::kBGR: input_bias_ = {scaler.blue_bias, scaler.green_bias, scaler.red_bias}; break;
+    }
+  }
 
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const Layer& layer = model.layers[i];
@@ -103,6 +118,21 @@ Workspace Network::make_workspace(int capacity) const {
   }
   workspace.scratch.resize(scratch_floats_);
   return workspace;
+}
+
+void Network::load_input(Workspace& ws, int i, const float* features) const {
+  const size_t size = blob_sizes_[size_t(input_blob_)];
+  float* input = ws.value(input_blob_) + size_t(i) * size;
+  if (input_is_identity_) {
+    std::copy_n(features, size, input);
+    return;
+  }
+  const size_t plane = size / input_bias_.size();
+  for (size_t c = 0; c < input_bias_.size(); ++c) {
+    for (size_t p = 0; p < plane; ++p) {
+      input[c * plane + p] = features[c * plane + p] * input_scale_ + input_bias_[c];
+    }
+  }
 }
 
 void Network::forward(Workspace& ws, const Model& model, int n) const {

@@ -39,6 +39,11 @@ class Network {
   int producer(int blob) const { return producers_[size_t(blob)]; }
   bool is_softmax(int layer) const;
 
+  // Writes sample i of the input blob from features scaled to [0, 1], laid out (C, H, W). A
+  // multi-array input takes them as they are; an image input gets the raw 0-255 pixel values passed
+  // through the model's image scaler, exactly as Core ML feeds an image.
+  void load_input(Workspace& workspace, int i, const float* features) const;
+
   // Runs every layer on the first n samples of the input blob (already filled).
   void forward(Workspace& workspace, const Model& model, int n) const;
   // Runs layers [0, end_layer) backward. The caller has zeroed every grad and seeded the grad of
@@ -72,6 +77,9 @@ class Network {
   std::vector<bool> blob_needs_grad_;
   int input_blob_ = 0;
   size_t scratch_floats_ = 0;
+  bool input_is_identity_ = true;
+  float input_scale_ = 1.0f;       // applied to [0, 1] features
+  std::vector<float> input_bias_;  // per input channel
 };
 
 }  // namespace edgetrain

@@ -50,6 +50,15 @@ const Layer& Model::layer(const std::string& name) const {
 }
 
 std::array<int, 3> feature_shape(const Feature& feature) {
+  if (feature.type == FeatureType::kImage) {
+    const ImageFormat& image = feature.image;
+    if (image.width <= 0 || image.height <= 0 || image.width > 65536 || image.height > 65536) {
+      throw Error("image feature '" + feature.name + "' is " + std::to_string(image.width) + "x" +
+                  std::to_string(image.height) + ": width and height must be 1..65536");
+    }
+    return {image.color_space == ColorSpace::kGrayscale ? 1 : 3, int(image.height),
+            int(image.width)};
+  }
   const auto& s = feature.shape;
   for (int64_t d : s) {
     if (d <= 0 || d > (int64_t(1) << 24)) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <vector>
 
 #include "ops/ops.h"
 
@@ -19,16 +20,29 @@ struct Window {
   int count() const { return (h_end - h_begin) * (w_end - w_begin); }
 };
 
-Window window_at(const Pool2dShape& s, int oh, int ow) {
-  const int h0 = oh * s.stride_height - s.pad_top;
-  const int w0 = ow * s.stride_width - s.pad_left;
-  Window w;
-  w.h_begin = std::max(h0, 0);
-  w.h_end = std::max(w.h_begin, std::min(h0 + s.kernel_height, s.in_height));
-  w.w_begin = std::max(w0, 0);
-  w.w_end = std::max(w.w_begin, std::min(w0 + s.kernel_width, s.in_width));
-  return w;
-}
+// The in-image [begin, end) of every window along one axis. Computed once per call: it is the same
+// for every row (or column) and every plane, and keeps the clamping out of the inner loops.
+struct AxisRanges {
+  std::vector<int> begin, end;
+  AxisRanges(int out_size, int in_size, int kernel, int stride, int pad)
+      : begin(out_size), end(out_size) {
+    for (int o = 0; o < out_size; ++o) {
+      const int first = o * stride - pad;
+      begin[o] = std::clamp(first, 0, in_size);
+      end[o] = std::clamp(first + kernel, begin[o], in_size);
+    }
+  }
+};
+
+struct WindowRanges {
+  AxisRanges rows, columns;
+  explicit WindowRanges(const Pool2dShape& s)
+      : rows(s.out_height, s.in_height, s.kernel_height, s.stride_height, s.pad_top),
+        columns(s.out_width, s.in_width, s.kernel_width, s.stride_width, s.pad_left) {}
+  Window at(int oh, int ow) const {
+    return {rows.begin[oh], rows.end[oh], columns.begin[ow], columns.end[ow]};
+  }
+};
 
 void assert_valid(const Pool2dShape& s) {
   assert(s.batch >= 0 && s.channels >= 0);
@@ -50,21 +64,26 @@ void maxpool2d_forward(float* out, int32_t* argmax, const float* in, const Pool2
   const size_t in_plane = size_t(s.in_height) * s.in_width;
   const size_t out_plane = size_t(s.out_height) * s.out_width;
   const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
   for (size_t plane = 0; plane < planes; ++plane) {
     const float* image = in + plane * in_plane;  // (IH, IW)
     float* out_plane_ptr = out + plane * out_plane;  // (OH, OW)
     int32_t* arg_plane = argmax + plane * out_plane;
     for (int oh = 0; oh < s.out_height; ++oh) {
       for (int ow = 0; ow < s.out_width; ++ow) {
-        const Window w = window_at(s, oh, ow);
+        const Window w = windows.at(oh, ow);
         int32_t best_at = -1;
         float best = 0.0f;  // the output of an all-padding window
-        for (int ih = w.h_begin; ih < w.h_end; ++ih) {
-          for (int iw = w.w_begin; iw < w.w_end; ++iw) {
-            const int32_t at = ih * s.in_width + iw;
-            if (best_at < 0 || image[at] > best) {
-              best = image[at];
-              best_at = at;
+        if (w.count() > 0) {
+          best_at = w.h_begin * s.in_width + w.w_begin;
+          best = image[best_at];
+          // Branch-free select: on real activations the winner is unpredictable.
+          for (int ih = w.h_begin; ih < w.h_end; ++ih) {
+            for (int iw = w.w_begin; iw < w.w_end; ++iw) {
+              const int32_t at = ih * s.in_width + iw;
+              const bool better = image[at] > best;
+              best = better ? image[at] : best;
+              best_at = better ? at : best_at;
             }
           }
         }
@@ -81,6 +100,7 @@ void maxpool2d_backward(float* dinput, const float* dout, const int32_t* argmax,
   const size_t in_plane = size_t(s.in_height) * s.in_width;
   const size_t out_plane = size_t(s.out_height) * s.out_width;
   const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
   for (size_t plane = 0; plane < planes; ++plane) {
     float* dimage = dinput + plane * in_plane;  // (IH, IW)
     const float* dout_plane = dout + plane * out_plane;  // (OH, OW)
@@ -99,12 +119,13 @@ void avgpool2d_forward(float* out, const float* in, const Pool2dShape& s, bool e
   const size_t in_plane = size_t(s.in_height) * s.in_width;
   const size_t out_plane = size_t(s.out_height) * s.out_width;
   const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
   for (size_t plane = 0; plane < planes; ++plane) {
     const float* image = in + plane * in_plane;  // (IH, IW)
     float* out_plane_ptr = out + plane * out_plane;  // (OH, OW)
     for (int oh = 0; oh < s.out_height; ++oh) {
       for (int ow = 0; ow < s.out_width; ++ow) {
-        const Window w = window_at(s, oh, ow);
+        const Window w = windows.at(oh, ow);
         float sum = 0.0f;
         for (int ih = w.h_begin; ih < w.h_end; ++ih)
           for (int iw = w.w_begin; iw < w.w_end; ++iw) sum += image[ih * s.in_width + iw];
@@ -122,12 +143,13 @@ void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& s,
   const size_t in_plane = size_t(s.in_height) * s.in_width;
   const size_t out_plane = size_t(s.out_height) * s.out_width;
   const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
   for (size_t plane = 0; plane < planes; ++plane) {
     float* dimage = dinput + plane * in_plane;  // (IH, IW)
     const float* dout_plane = dout + plane * out_plane;  // (OH, OW)
     for (int oh = 0; oh < s.out_height; ++oh) {
       for (int ow = 0; ow < s.out_width; ++ow) {
-        const Window w = window_at(s, oh, ow);
+        const Window w = windows.at(oh, ow);
         if (w.count() == 0) continue;
         const float share =
             dout_plane[oh * s.out_width + ow] / average_divisor(s, w, exclude_padding);

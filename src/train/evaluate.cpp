@@ -102,7 +102,7 @@ size_t Predictor::input_size() const {
 
 Prediction Predictor::predict(const float* features) {
   State& s = *state_;
-  std::copy_n(features, input_size(), s.ws.value(s.network.input_blob()));
+  s.network.load_input(s.ws, 0, features);
   s.network.forward(s.ws, s.model, 1);
   const float* output = s.ws.value(s.output_blob);
   Prediction prediction;

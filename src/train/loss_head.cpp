@@ -14,7 +14,7 @@ int arg_max(const float* values, int count) {
 
 }  // namespace
 
-LossHead::LossHead(const Model& model, const Network& network) {
+LossHead::LossHead(const Model& model, const Network& network) : network_(network) {
   input_blob_ = network.input_blob();
   input_size_ = network.blob_size(input_blob_);
   input_name_ = model.inputs.at(0).name;
@@ -64,9 +64,11 @@ void LossHead::check_data(const BatchProvider& data) const {
 void LossHead::load_batch(Workspace& ws, Scratch& scratch, const BatchProvider& data,
                           const size_t* indices, int n) const {
   const size_t features = data.feature_size();
-  float* input = ws.value(input_blob_);
+  // Copied through the scratch row so the network can apply its input scaling.
+  if (scratch.features.size() < features) scratch.features.resize(features);
   for (int i = 0; i < n; ++i) {
-    data.copy_features(indices[i], input + size_t(i) * features);
+    data.copy_features(indices[i], scratch.features.data());
+    network_.load_input(ws, i, scratch.features.data());
     scratch.labels[size_t(i)] = data.label(indices[i]);
     if (type_ == LossType::kMeanSquaredError) {
       data.copy_target(indices[i], scratch.targets.data() + size_t(i) * classes_, size_t(classes_));

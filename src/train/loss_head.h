@@ -14,12 +14,14 @@ namespace edgetrain {
 
 class LossHead {
  public:
-  // Uses the model's loss when it is updatable, else cross-entropy on its first output.
+  // Uses the model's loss when it is updatable, else cross-entropy on its first output. Keeps a
+  // reference to the network.
   LossHead(const Model& model, const Network& network);
 
   struct Scratch {
     std::vector<int32_t> labels;  // (capacity)
     std::vector<float> targets;   // (capacity, size of the loss input) for mean squared error
+    std::vector<float> features;  // one sample, before input scaling
   };
   Scratch make_scratch(int capacity) const;
   // Throws Error unless every sample fits: feature size and labels within the class count.
@@ -43,6 +45,7 @@ class LossHead {
   int loss_blob() const { return loss_blob_; }
 
  private:
+  const Network& network_;
   LossType type_ = LossType::kCategoricalCrossEntropy;
   int input_blob_ = 0;
   size_t input_size_ = 0;

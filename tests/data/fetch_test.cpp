@@ -212,6 +212,20 @@ TEST_F(FetchTest, RestartsFromZeroWhenTheServerIgnoresRange) {
                   {"GET /" + labels + " range=bytes=1000- status=200"});
 }
 
+TEST_F(FetchTest, RestartsFromZeroWhenA206StartsElsewhere) {
+  const std::string labels = "train-labels-idx1-ubyte.gz";
+  const std::string bytes = test::read_file(served(labels));
+  fs::create_directories(data_dir());
+  test::write_file(downloaded(labels) + ".part", bytes.substr(0, 1000));
+
+  RangeServer server(serve_dir(), log_path(), {"--bad-range"});
+  const std::vector<FetchResult> results = fetch_mnist(options_for(server));
+  EXPECT_EQ(results[1].resumed_from, 0u);
+  EXPECT_EQ(md5_file(downloaded(labels)), mnist_files()[1].md5);
+  expect_mentions(test::read_file(log_path()), {"GET /" + labels + " range=bytes=1000- status=206",
+                                                "GET /" + labels + " range=- status=200"});
+}
+
 TEST_F(FetchTest, DamagedPartIsDownloadedAgainFromZero) {
   const std::string labels = "t10k-labels-idx1-ubyte.gz";
   fs::create_directories(data_dir());

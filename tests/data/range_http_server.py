@@ -2,11 +2,12 @@
 """A small HTTP file server for the fetch tests that answers Range requests (206 Partial Content),
 which Python's http.server does not. Standard library only.
 
-  range_http_server.py DIR [--log FILE] [--corrupt NAME]... [--ignore-range]
+  range_http_server.py DIR [--log FILE] [--corrupt NAME]... [--ignore-range | --bad-range]
 
 Binds 127.0.0.1 on a free port and prints the port on stdout once listening. --log appends one line
 per request ("GET /name range=bytes=N- status=206"); --corrupt serves that file with one byte
-flipped; --ignore-range answers every GET with the whole file (200), like a server without ranges.
+flipped; --ignore-range answers every GET with the whole file (200), like a server without ranges;
+--bad-range answers a Range request with 206 but the whole file (a broken server or proxy).
 """
 
 import argparse
@@ -81,7 +82,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if byte_range is None:
             status, body = 200, data
         else:
-            start, end = byte_range
+            start, end = (0, size - 1) if self.server.bad_range else byte_range
             status, body = 206, data[start:end + 1]
         self.record(status, range_header)
         self.send_response(status)
@@ -110,6 +111,7 @@ def main():
     parser.add_argument("--log")
     parser.add_argument("--corrupt", action="append", default=[])
     parser.add_argument("--ignore-range", action="store_true")
+    parser.add_argument("--bad-range", action="store_true")
     args = parser.parse_args()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -118,6 +120,7 @@ def main():
     server.log_path = args.log
     server.corrupt = set(args.corrupt)
     server.ignore_range = args.ignore_range
+    server.bad_range = args.bad_range
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()

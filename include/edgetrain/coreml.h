@@ -1,0 +1,51 @@
+// Core ML model files (.mlmodel, specification 1+; updatable models need 4+): reading, writing,
+// a lossless JSON text form, Core ML's validation rules for updatable networks, and turning a model
+// made elsewhere into an updatable one (what coremltools' make_updatable does).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "edgetrain/model.h"
+
+namespace edgetrain {
+
+// Reads a .mlmodel. Every byte is untrusted: a truncated or corrupt file, an unsupported layer
+// (named with its type), or sizes the file cannot back throw Error naming the file and the field.
+Model read_mlmodel(const std::string& path);
+Model parse_mlmodel(const std::string& bytes, const std::string& source_name);
+
+// Writes a .mlmodel atomically. Refuses (Error listing the failures) an updatable model that fails
+// validate_coreml. Deterministic: the same model always gives the same bytes.
+void write_mlmodel(const Model& model, const std::string& path);
+std::string serialize_mlmodel(const Model& model);
+
+// The JSON text form of a .mlmodel (protobuf's JSON mapping of CoreML.Specification.Model):
+// lossless both ways for every field the schema knows.
+std::string mlmodel_to_json(const std::string& mlmodel_bytes, const std::string& source_name);
+std::string json_to_mlmodel(const std::string& json_text, const std::string& source_name);
+
+struct ValidationReport {
+  std::vector<std::string> errors;    // rules Core ML enforces; each names the layer or field
+  std::vector<std::string> warnings;  // accepted by Apple's validator but known to fail training
+  bool ok() const { return errors.empty(); }
+};
+// Core ML's rules for (updatable) neural networks. A non-updatable model only gets the structural
+// checks.
+ValidationReport validate_coreml(const Model& model);
+
+struct MakeUpdatableOptions {
+  std::vector<std::string> layers;  // convolution / inner-product layers to make updatable
+  LossType loss = LossType::kCategoricalCrossEntropy;
+  bool sgd = false;  // else Adam
+  double learning_rate = 1e-3;
+  int64_t batch_size = 32;
+  int64_t epochs = 10;
+  double momentum = 0.0;
+  std::string target_name;  // default: "<loss input>_true"
+};
+// Returns an updatable copy: specification version >= 4, the layers and their weights marked
+// updatable, the loss with its target training input, the optimizer and epochs, shuffle on.
+Model make_updatable(const Model& model, const MakeUpdatableOptions& options);
+
+}  // namespace edgetrain
