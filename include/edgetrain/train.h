@@ -31,6 +31,14 @@ struct UpdateConfig {
   std::optional<bool> shuffle;
   std::optional<uint64_t> seed;  // shuffling order; default: the model's seed, else 0
   int threads = 0;               // 0: every core
+  // Crash-safe checkpoints: weights, optimizer state, RNG and position, written atomically after
+  // every N mini-batches and/or every S seconds, and when the run ends or is cancelled.
+  std::string checkpoint_path;
+  int64_t checkpoint_every_batches = 0;
+  double checkpoint_every_seconds = 0;
+  // Continues the run a checkpoint was written by (same arguments and data, else Error); ends
+  // bit-identical to an uninterrupted run.
+  std::string resume_from;
 };
 
 // The hyper-parameters a run actually uses, after defaults and overrides.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <zlib.h>
 
 #include "edgetrain/error.h"
 #include "edgetrain/train.h"
@@ -14,6 +15,7 @@
 #include "tensor/rng.h"
 #include "tensor/thread_pool.h"
 #include "train/loss_head.h"
+#include "train/checkpoint.h"
 #include "train/optimizer.h"
 
 namespace edgetrain {
@@ -40,6 +42,60 @@ void for_each_run(const std::vector<ParameterSlice>& slices, size_t begin, size_
     if (lo < hi) body(slice.offset + (lo - position), hi - lo);
     position += slice.size;
   }
+}
+
+uint32_t crc32_bytes(uint32_t crc, const void* bytes, size_t size) {
+  return uint32_t(crc32(crc, static_cast<const Bytef*>(bytes), uInt(size)));
+}
+
+// Everything that decides the bits of a run; a checkpoint only resumes a run with the same.
+std::string run_signature(const Model& model, const ResolvedUpdate& s, const BatchProvider& data,
+                          size_t samples, bool fingerprint_data) {
+  std::string text = "epochs=" + std::to_string(s.epochs) + " batch=" + std::to_string(s.batch_size) +
+                     " learning_rate=" + std::to_string(s.learning_rate) +
+                     " optimizer=" + (s.adam ? "adam" : "sgd") + " beta1=" + std::to_string(s.beta1) +
+                     " beta2=" + std::to_string(s.beta2) + " eps=" + std::to_string(s.eps) +
+                     " momentum=" + std::to_string(s.momentum) + " shuffle=" +
+                     std::to_string(s.shuffle) + " seed=" + std::to_string(s.seed) +
+                     " threads=" + std::to_string(s.threads) + " samples=" + std::to_string(samples) +
+                     " parameters=" + std::to_string(model.parameters.size()) + " updatable=";
+  for (const Layer& layer : model.layers) {
+    if (layer.updatable) text += layer.name + ",";
+  }
+  if (fingerprint_data) {
+    std::vector<float> features(data.feature_size());
+    uint32_t crc = 0;
+    for (size_t i = 0; i < samples; ++i) {
+      data.copy_features(i, features.data());
+      const int32_t label = data.label(i);
+      crc = crc32_bytes(crc, features.data(), features.size() * sizeof(float));
+      crc = crc32_bytes(crc, &label, sizeof label);
+    }
+    text += " data_crc=" + std::to_string(crc);
+  }
+  return text;
+}
+
+void check_resumable(const TrainingState& state, const std::string& signature, const Model& model,
+                     const std::string& path) {
+  if (state.signature != signature) {
+    throw Error(path + ": the checkpoint belongs to a different run; resume with the same "
+                "arguments and data.\n  checkpoint: " + state.signature + "\n  this run:   " +
+                signature);
+  }
+  if (state.parameters.size() != model.parameters.size() ||
+      state.moment1.size() != model.parameters.size() || state.epoch < 0 || state.batch < 0 ||
+      state.step < 0) {
+    throw Error(path + ": the checkpoint's state does not fit the model");
+  }
+}
+
+bool checkpoint_due(const UpdateConfig& config, int64_t step,
+                    std::chrono::steady_clock::time_point last) {
+  if (config.checkpoint_every_batches > 0 && step % config.checkpoint_every_batches == 0) return true;
+  return config.checkpoint_every_seconds > 0 &&
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count() >=
+             config.checkpoint_every_seconds;
 }
 
 }  // namespace
@@ -74,27 +130,48 @@ TrainingResult UpdateTask::run() {
     scratch.push_back(head.make_scratch(capacity));
   }
   const std::vector<ParameterSlice> slices = updatable_slices(model_);
+  const bool checkpointing = !config_.checkpoint_path.empty();
   const size_t trained = std::accumulate(slices.begin(), slices.end(), size_t(0),
                                          [](size_t sum, const ParameterSlice& s) { return sum + s.size; });
-  std::vector<float> moment1(model_.parameters.size()), moment2;
-  if (settings.adam) moment2.resize(model_.parameters.size());
-
-  std::vector<size_t> order(samples);
-  std::iota(order.begin(), order.end(), size_t(0));
-  Rng rng(settings.seed);
+  const std::string signature = run_signature(model_, settings, data_, samples, checkpointing);
+  TrainingState state;
+  if (!config_.resume_from.empty()) {
+    state = load_checkpoint(config_.resume_from);
+    check_resumable(state, signature, model_, config_.resume_from);
+    model_.parameters = state.parameters;
+  } else {
+    state.signature = signature;
+    state.rng_state = settings.seed;
+    state.order.resize(samples);
+    std::iota(state.order.begin(), state.order.end(), uint64_t(0));
+    state.moment1.assign(model_.parameters.size(), 0.0f);
+    if (settings.adam) state.moment2.assign(model_.parameters.size(), 0.0f);
+  }
+  const double resumed_seconds = state.elapsed_seconds;
+  auto elapsed = [&] { return resumed_seconds + seconds_since_start(); };
+  auto last_checkpoint = clock::now();
+  auto checkpoint = [&] {
+    state.parameters = model_.parameters;
+    state.elapsed_seconds = elapsed();
+    save_checkpoint(state, config_.checkpoint_path);
+    last_checkpoint = clock::now();
+  };
 
   TrainingResult result;
+  result.samples_seen = state.samples_seen;
   if (handlers.training_began) handlers.training_began(*this, {settings, samples, batches});
-  int64_t step = 0;
   std::vector<double> thread_loss(static_cast<size_t>(threads));
   std::vector<size_t> thread_correct(static_cast<size_t>(threads));
 
-  for (int64_t epoch = 0; epoch < settings.epochs && !cancelled_; ++epoch) {
-    if (settings.shuffle) shuffle(order, rng);
-    double epoch_loss = 0;
-    size_t epoch_correct = 0, epoch_samples = 0;
-    for (int64_t batch = 0; batch < batches && !cancelled_; ++batch) {
-      const size_t first = size_t(batch * batch_size);
+  for (; state.epoch < settings.epochs && !cancelled_; ++state.epoch) {
+    if (!state.order_ready) {
+      Rng rng(state.rng_state);
+      if (settings.shuffle) shuffle(state.order, rng);
+      state.rng_state = rng.state();
+      state.order_ready = true;
+    }
+    for (; state.batch < batches && !cancelled_; ++state.batch) {
+      const size_t first = size_t(state.batch * batch_size);
       const int count = int(std::min(size_t(batch_size), samples - first));
       pool.run([&](int t) {
         const int begin = count * t / threads, end = count * (t + 1) / threads;
@@ -106,7 +183,7 @@ TrainingResult UpdateTask::run() {
         thread_correct[size_t(t)] = 0;
         if (begin == end) return;
         Workspace& ws = workspaces[size_t(t)];
-        const size_t* indices = order.data() + first + size_t(begin);
+        const uint64_t* indices = state.order.data() + first + size_t(begin);
         const int n = end - begin;
         head.load_batch(ws, scratch[size_t(t)], data_, indices, n);
         network.forward(ws, model_, n);
@@ -116,7 +193,7 @@ TrainingResult UpdateTask::run() {
         thread_loss[size_t(t)] = outcome.loss;
         thread_correct[size_t(t)] = outcome.correct;
       });
-      ++step;
+      const int64_t step = ++state.step;
       pool.parallel_for(trained, [&](size_t begin, size_t end) {
         for_each_run(slices, begin, end, [&](size_t offset, size_t n) {
           float* sum = gradients[0].data() + offset;
@@ -126,10 +203,11 @@ TrainingResult UpdateTask::run() {
           }
           float* parameters = model_.parameters.data() + offset;
           if (settings.adam) {
-            adam_step(parameters, sum, moment1.data() + offset, moment2.data() + offset, n,
-                      settings.learning_rate, settings.beta1, settings.beta2, settings.eps, step);
+            adam_step(parameters, sum, state.moment1.data() + offset,
+                      state.moment2.data() + offset, n, settings.learning_rate, settings.beta1,
+                      settings.beta2, settings.eps, step);
           } else {
-            sgd_step(parameters, sum, moment1.data() + offset, n, settings.learning_rate,
+            sgd_step(parameters, sum, state.moment1.data() + offset, n, settings.learning_rate,
                      settings.momentum, step == 1);
           }
         });
@@ -137,32 +215,43 @@ TrainingResult UpdateTask::run() {
       double batch_loss = 0;
       for (int t = 0; t < threads; ++t) {
         batch_loss += thread_loss[size_t(t)];
-        epoch_correct += thread_correct[size_t(t)];
+        state.epoch_correct += thread_correct[size_t(t)];
       }
       if (!std::isfinite(batch_loss)) {
         throw Error("training diverged: the loss became " + std::to_string(batch_loss) +
-                    " at epoch " + std::to_string(epoch + 1) + ", batch " +
-                    std::to_string(batch + 1) + " (try a lower learning rate)");
+                    " at epoch " + std::to_string(state.epoch + 1) + ", batch " +
+                    std::to_string(state.batch + 1) + " (try a lower learning rate)");
       }
-      epoch_loss += batch_loss * count;
-      epoch_samples += size_t(count);
-      result.samples_seen += size_t(count);
+      state.epoch_loss += batch_loss * count;
+      state.epoch_samples += uint64_t(count);
+      state.samples_seen += uint64_t(count);
+      result.samples_seen = state.samples_seen;
       if (handlers.batch_end) {
-        handlers.batch_end(*this, {epoch, batch, batches, batch_loss, result.samples_seen,
-                                   seconds_since_start()});
+        handlers.batch_end(*this, {state.epoch, state.batch, batches, batch_loss,
+                                   state.samples_seen, elapsed()});
+      }
+      if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
+        state.batch += 1;  // the checkpoint resumes at the next mini-batch
+        checkpoint();
+        state.batch -= 1;
       }
     }
     // A cancelled epoch reports nothing: its metrics would cover only part of the data.
-    if (epoch_samples < samples) break;
-    EpochEnd end{epoch, epoch_loss / double(epoch_samples),
-                 double(epoch_correct) / double(epoch_samples), seconds_since_start()};
+    if (state.epoch_samples < samples) break;
+    EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples),
+                 double(state.epoch_correct) / double(state.epoch_samples), elapsed()};
     result.final_loss = end.mean_loss;
     result.final_accuracy = end.accuracy;
-    result.epochs_completed = epoch + 1;
+    result.epochs_completed = state.epoch + 1;
     if (handlers.epoch_end) handlers.epoch_end(*this, end);
+    state.batch = 0;
+    state.order_ready = false;
+    state.epoch_loss = 0;
+    state.epoch_correct = state.epoch_samples = 0;
   }
+  if (checkpointing) checkpoint();  // cancelled or complete: the next resume starts from here
   result.cancelled = cancelled_;
-  result.seconds = seconds_since_start();
+  result.seconds = elapsed();
   if (handlers.completed) handlers.completed(*this, result);
   return result;
 }
