@@ -20,9 +20,9 @@ std::vector<float> random_vector(size_t size, uint64_t seed) {
 }
 
 void set_flops(benchmark::State& state, double flops_per_iteration) {
-  state.counters["FLOPS"] = benchmark::Counter(flops_per_iteration * double(state.iterations()),
-                                               benchmark::Counter::kIsRate,
-                                               benchmark::Counter::kIs1000);
+  state.counters["FLOPS"] =
+      benchmark::Counter(flops_per_iteration * double(state.iterations()),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
 // Args: m, n, k, transpose_a, transpose_b, isa (-1 = public gemm(), -2 = reference, else an Isa).
@@ -57,10 +57,9 @@ void BM_Gemm(benchmark::State& state) {
 // dense forward at batch 64 and 128, dense dweight at batch 64.
 void gemm_shapes(benchmark::internal::Benchmark* b, std::vector<int64_t> isas) {
   b->ArgNames({"m", "n", "k", "ta", "tb", "isa"});
-  const int64_t shapes[][5] = {{32, 676, 9, 0, 0},     {32, 169, 128, 0, 0},
-                               {32, 128, 169, 0, 1},   {128, 169, 32, 1, 0},
-                               {64, 500, 1152, 0, 1},  {128, 500, 1152, 0, 1},
-                               {500, 1152, 64, 1, 0},  {256, 256, 256, 0, 0}};
+  const int64_t shapes[][5] = {{32, 676, 9, 0, 0},    {32, 169, 128, 0, 0},  {32, 128, 169, 0, 1},
+                               {128, 169, 32, 1, 0},  {64, 500, 1152, 0, 1}, {128, 500, 1152, 0, 1},
+                               {500, 1152, 64, 1, 0}, {256, 256, 256, 0, 0}};
   for (const auto& s : shapes)
     for (int64_t isa : isas) b->Args({s[0], s[1], s[2], s[3], s[4], isa});
 }
@@ -86,8 +85,8 @@ Conv2dShape lenet_conv(int layer) {
 }
 
 double conv_flops(const Conv2dShape& s) {
-  return 2.0 * s.batch * s.out_channels * s.out_height * s.out_width *
-         (s.in_channels / s.groups) * s.kernel_height * s.kernel_width;
+  return 2.0 * s.batch * s.out_channels * s.out_height * s.out_width * (s.in_channels / s.groups) *
+         s.kernel_height * s.kernel_width;
 }
 
 // Arg: LeNet conv layer (1 or 2).
@@ -114,8 +113,7 @@ void BM_Conv2dBackward(benchmark::State& state) {
   const size_t weight_size =
       size_t(s.out_channels) * s.in_channels / s.groups * s.kernel_height * s.kernel_width;
   const auto in = random_vector(in_size, 1), weight = random_vector(weight_size, 2);
-  const auto dout =
-      random_vector(size_t(s.batch) * s.out_channels * s.out_height * s.out_width, 3);
+  const auto dout = random_vector(size_t(s.batch) * s.out_channels * s.out_height * s.out_width, 3);
   std::vector<float> dinput(in_size), dweight(weight_size), dbias(s.out_channels);
   std::vector<float> workspace(conv2d_workspace_floats(s));
   for (auto _ : state) {

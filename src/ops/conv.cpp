@@ -25,11 +25,12 @@ int group_depth(const Conv2dShape& s) {
 // A 1x1, stride-1, unpadded convolution's im2col matrix is the input itself: skip the copy.
 bool im2col_is_identity(const Conv2dShape& s) {
   return s.kernel_height == 1 && s.kernel_width == 1 && s.stride_height == 1 &&
-         s.stride_width == 1 && s.pad_top == 0 && s.pad_left == 0 &&
-         s.out_height == s.in_height && s.out_width == s.in_width;
+         s.stride_width == 1 && s.pad_top == 0 && s.pad_left == 0 && s.out_height == s.in_height &&
+         s.out_width == s.in_width;
 }
 
-// The output columns [begin, end) whose input column ow*stride - pad + kw*dilation lies in the image.
+// The output columns [begin, end) whose input column ow*stride - pad + kw*dilation lies in the
+// image.
 void valid_output_range(int out_size, int in_size, int stride, int pad, int offset, int* begin,
                         int* end) {
   // First ow with ow*stride >= pad - offset, last with ow*stride < in_size + pad - offset.
@@ -53,8 +54,8 @@ void im2col(float* col, const float* in_g, const Conv2dShape& s) {
         float* row = col + size_t((c * s.kernel_height + kh) * s.kernel_width + kw) * columns;
         const int w_offset = kw * s.dilation_width;
         int ow_begin, ow_end;
-        valid_output_range(s.out_width, s.in_width, s.stride_width, s.pad_left, w_offset,
-                           &ow_begin, &ow_end);
+        valid_output_range(s.out_width, s.in_width, s.stride_width, s.pad_left, w_offset, &ow_begin,
+                           &ow_end);
         for (int oh = 0; oh < s.out_height; ++oh) {
           float* out = row + size_t(oh) * s.out_width;
           const int ih = oh * s.stride_height - s.pad_top + kh * s.dilation_height;
@@ -88,12 +89,11 @@ void col2im_add(float* din_g, const float* col, const Conv2dShape& s) {
     float* image = din_g + size_t(c) * plane;
     for (int kh = 0; kh < s.kernel_height; ++kh) {
       for (int kw = 0; kw < s.kernel_width; ++kw) {
-        const float* row =
-            col + size_t((c * s.kernel_height + kh) * s.kernel_width + kw) * columns;
+        const float* row = col + size_t((c * s.kernel_height + kh) * s.kernel_width + kw) * columns;
         const int w_offset = kw * s.dilation_width;
         int ow_begin, ow_end;
-        valid_output_range(s.out_width, s.in_width, s.stride_width, s.pad_left, w_offset,
-                           &ow_begin, &ow_end);
+        valid_output_range(s.out_width, s.in_width, s.stride_width, s.pad_left, w_offset, &ow_begin,
+                           &ow_end);
         for (int oh = 0; oh < s.out_height; ++oh) {
           const int ih = oh * s.stride_height - s.pad_top + kh * s.dilation_height;
           if (ih < 0 || ih >= s.in_height) continue;
@@ -176,8 +176,7 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
 }
 
 void conv2d_backward(float* dinput, float* dweight, float* dbias, const float* dout,
-                     const float* in, const float* weight, const Conv2dShape& s,
-                     float* workspace) {
+                     const float* in, const float* weight, const Conv2dShape& s, float* workspace) {
   assert_valid(s);
   const int out_group = s.out_channels / s.groups;
   const int depth = group_depth(s);
@@ -210,8 +209,8 @@ void conv2d_backward(float* dinput, float* dweight, float* dbias, const float* d
       if (dinput != nullptr) {
         float* din_g = dinput + n * in_sample + g * in_group;  // (Cg, IH, IW)
         if (identity) {
-          gemm(din_g, weight_g, dout_g, depth, columns, out_group, Transpose::kYes,
-               Transpose::kNo, 1.0f, depth, columns, columns);
+          gemm(din_g, weight_g, dout_g, depth, columns, out_group, Transpose::kYes, Transpose::kNo,
+               1.0f, depth, columns, columns);
         } else {
           gemm(workspace, weight_g, dout_g, depth, columns, out_group, Transpose::kYes,
                Transpose::kNo, 0.0f, depth, columns, columns);
@@ -242,10 +241,11 @@ void conv2d_forward_reference(float* out, const float* in, const float* weight, 
               for (int kw = 0; kw < s.kernel_width; ++kw) {
                 const int iw = ow * s.stride_width - s.pad_left + kw * s.dilation_width;
                 if (iw < 0 || iw >= s.in_width) continue;
-                const float x = in[((size_t(n) * s.in_channels + ic) * s.in_height + ih) *
-                                       s.in_width + iw];
-                const float w = weight[((size_t(oc) * in_group + c) * s.kernel_height + kh) *
-                                           s.kernel_width + kw];
+                const float x =
+                    in[((size_t(n) * s.in_channels + ic) * s.in_height + ih) * s.in_width + iw];
+                const float w =
+                    weight[((size_t(oc) * in_group + c) * s.kernel_height + kh) * s.kernel_width +
+                           kw];
                 sum += x * w;
               }
             }

@@ -18,7 +18,8 @@ void inner_product_forward(float* out, const float* in, const float* weight, con
   assert(batch >= 0 && in_features >= 0 && out_features >= 0);
   // Start every row from the bias and let the GEMM accumulate onto it.
   if (bias != nullptr) {
-    for (int n = 0; n < batch; ++n) std::copy(bias, bias + out_features, out + size_t(n) * out_features);
+    for (int n = 0; n < batch; ++n)
+      std::copy(bias, bias + out_features, out + size_t(n) * out_features);
   }
   gemm(out, in, weight, batch, out_features, in_features, Transpose::kNo, Transpose::kYes,
        bias != nullptr ? 1.0f : 0.0f, in_features, in_features, out_features);
@@ -33,8 +34,8 @@ void inner_product_backward(float* dinput, float* dweight, float* dbias, const f
          1.0f, out_features, in_features, in_features);
   }
   if (dweight != nullptr) {
-    gemm(dweight, dout, in, out_features, in_features, batch, Transpose::kYes, Transpose::kNo,
-         1.0f, out_features, in_features, in_features);
+    gemm(dweight, dout, in, out_features, in_features, batch, Transpose::kYes, Transpose::kNo, 1.0f,
+         out_features, in_features, in_features);
   }
   if (dbias != nullptr) {
     for (int n = 0; n < batch; ++n) {

@@ -35,7 +35,7 @@ void flatten_backward(float* dinput, const float* dout, int batch, int channels,
     return;
   }
   for (int n = 0; n < batch; ++n) {
-    float* din_n = dinput + n * sample;      // (C, H*W)
+    float* din_n = dinput + n * sample;       // (C, H*W)
     const float* dout_n = dout + n * sample;  // (H*W, C)
     for (int c = 0; c < channels; ++c)
       for (size_t p = 0; p < plane; ++p) din_n[c * plane + p] += dout_n[p * channels + c];

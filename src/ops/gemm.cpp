@@ -31,10 +31,10 @@ void gemm_reference(float* c, const float* a, const float* b, int m, int n, int 
     for (int j = 0; j < n; ++j) {
       float sum = 0.0f;
       for (int p = 0; p < k; ++p) {
-        const float a_ip = transpose_a == Transpose::kNo ? a[size_t(i) * lda + p]
-                                                         : a[size_t(p) * lda + i];
-        const float b_pj = transpose_b == Transpose::kNo ? b[size_t(p) * ldb + j]
-                                                         : b[size_t(j) * ldb + p];
+        const float a_ip =
+            transpose_a == Transpose::kNo ? a[size_t(i) * lda + p] : a[size_t(p) * lda + i];
+        const float b_pj =
+            transpose_b == Transpose::kNo ? b[size_t(p) * ldb + j] : b[size_t(j) * ldb + p];
         sum += a_ip * b_pj;
       }
       float& out = c[size_t(i) * ldc + j];
@@ -123,8 +123,8 @@ void pack_a(float* dst, const float* a, Transpose transpose_a, int lda, int row0
 // Packs op(B)[p0 : p0+depth, col0 : col0+cols] into panels of nr columns: panel j starts at
 // dst + j*depth and holds, for each k step, nr values (zero past the last column, so the
 // micro-kernel can always run full-width vectors without picking up garbage or NaN).
-void pack_b(float* dst, const float* b, Transpose transpose_b, int ldb, int p0, int depth,
-            int col0, int cols, int nr) {
+void pack_b(float* dst, const float* b, Transpose transpose_b, int ldb, int p0, int depth, int col0,
+            int cols, int nr) {
   for (int j = 0; j < cols; j += nr) {
     const int panel_cols = std::min(nr, cols - j);
     float* panel = dst + size_t(j) * depth;
@@ -161,8 +161,8 @@ void scale_c(float* c, int m, int n, int ldc, float beta) {
 }
 
 void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const float* b, int m, int n,
-                  int k, Transpose transpose_a, Transpose transpose_b, float beta, int lda,
-                  int ldb, int ldc) {
+                  int k, Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb,
+                  int ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0 || (beta != 0.0f && beta != 1.0f)) {
     scale_c(c, m, n, ldc, beta);
@@ -242,8 +242,7 @@ void gemm_with_isa(Isa isa, float* c, const float* a, const float* b, int m, int
                    Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb,
                    int ldc) {
   assert(isa_supported(isa));
-  gemm_blocked(micro_kernel(isa), c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb,
-               ldc);
+  gemm_blocked(micro_kernel(isa), c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb, ldc);
 }
 
 }  // namespace gemm_internal

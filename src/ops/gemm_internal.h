@@ -20,7 +20,7 @@ constexpr int kMaxRows = 16;
 
 struct MicroKernel {
   Isa isa;
-  int mr, nr;  // register tile
+  int mr, nr;      // register tile
   int kc, mc, nc;  // cache blocks: depth, rows of the packed A block, columns of the packed B block
   MicroKernelFn by_rows[kMaxRows + 1];  // by_rows[r] computes a tile of r rows, 1 <= r <= mr
   // Right-edge tiles of at most narrow_nr columns (0: none) use these cheaper kernels; they read

@@ -44,8 +44,7 @@ __attribute__((target("avx512f"))) inline __mmask16 avx512_column_mask(int cols,
 template <int kRows, int kVectors>
 struct Avx512Kernel {
   __attribute__((target("avx512f"))) static void run(int k, const float* a, const float* b,
-                                                     float* c, int ldc, int cols,
-                                                     bool accumulate) {
+                                                     float* c, int ldc, int cols, bool accumulate) {
     __m512 acc[kRows][kVectors];
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r)
@@ -77,8 +76,7 @@ struct Avx512Kernel {
 #pragma GCC unroll 4
       for (int v = 0; v < kVectors; ++v) {
         __m512 value = acc[r][v];
-        if (accumulate)
-          value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[v], row + 16 * v));
+        if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[v], row + 16 * v));
         _mm512_mask_storeu_ps(row + 16 * v, masks[v], value);
       }
     }
@@ -184,8 +182,8 @@ struct PortableKernel {
 // streams from L2; nc bounds the packed B block so it stays in L2 too.
 const MicroKernel& avx512_micro_kernel() {
   static const MicroKernel kernel = make_micro_kernel<Avx512Kernel, kAvx512Vectors, 1>(
-      Isa::kAvx512, kAvx512Rows, 16 * kAvx512Vectors, /*narrow_nr=*/16, /*kc=*/256, /*mc=*/128, /*nc=*/1024,
-      std::make_integer_sequence<int, kAvx512Rows>{});
+      Isa::kAvx512, kAvx512Rows, 16 * kAvx512Vectors, /*narrow_nr=*/16, /*kc=*/256, /*mc=*/128,
+      /*nc=*/1024, std::make_integer_sequence<int, kAvx512Rows>{});
   return kernel;
 }
 
@@ -198,8 +196,8 @@ const MicroKernel& avx2_micro_kernel() {
 
 const MicroKernel& portable_micro_kernel() {
   static const MicroKernel kernel = make_micro_kernel<PortableKernel, 2, 1>(
-      Isa::kPortable, kPortableRows, kPortableColumns, /*narrow_nr=*/4, /*kc=*/256, /*mc=*/96, /*nc=*/1024,
-      std::make_integer_sequence<int, kPortableRows>{});
+      Isa::kPortable, kPortableRows, kPortableColumns, /*narrow_nr=*/4, /*kc=*/256, /*mc=*/96,
+      /*nc=*/1024, std::make_integer_sequence<int, kPortableRows>{});
   return kernel;
 }
 

@@ -35,8 +35,8 @@ double cross_entropy_forward(const float* probabilities, const int32_t* targets,
 }
 
 // Only the target class has a gradient: d(-log p)/dp = -1/p. The clamp is applied here too (the
-// gradient of max(p, eps) is taken as 1), so a vanishing probability still gets a large, finite push
-// upward rather than none.
+// gradient of max(p, eps) is taken as 1), so a vanishing probability still gets a large, finite
+// push upward rather than none.
 void cross_entropy_backward(float* dprobabilities, const float* probabilities,
                             const int32_t* targets, int batch, int classes, int scale_count) {
   assert(scale_count > 0);

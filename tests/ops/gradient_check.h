@@ -48,9 +48,8 @@ inline ::testing::AssertionResult check_gradient(const char* name, std::vector<f
                                                  const std::function<bool(size_t)>& skip = {},
                                                  GradientTolerance tolerance = {}) {
   if (analytic.size() != x.size()) {
-    return ::testing::AssertionFailure()
-           << name << ": analytic gradient has " << analytic.size() << " values for " << x.size()
-           << " inputs";
+    return ::testing::AssertionFailure() << name << ": analytic gradient has " << analytic.size()
+                                         << " values for " << x.size() << " inputs";
   }
   std::ostringstream failures;
   size_t failed = 0, checked = 0;
@@ -66,7 +65,8 @@ inline ::testing::AssertionResult check_gradient(const char* name, std::vector<f
     x[i] = saved;
     const double numeric = (loss_plus - loss_minus) / taken;
     const double bound =
-        tolerance.absolute + tolerance.relative * std::max(std::fabs(numeric), std::fabs(double(analytic[i])));
+        tolerance.absolute +
+        tolerance.relative * std::max(std::fabs(numeric), std::fabs(double(analytic[i])));
     ++checked;
     if (!(std::fabs(numeric - analytic[i]) <= bound)) {
       if (++failed <= 10) {
@@ -77,8 +77,8 @@ inline ::testing::AssertionResult check_gradient(const char* name, std::vector<f
   }
   loss();
   if (failed > 0) {
-    return ::testing::AssertionFailure() << name << ": " << failed << " of " << checked
-                                         << " elements differ" << failures.str();
+    return ::testing::AssertionFailure()
+           << name << ": " << failed << " of " << checked << " elements differ" << failures.str();
   }
   if (checked == 0 && !x.empty()) {
     return ::testing::AssertionFailure() << name << ": every element was skipped";
@@ -92,8 +92,8 @@ inline ::testing::AssertionResult is_doubled(const char* name, const std::vector
   for (size_t i = 0; i < once.size(); ++i) {
     const float expected = 2.0f * once[i];
     if (!(std::fabs(twice[i] - expected) <= 1e-6f * (1.0f + std::fabs(expected)))) {
-      return ::testing::AssertionFailure() << name << "[" << i << "]: once " << once[i]
-                                           << ", twice " << twice[i];
+      return ::testing::AssertionFailure()
+             << name << "[" << i << "]: once " << once[i] << ", twice " << twice[i];
     }
   }
   return ::testing::AssertionSuccess();
@@ -105,8 +105,8 @@ inline ::testing::AssertionResult all_near(const char* name, const std::vector<f
                                            const std::vector<float>& expected, double absolute,
                                            double relative = 1e-4) {
   if (actual.size() != expected.size()) {
-    return ::testing::AssertionFailure() << name << ": sizes " << actual.size() << " vs "
-                                         << expected.size();
+    return ::testing::AssertionFailure()
+           << name << ": sizes " << actual.size() << " vs " << expected.size();
   }
   std::ostringstream failures;
   size_t failed = 0;
@@ -120,9 +120,9 @@ inline ::testing::AssertionResult all_near(const char* name, const std::vector<f
     }
   }
   if (failed > 0) {
-    return ::testing::AssertionFailure() << name << ": " << failed << " of " << actual.size()
-                                         << " differ, max difference " << max_difference
-                                         << failures.str();
+    return ::testing::AssertionFailure()
+           << name << ": " << failed << " of " << actual.size() << " differ, max difference "
+           << max_difference << failures.str();
   }
   return ::testing::AssertionSuccess();
 }

@@ -83,7 +83,9 @@ size_t weight_size(const Conv2dShape& s) {
 }
 
 // Tolerance for a sum of `terms` products of values in [-1, 1], both sides in float.
-double sum_tolerance(size_t terms) { return 2e-6 * double(terms) + 1e-5; }
+double sum_tolerance(size_t terms) {
+  return 2e-6 * double(terms) + 1e-5;
+}
 
 void compare_with_reference(const ConvCase& c, uint64_t seed) {
   SCOPED_TRACE(c.name);

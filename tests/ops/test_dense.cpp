@@ -68,8 +68,8 @@ TEST(InnerProductGradient, MatchesFiniteDifferences) {
 
   // Null gradients are skipped; the others still come out the same.
   std::vector<float> dweight_only(weight.size());
-  inner_product_backward(nullptr, dweight_only.data(), nullptr, r.data(), in.data(),
-                         weight.data(), batch, in_features, out_features);
+  inner_product_backward(nullptr, dweight_only.data(), nullptr, r.data(), in.data(), weight.data(),
+                         batch, in_features, out_features);
   EXPECT_TRUE(all_near("dweight alone", dweight_only, dweight, 1e-6));
 }
 

@@ -23,8 +23,8 @@ using testing::weighted_sum;
 using Forward = std::function<void(float*, const float*, size_t)>;
 using Backward = std::function<void(float*, const float*, const float*, size_t)>;
 
-void check_activation(const char* name, const Forward& forward, const Backward& backward,
-                      float low, float high, const std::function<bool(float)>& kink = {}) {
+void check_activation(const char* name, const Forward& forward, const Backward& backward, float low,
+                      float high, const std::function<bool(float)>& kink = {}) {
   SCOPED_TRACE(name);
   Rng rng(42);
   const size_t n = 257;

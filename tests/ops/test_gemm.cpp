@@ -50,8 +50,8 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
-// Runs one case through `isa` (or the public gemm() when use_public) and the reference; checks every
-// element within a k-scaled rounding bound and that the row padding of C is untouched.
+// Runs one case through `isa` (or the public gemm() when use_public) and the reference; checks
+// every element within a k-scaled rounding bound and that the row padding of C is untouched.
 void check_case(const GemmCase& g, Isa isa, bool use_public, uint64_t seed) {
   SCOPED_TRACE(describe(g) + " isa=" + (use_public ? "public" : isa_name(isa)));
   Rng rng(seed);
@@ -117,8 +117,8 @@ std::vector<Isa> supported_isas() {
 constexpr Transpose kNo = Transpose::kNo, kYes = Transpose::kYes;
 
 TEST(Gemm, EdgeShapesAllTransposesAndBetas) {
-  const int shapes[][3] = {{0, 5, 7},  {5, 0, 7},    {5, 7, 0},    {0, 0, 0},    {1, 1, 1},
-                           {1, 13, 7}, {13, 1, 7},   {7, 7, 1},    {7, 13, 31},  {31, 67, 13},
+  const int shapes[][3] = {{0, 5, 7},    {5, 0, 7},    {5, 7, 0},    {0, 0, 0},   {1, 1, 1},
+                           {1, 13, 7},   {13, 1, 7},   {7, 7, 1},    {7, 13, 31}, {31, 67, 13},
                            {67, 31, 67}, {8, 32, 256}, {9, 33, 257}, {16, 64, 5}, {2, 500, 3}};
   uint64_t seed = 1;
   for (Isa isa : supported_isas())
@@ -141,7 +141,8 @@ TEST(Gemm, StridedOperands) {
 }
 
 TEST(Gemm, LargeShapeCrossesEveryCacheBlock) {
-  // 129 x 257 x 300 crosses the kc, mc and (with nc 1024 not) nc blocks and leaves edges everywhere.
+  // 129 x 257 x 300 crosses the kc, mc and (with nc 1024 not) nc blocks and leaves edges
+  // everywhere.
   uint64_t seed = 200;
   for (Isa isa : supported_isas())
     for (Transpose ta : {kNo, kYes})
@@ -154,9 +155,9 @@ TEST(Gemm, LargeShapeCrossesEveryCacheBlock) {
 TEST(Gemm, RandomShapes) {
   Rng rng(7);
   for (int trial = 0; trial < 60; ++trial) {
-    GemmCase g{int(rng.below(90)), int(rng.below(90)), int(rng.below(90)),
+    GemmCase g{int(rng.below(90)),        int(rng.below(90)),        int(rng.below(90)),
                rng.below(2) ? kYes : kNo, rng.below(2) ? kYes : kNo, rng.below(2) ? 1.0f : 0.0f,
-               int(rng.below(4)), int(rng.below(4)), int(rng.below(4))};
+               int(rng.below(4)),         int(rng.below(4)),         int(rng.below(4))};
     for (Isa isa : supported_isas()) check_case(g, isa, false, 1000 + trial);
   }
 }

@@ -74,8 +74,7 @@ TEST(SoftmaxCrossEntropyGradient, MatchesFiniteDifferencesThroughSoftmax) {
                                  kBatch);
   EXPECT_TRUE(check_gradient("dlogits", logits, dlogits, loss));
   auto twice = dlogits;
-  softmax_cross_entropy_backward(twice.data(), p.data(), kTargets.data(), kBatch, kClasses,
-                                 kBatch);
+  softmax_cross_entropy_backward(twice.data(), p.data(), kTargets.data(), kBatch, kClasses, kBatch);
   EXPECT_TRUE(is_doubled("dlogits", dlogits, twice));
 }
 

@@ -36,7 +36,8 @@ std::vector<Pool2dShape> pool_shapes() {
   Pool2dShape asymmetric = make_pool(5, 3, 2, 2, 1);
   asymmetric.in_width = 6, asymmetric.out_width = 4;
   asymmetric.kernel_width = 3, asymmetric.stride_width = 1, asymmetric.pad_left = 0;
-  return {make_pool(6, 3, 2, 2, 0), make_pool(7, 4, 3, 2, 1), asymmetric};
+  return {make_pool(6, 3, 2, 2, 0), make_pool(7, 4, 3, 2, 1), asymmetric, make_pool(19, 9, 2, 2, 0),
+          make_pool(10, 6, 2, 2, 1)};
 }
 
 size_t in_size(const Pool2dShape& s) {
@@ -125,6 +126,53 @@ TEST(AvgPoolGradient, MatchesFiniteDifferencesWithAndWithoutExcludePadding) {
       avgpool2d_backward(twice.data(), r.data(), s, exclude_padding);
       EXPECT_TRUE(is_doubled("dinput", dinput, twice));
     }
+  }
+}
+
+// Direct scan of every window in row-major order: the first strict maximum wins, -1 if none.
+void max_pool_brute_force(std::vector<float>& out, std::vector<int32_t>& argmax,
+                          const std::vector<float>& in, const Pool2dShape& s) {
+  size_t o = 0;
+  for (int plane = 0; plane < s.batch * s.channels; ++plane) {
+    const float* image = in.data() + size_t(plane) * s.in_height * s.in_width;
+    for (int oh = 0; oh < s.out_height; ++oh) {
+      for (int ow = 0; ow < s.out_width; ++ow, ++o) {
+        int32_t best_at = -1;
+        for (int kh = 0; kh < s.kernel_height; ++kh) {
+          for (int kw = 0; kw < s.kernel_width; ++kw) {
+            const int ih = oh * s.stride_height - s.pad_top + kh;
+            const int iw = ow * s.stride_width - s.pad_left + kw;
+            if (ih < 0 || ih >= s.in_height || iw < 0 || iw >= s.in_width) continue;
+            const int32_t at = ih * s.in_width + iw;
+            if (best_at < 0 || image[at] > image[best_at]) best_at = at;
+          }
+        }
+        argmax[o] = best_at;
+        out[o] = best_at < 0 ? 0.0f : image[best_at];
+      }
+    }
+  }
+}
+
+TEST(MaxPool, MatchesBruteForceIncludingTiesAndInfinities) {
+  std::vector<Pool2dShape> shapes = pool_shapes();
+  shapes.push_back(make_pool(26, 13, 2, 2, 0));  // LeNet
+  shapes.push_back(make_pool(9, 4, 2, 2, 0));    // odd input, last row/column unused
+  shapes.push_back(make_pool(11, 7, 2, 2, 1));   // padded both sides
+  shapes.push_back(make_pool(12, 4, 3, 3, 0));
+  Rng rng(99);
+  for (const Pool2dShape& s : shapes) {
+    // Few distinct values so that ties are common; some -inf, including whole windows.
+    std::vector<float> in(in_size(s));
+    for (float& x : in) x = float(int(rng.below(4))) - 1.0f;
+    for (size_t i = 0; i < in.size(); i += 7) in[i] = -INFINITY;
+    for (int i = 0; i < 4 && i < s.in_width; ++i) in[i] = -INFINITY;
+    std::vector<float> out(out_size(s)), expected(out_size(s));
+    std::vector<int32_t> argmax(out_size(s)), expected_argmax(out_size(s));
+    maxpool2d_forward(out.data(), argmax.data(), in.data(), s);
+    max_pool_brute_force(expected, expected_argmax, in, s);
+    EXPECT_EQ(argmax, expected_argmax) << "in " << s.in_height << "x" << s.in_width;
+    EXPECT_EQ(out, expected);
   }
 }
 
