@@ -85,6 +85,8 @@ Network::Network(const Model& model) {
     steps_.push_back(step);
   }
 
+  plan_in_place(model);
+
   // A blob needs a gradient when an updatable layer produced it or sits upstream of it.
   blob_needs_grad_.assign(blob_names_.size(), false);
   for (Step& step : steps_) {
@@ -92,6 +94,43 @@ Network::Network(const Model& model) {
     step.needs_dinput = upstream;
     step.runs_backward = upstream || model.layers[size_t(step.layer)].updatable;
     blob_needs_grad_[size_t(step.out)] = step.runs_backward;
+  }
+}
+
+void Network::plan_in_place(const Model& model) {
+  std::vector<int> consumers(blob_names_.size(), 0);
+  for (const Step& step : steps_) ++consumers[size_t(step.in)];
+  // Blobs read from outside the layers must keep their own values.
+  std::vector<bool> exposed(blob_names_.size(), false);
+  for (const Feature& output : model.outputs) {
+    if (auto found = std::find(blob_names_.begin(), blob_names_.end(), output.name);
+        found != blob_names_.end()) {
+      exposed[size_t(found - blob_names_.begin())] = true;
+    }
+  }
+  if (model.update) {
+    for (const Loss& loss : model.update->losses) exposed[size_t(blob(loss.input))] = true;
+  }
+  storage_.resize(blob_names_.size());
+  for (size_t b = 0; b < storage_.size(); ++b) storage_[b] = int(b);
+  for (Step& step : steps_) {
+    const bool relu = step.kind == Kind::kActivation && step.activation.type == ActivationType::kReLU;
+    if (!relu || producers_[size_t(step.in)] < 0 || consumers[size_t(step.in)] != 1 ||
+        exposed[size_t(step.in)] || exposed[size_t(step.out)]) {
+      continue;
+    }
+    step.in_place = true;
+    storage_[size_t(step.out)] = storage_[size_t(step.in)];
+  }
+  for (Step& pool : steps_) {
+    if (pool.kind != Kind::kMaxPool) continue;
+    const int producer = producers_[size_t(pool.in)];
+    if (producer < 0 || consumers[size_t(pool.in)] != 1) continue;
+    Step& relu = steps_[size_t(producer)];
+    if (relu.in_place) {
+      relu.mask_folded_into_pool = true;
+      pool.pool_masks_relu = true;
+    }
   }
 }
 
@@ -108,9 +147,19 @@ bool Network::is_softmax(int layer) const {
 Workspace Network::make_workspace(int capacity) const {
   Workspace workspace;
   workspace.capacity = capacity;
+  workspace.storage = storage_;
+  workspace.values.resize(blob_names_.size());
+  workspace.grads.resize(blob_names_.size());
   for (size_t b = 0; b < blob_names_.size(); ++b) {
-    workspace.values.emplace_back(blob_sizes_[b] * size_t(capacity));
-    workspace.grads.emplace_back(blob_needs_grad_[b] ? blob_sizes_[b] * size_t(capacity) : 0);
+    if (storage_[b] != int(b)) continue;  // shares an earlier blob's buffers
+    workspace.values[b].resize(blob_sizes_[b] * size_t(capacity));
+    if (blob_needs_grad_[b]) workspace.grads[b].resize(blob_sizes_[b] * size_t(capacity));
+  }
+  // An in-place ReLU's input may not need a gradient while its output does (an updatable layer
+  // produced neither, but the shared buffer is the same): give the shared buffer one.
+  for (size_t b = 0; b < blob_names_.size(); ++b) {
+    std::vector<float>& grad = workspace.grads[size_t(storage_[b])];
+    if (blob_needs_grad_[b] && grad.empty()) grad.resize(blob_sizes_[b] * size_t(capacity));
   }
   for (const Step& step : steps_) {
     size_t count = step.kind == Kind::kMaxPool ? blob_sizes_[size_t(step.out)] * size_t(capacity) : 0;
@@ -191,7 +240,9 @@ void Network::forward(Workspace& ws, const Model& model, int n) const {
 
 void Network::zero_grads(Workspace& ws, int n) const {
   for (size_t b = 0; b < blob_names_.size(); ++b) {
-    if (!ws.grads[b].empty()) std::fill_n(ws.grads[b].data(), blob_sizes_[b] * size_t(n), 0.0f);
+    if (storage_[b] == int(b) && !ws.grads[b].empty()) {
+      std::fill_n(ws.grads[b].data(), blob_sizes_[b] * size_t(n), 0.0f);
+    }
   }
 }
 
@@ -226,6 +277,12 @@ void Network::backward(Workspace& ws, const Model& model, float* dparameters, in
           case Kind::kMaxPool: {
             ops::Pool2dShape shape = step.pool;
             shape.batch = n;
+            if (step.pool_masks_relu) {
+              float* masked = ws.grad(step.out);  // every reader of it has run backward already
+              for (size_t i = 0; i < count; ++i) {
+                if (!(out[i] > 0.0f)) masked[i] = 0.0f;
+              }
+            }
             ops::maxpool2d_backward(dinput, dout, ws.argmax[size_t(s)].data(), shape);
             break;
           }
@@ -236,6 +293,14 @@ void Network::backward(Workspace& ws, const Model& model, float* dparameters, in
             break;
           }
           case Kind::kActivation:
+            if (step.in_place) {
+              if (step.mask_folded_into_pool) break;
+              float* grad = ws.grad(step.out);  // the input's gradient too
+              for (size_t i = 0; i < count; ++i) {
+                if (!(out[i] > 0.0f)) grad[i] = 0.0f;
+              }
+              break;
+            }
             switch (step.activation.type) {
               case ActivationType::kReLU: ops::relu_backward(dinput, dout, out, count); break;
               case ActivationType::kSigmoid: ops::sigmoid_backward(dinput, dout, out, count); break;

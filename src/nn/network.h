@@ -16,13 +16,14 @@ namespace edgetrain {
 
 struct Workspace {
   int capacity = 0;                          // samples each buffer holds
-  std::vector<std::vector<float>> values;    // per blob: (capacity, blob size)
-  std::vector<std::vector<float>> grads;     // per blob that needs a gradient, else empty
+  std::vector<int> storage;                  // blob → buffer (an in-place ReLU shares its input's)
+  std::vector<std::vector<float>> values;    // per buffer: (capacity, blob size)
+  std::vector<std::vector<float>> grads;     // per buffer that needs a gradient, else empty
   std::vector<std::vector<int32_t>> argmax;  // per step: max-pool argmax, else empty
   std::vector<float> scratch;                // conv im2col buffer
 
-  float* value(int blob) { return values[size_t(blob)].data(); }
-  float* grad(int blob) { return grads[size_t(blob)].data(); }
+  float* value(int blob) { return values[size_t(storage[size_t(blob)])].data(); }
+  float* grad(int blob) { return grads[size_t(storage[size_t(blob)])].data(); }
 };
 
 class Network {
@@ -67,7 +68,16 @@ class Network {
     bool channel_last = false;
     bool runs_backward = false;  // its output's gradient reaches an updatable layer
     bool needs_dinput = false;   // its input's gradient is needed further back
+    // A ReLU whose input feeds nothing else runs in place: its output and gradient share the
+    // input's buffers, and backward masks the gradient in place.
+    bool in_place = false;
+    // ...and when a max-pool alone reads that ReLU, the pool masks its own output gradient by
+    // (pooled value > 0), which is the ReLU's mask at every argmax: the ReLU's backward is skipped.
+    bool mask_folded_into_pool = false;
+    bool pool_masks_relu = false;  // on that max-pool
   };
+
+  void plan_in_place(const Model& model);
 
   std::vector<Step> steps_;
   std::vector<std::string> blob_names_;
@@ -75,6 +85,7 @@ class Network {
   std::vector<size_t> blob_sizes_;
   std::vector<int> producers_;
   std::vector<bool> blob_needs_grad_;
+  std::vector<int> storage_;  // blob → buffer
   int input_blob_ = 0;
   size_t scratch_floats_ = 0;
   bool input_is_identity_ = true;
