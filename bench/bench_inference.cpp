@@ -1,0 +1,72 @@
+// Inference benchmarks on the seed's LeNet (lenet(), He-uniform weights; the values do not change
+// the work): single-image latency through a Predictor, and batched throughput of evaluate() over
+// 1000 images. bench/side_by_side.py reads both (median of 5 repetitions) next to PyTorch's.
+//
+//   build/edgetrain_bench --benchmark_filter='Predict|Evaluate' --benchmark_repetitions=5
+//
+// The images are seeded uniform noise in [0, 1]: the work per image does not depend on the pixels,
+// and the benchmark needs no data files.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "edgetrain/edgetrain.h"
+
+namespace {
+
+edgetrain::Dataset noise_images(size_t count, uint32_t seed) {
+  edgetrain::Dataset data;
+  data.source = "uniform noise";
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  data.pixels.resize(count * data.feature_size());
+  for (float& value : data.pixels) value = pixel(rng);
+  data.labels.resize(count);
+  for (size_t i = 0; i < count; ++i) data.labels[i] = int32_t(i % size_t(data.num_classes));
+  return data;
+}
+
+// One image per call through a Predictor created once (single-threaded by design); time per call.
+void BM_PredictSingleImage(benchmark::State& state) {
+  const edgetrain::Model model = edgetrain::lenet();
+  const edgetrain::Dataset images = noise_images(64, 1);
+  edgetrain::Predictor predictor(model);
+  size_t next = 0;
+  for (auto _ : state) {
+    edgetrain::Prediction prediction = predictor.predict(images.image(next));
+    benchmark::DoNotOptimize(prediction.label);
+    next = (next + 1) % images.count();
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_PredictSingleImage)->Unit(benchmark::kMicrosecond);
+
+// evaluate() on 1000 images (forward, loss, accuracy, confusion matrix) with `threads` threads;
+// items/s is images per second.
+void BM_EvaluateBatch(benchmark::State& state) {
+  const int threads = int(state.range(0));
+  const edgetrain::Model model = edgetrain::lenet();
+  const edgetrain::Dataset images = noise_images(1000, 2);
+  for (auto _ : state) {
+    edgetrain::Evaluation result = edgetrain::evaluate(model, images, threads);
+    benchmark::DoNotOptimize(result.accuracy);
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(images.count()));
+}
+// Thread counts 1, 2, 4, ... up to every core, and every core itself, so that the side-by-side run
+// can pick the count it gives PyTorch (BM_EvaluateBatch/threads:N).
+BENCHMARK(BM_EvaluateBatch)
+    ->ArgName("threads")
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+      for (int threads = 1; threads < cores; threads *= 2) b->Arg(threads);
+      b->Arg(cores);
+    })
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
