@@ -169,6 +169,10 @@ void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const flo
     if (k == 0) return;
     beta = 1.0f;
   }
+  if (m <= kSmallRows && transpose_a == Transpose::kNo) {
+    gemm_small_rows(kernel.isa, c, a, b, m, n, k, transpose_b, beta != 0.0f, lda, ldb, ldc);
+    return;
+  }
   const int mr = kernel.mr, nr = kernel.nr;
   // Row and column blocks hold whole panels (the packing writes full mr / nr strides); shrink them
   // to the problem so small products do not touch big buffers.

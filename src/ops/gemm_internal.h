@@ -33,6 +33,12 @@ const MicroKernel& portable_micro_kernel();
 const MicroKernel& avx2_micro_kernel();
 const MicroKernel& avx512_micro_kernel();
 
+// C = op(A)·op(B) (+ C when accumulate) for m <= kSmallRows rows with A not transposed, without
+// packing: dot products against B's rows, or AXPYs of them (gemm_small.cpp).
+constexpr int kSmallRows = 4;
+void gemm_small_rows(Isa isa, float* c, const float* a, const float* b, int m, int n, int k,
+                     Transpose transpose_b, bool accumulate, int lda, int ldb, int ldc);
+
 bool isa_supported(Isa isa);
 // The fastest ISA this CPU runs; gemm() uses it.
 Isa best_isa();
