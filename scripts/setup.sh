@@ -10,6 +10,8 @@ packages=(
   zlib1g-dev libcurl4-openssl-dev libssl-dev      # .gz data, fetch-data, MD5
   libcli11-dev nlohmann-json3-dev                 # command line, JSON
   libprotobuf-dev protobuf-compiler               # Core ML .mlmodel files
+  libpng-dev                                      # PNG images for predict
+  clang libclang-rt-14-dev llvm                   # fuzzing: libFuzzer, symbolised stacks
   dataset-fashion-mnist                           # Fashion-MNIST in /usr/share/datasets
   python3 python3-numpy python3-torch libopenblas0  # PyTorch reference and side-by-side benchmark
 )

@@ -43,9 +43,24 @@ struct MakeUpdatableOptions {
   int64_t epochs = 10;
   double momentum = 0.0;
   std::string target_name;  // default: "<loss input>_true"
+  // The blob the loss reads; default: the network's output (a classifier's probabilities). For
+  // cross-entropy it must be a softmax layer's output.
+  std::string loss_input;
+  std::string loss_name = "lossLayer";
 };
 // Returns an updatable copy: specification version >= 4, the layers and their weights marked
 // updatable, the loss with its target training input, the optimizer and epochs, shuffle on.
+// The target defaults to a classifier's class label (Int64 or String, as its labels), else
+// "<loss input>_true": Int32 [1] for cross-entropy, the loss input's shape for mean squared error.
+// Training inputs: the model's inputs and the target. Throws Error naming an unknown layer, a layer
+// that is neither convolution nor inner product, quantised weights, or a cross-entropy input that
+// no softmax produces.
 Model make_updatable(const Model& model, const MakeUpdatableOptions& options);
+
+// Turns a network whose output is a probability vector into a neuralNetworkClassifier: outputs
+// become the class label `label_name` (Int64 or String, as the labels) and the probabilities
+// dictionary (the network's output blob, keyed by label); an updatable model's cross-entropy target
+// becomes that class label. Throws Error when the label count differs from the output size.
+Model as_classifier(Model model, ClassLabels labels, const std::string& label_name = "classLabel");
 
 }  // namespace edgetrain

@@ -148,20 +148,29 @@ struct Layer {
   // Read from a file whose weights were quantised or half precision (they are widened to float32
   // here); Core ML cannot update such a layer.
   bool quantized = false;
+  // The file's own isUpdatable flags of the weights and the bias (Core ML's WeightParams), kept
+  // only when a file sets them apart from `updatable`; unset, they follow `updatable`.
+  std::optional<bool> weights_updatable, bias_updatable;
+  bool weights_marked_updatable() const { return weights_updatable.value_or(updatable); }
+  bool bias_marked_updatable() const { return bias_updatable.value_or(updatable); }
 };
 
 // "convolution", "pooling", ... : the Core ML layer-type name, for messages.
 const char* layer_type_name(const Layer& layer);
 
 // ---- Update parameters (Core ML's NetworkUpdateParameters) --------------------------------------
+// `present` is false only for a parameter a file leaves out; Core ML requires every optimizer
+// parameter and the epochs (validate_coreml reports the missing ones).
 struct DoubleParameter {
   double default_value = 0.0;
   std::optional<std::array<double, 2>> range;  // allowed [min, max]
+  bool present = true;
 };
 struct Int64Parameter {
   int64_t default_value = 0;
   std::vector<int64_t> set;                     // allowed values, or
   std::optional<std::array<int64_t, 2>> range;  // allowed [min, max]
+  bool present = true;
 };
 
 enum class LossType { kCategoricalCrossEntropy, kMeanSquaredError };
@@ -201,6 +210,10 @@ struct Model {
   Metadata metadata;
   ModelKind kind = ModelKind::kNeuralNetwork;
   ClassLabels class_labels;                // kClassifier only
+  // kClassifier: the blob holding the class probabilities (Core ML's labelProbabilityLayerName);
+  // empty means the last layer's output. Core ML derives the predicted-label and probabilities
+  // outputs (Metadata::predicted_*_name) from it.
+  std::string label_probability_layer;
   std::vector<ImageScaler> preprocessing;  // image inputs only
   std::vector<Feature> inputs;
   std::vector<Feature> outputs;

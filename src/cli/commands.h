@@ -13,17 +13,32 @@ namespace edgetrain::cli {
 
 struct TrainOptions {
   DataRequest data;
+  std::string model;        // an updatable .mlmodel to train instead of the seed's LeNet
+  bool classifier = false;  // the LeNet as a neuralNetworkClassifier with labels 0-9
   int64_t epochs = 10;
   int64_t batch_size = 128;
   double learning_rate = 1e-3;
   uint64_t seed = 42;
+  // Given on the command line: with --model only these override the file's update parameters.
+  bool epochs_set = false, batch_size_set = false, learning_rate_set = false, seed_set = false;
   int threads = 0;
   size_t limit = 0;  // 0: all training images
   std::string output;
+  // Crash-safe checkpoints (see UpdateConfig): where, how often, and the run to resume.
+  std::string checkpoint;
+  std::string checkpoint_every;  // "N" mini-batches or "Ns" seconds
+  std::string resume;
   bool json = false;
   bool quiet = false;
 };
 int run_train(const TrainOptions& options);
+
+// "--checkpoint-every": "50" → 50 mini-batches, "30s" → 30 seconds; nullopt when malformed.
+struct CheckpointEvery {
+  int64_t batches = 0;
+  double seconds = 0;
+};
+std::optional<CheckpointEvery> parse_checkpoint_every(const std::string& text);
 
 struct EvaluateOptions {
   std::string model;
@@ -35,7 +50,7 @@ int run_evaluate(const EvaluateOptions& options);
 
 struct PredictOptions {
   std::string model;
-  std::vector<std::string> inputs;  // CSV files or IDX image files
+  std::vector<std::string> inputs;  // PNG images, CSV files or IDX image files
   size_t top = 3;
   size_t limit = 0;  // at most this many predictions per input file (0: all)
   bool json = false;
@@ -48,5 +63,37 @@ struct FetchDataOptions {
   std::string data_dir = "data/mnist";
 };
 int run_fetch_data(const FetchDataOptions& options);
+
+struct ValidateOptions {
+  std::string model;
+};
+int run_validate(const ValidateOptions& options);
+
+struct InspectOptions {
+  std::string model;
+  bool json = false;
+};
+int run_inspect(const InspectOptions& options);
+
+struct MakeUpdatableCommand {
+  std::string model;
+  std::string output;
+  std::vector<std::string> layers;
+  std::string loss = "cross-entropy";  // or "mse"
+  std::string optimizer = "adam";      // or "sgd"
+  double learning_rate = 1e-3;
+  int64_t batch_size = 32;
+  int64_t epochs = 10;
+  double momentum = 0.0;
+  std::string target;      // default: see make_updatable
+  std::string loss_input;  // default: the network's output
+};
+int run_make_updatable(const MakeUpdatableCommand& options);
+
+struct ConvertOptions {
+  std::string input;
+  std::string output;
+};
+int run_convert(const ConvertOptions& options);
 
 }  // namespace edgetrain::cli

@@ -1,4 +1,4 @@
-// edgetrain: build, train and run small networks on the CPU.
+// edgetrain: build, train and run small networks on the CPU, and work with Core ML model files.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -20,35 +20,62 @@ int main(int argc, char** argv) {
   };
 
   TrainOptions train;
-  CLI::App* train_command = app.add_subcommand("train", "train the seed's LeNet on MNIST-like data");
+  CLI::App* train_command = app.add_subcommand(
+      "train", "train the seed's LeNet, or an updatable model file, on MNIST-like data");
   add_data_options(train_command, train.data);
-  train_command->add_option("--epochs", train.epochs, "epochs (default 10)")
-      ->check(CLI::PositiveNumber);
-  train_command->add_option("--batch-size", train.batch_size, "mini-batch size (default 128)")
-      ->check(CLI::PositiveNumber);
-  train_command->add_option("--learning-rate", train.learning_rate,
-                            "Adam learning rate (default 1e-3; the Swift seed declares 1e-4)")
-      ->check(CLI::PositiveNumber);
-  train_command->add_option("--seed", train.seed, "seed of the initial weights and shuffling");
+  train_command->add_option("--model", train.model,
+                            "an updatable .mlmodel to train with its own update parameters "
+                            "(the flags below then override them)");
+  train_command->add_flag("--classifier", train.classifier,
+                          "make the LeNet a neuralNetworkClassifier with class labels 0-9");
+  CLI::Option* epochs = train_command->add_option("--epochs", train.epochs, "epochs (default 10)")
+                            ->check(CLI::PositiveNumber);
+  CLI::Option* batch_size =
+      train_command->add_option("--batch-size", train.batch_size, "mini-batch size (default 128)")
+          ->check(CLI::PositiveNumber);
+  CLI::Option* learning_rate =
+      train_command
+          ->add_option("--learning-rate", train.learning_rate,
+                       "learning rate (default 1e-3; the Swift seed declares 1e-4)")
+          ->check(CLI::PositiveNumber);
+  CLI::Option* seed =
+      train_command->add_option("--seed", train.seed, "seed of the initial weights and shuffling");
   train_command->add_option("--threads", train.threads, "threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
   train_command->add_option("--limit", train.limit, "train on the first N images only");
-  train_command->add_option("--output,-o", train.output, "save the trained model to FILE");
+  train_command->add_option(
+      "--output,-o", train.output,
+      "save the trained model to FILE (.mlmodel, or .json for its text form)");
+  train_command->add_option("--checkpoint", train.checkpoint,
+                            "keep a crash-safe checkpoint of the run in FILE");
+  train_command
+      ->add_option("--checkpoint-every", train.checkpoint_every,
+                   "checkpoint every N mini-batches, or every N seconds as `30s` (default: when "
+                   "the run ends or is interrupted only)")
+      ->check([](const std::string& text) {
+        return parse_checkpoint_every(text) ? std::string() : "expected N or Ns, e.g. 50 or 30s";
+      });
+  train_command->add_option(
+      "--resume", train.resume,
+      "continue the run that wrote this checkpoint (same arguments and data)");
   train_command->add_flag("--json", train.json, "end with one JSON line of results");
   train_command->add_flag("--quiet,-q", train.quiet, "no progress bar or per-epoch lines");
 
   EvaluateOptions evaluate;
   CLI::App* evaluate_command = app.add_subcommand("evaluate", "accuracy and loss of a saved model");
-  evaluate_command->add_option("model", evaluate.model, "model file")->required();
+  evaluate_command->add_option("model", evaluate.model, "model file (.mlmodel or .json)")
+      ->required();
   add_data_options(evaluate_command, evaluate.data);
   evaluate_command->add_option("--threads", evaluate.threads, "threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
   evaluate_command->add_flag("--json", evaluate.json, "print one JSON line of results");
 
   PredictOptions predict;
-  CLI::App* predict_command = app.add_subcommand("predict", "class probabilities for inputs");
-  predict_command->add_option("model", predict.model, "model file")->required();
-  predict_command->add_option("inputs", predict.inputs, "CSV files or IDX image files")->required();
+  CLI::App* predict_command =
+      app.add_subcommand("predict", "class probabilities for PNG images, CSV or IDX files");
+  predict_command->add_option("model", predict.model, "model file (.mlmodel or .json)")->required();
+  predict_command->add_option("inputs", predict.inputs, "PNG images, CSV files or IDX image files")
+      ->required();
   predict_command->add_option("--top", predict.top, "classes to show per input (default 3)")
       ->check(CLI::PositiveNumber);
   predict_command->add_option("--limit", predict.limit, "at most N predictions per input file");
@@ -60,8 +87,63 @@ int main(int argc, char** argv) {
   fetch_command->add_option("--mirror", fetch.mirror, "base URL of the four files");
   fetch_command->add_option("--data-dir", fetch.data_dir, "where to put them (default data/mnist)");
 
+  ValidateOptions validate;
+  CLI::App* validate_command =
+      app.add_subcommand("validate", "check a model against Core ML's rules for updatable models");
+  validate_command->add_option("model", validate.model, "model file (.mlmodel or .json)")
+      ->required();
+
+  InspectOptions inspect;
+  CLI::App* inspect_command =
+      app.add_subcommand("inspect", "metadata, features, layers and update parameters of a model");
+  inspect_command->add_option("model", inspect.model, "model file (.mlmodel or .json)")->required();
+  inspect_command->add_flag("--json", inspect.json, "print one JSON object");
+
+  MakeUpdatableCommand updatable;
+  CLI::App* updatable_command = app.add_subcommand(
+      "make-updatable", "make a model updatable: layers, loss, optimizer, epochs (as coremltools)");
+  updatable_command->add_option("model", updatable.model, "model file (.mlmodel or .json)")
+      ->required();
+  updatable_command
+      ->add_option("--output,-o", updatable.output, "where to write the updatable model")
+      ->required();
+  updatable_command
+      ->add_option("--layers", updatable.layers,
+                   "convolution / innerProduct layers to update, comma-separated")
+      ->required()
+      ->delimiter(',');
+  updatable_command->add_option("--loss", updatable.loss, "cross-entropy (default) or mse")
+      ->check(CLI::IsMember({"cross-entropy", "mse"}));
+  updatable_command->add_option("--optimizer", updatable.optimizer, "adam (default) or sgd")
+      ->check(CLI::IsMember({"adam", "sgd"}));
+  updatable_command
+      ->add_option("--learning-rate", updatable.learning_rate, "default learning rate (1e-3)")
+      ->check(CLI::PositiveNumber);
+  updatable_command
+      ->add_option("--batch-size", updatable.batch_size, "default mini-batch size (32)")
+      ->check(CLI::PositiveNumber);
+  updatable_command->add_option("--epochs", updatable.epochs, "default epochs (10)")
+      ->check(CLI::PositiveNumber);
+  updatable_command->add_option("--momentum", updatable.momentum, "SGD momentum (0)")
+      ->check(CLI::Range(0.0, 1.0));
+  updatable_command->add_option("--target", updatable.target,
+                                "name of the target training input (default: the class label of a "
+                                "classifier, else <loss input>_true)");
+  updatable_command->add_option("--loss-input", updatable.loss_input,
+                                "the blob the loss reads (default: the network's output)");
+
+  ConvertOptions convert;
+  CLI::App* convert_command =
+      app.add_subcommand("convert", "convert between .mlmodel and its JSON text form (lossless)");
+  convert_command->add_option("input", convert.input, ".mlmodel or .json file")->required();
+  convert_command->add_option("output", convert.output, ".json or .mlmodel file")->required();
+
   try {
     app.parse(argc, argv);
+    train.epochs_set = epochs->count() > 0;
+    train.batch_size_set = batch_size->count() > 0;
+    train.learning_rate_set = learning_rate->count() > 0;
+    train.seed_set = seed->count() > 0;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -77,6 +159,10 @@ int main(int argc, char** argv) {
     if (evaluate_command->parsed()) return run_evaluate(evaluate);
     if (predict_command->parsed()) return run_predict(predict);
     if (fetch_command->parsed()) return run_fetch_data(fetch);
+    if (validate_command->parsed()) return run_validate(validate);
+    if (inspect_command->parsed()) return run_inspect(inspect);
+    if (updatable_command->parsed()) return run_make_updatable(updatable);
+    if (convert_command->parsed()) return run_convert(convert);
   } catch (const edgetrain::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "edgetrain: error: %s\n", e.what());

@@ -1,9 +1,11 @@
-// `edgetrain evaluate`, `predict` and `fetch-data`.
+// `edgetrain evaluate`, `predict` (PNG images, CSV and IDX files) and `fetch-data`.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_text.h"
+#include "cli/png_input.h"
 #include "cli/progress.h"
 #include "data/fetch.h"
 #include "edgetrain/error.h"
@@ -30,10 +32,12 @@ int run_evaluate(const EvaluateOptions& options) {
   std::printf("%s on %s (%zu samples): accuracy %.4f  loss %.4f\n", options.model.c_str(),
               data.name.c_str(), result.samples, result.accuracy, result.loss);
   std::printf("confusion matrix (rows: true label, columns: predicted)\n     ");
-  for (size_t j = 0; j < result.confusion.size(); ++j) std::printf("%6zu", j);
+  for (size_t j = 0; j < result.confusion.size(); ++j) {
+    std::printf("%6s", class_label_text(model, j).c_str());
+  }
   std::printf("\n");
   for (size_t i = 0; i < result.confusion.size(); ++i) {
-    std::printf("%5zu", i);
+    std::printf("%5s", class_label_text(model, i).c_str());
     for (int64_t count : result.confusion[i]) std::printf("%6lld", (long long)count);
     std::printf("\n");
   }
@@ -42,10 +46,25 @@ int run_evaluate(const EvaluateOptions& options) {
 
 namespace {
 
+std::string lower_extension(const std::string& path) {
+  std::string extension = std::filesystem::path(path).extension().string();
+  for (char& c : extension) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return extension;
+}
+
 // A predict input: a CSV file (one image per line) or an IDX image file.
 Dataset read_inputs(const std::string& path) {
-  if (std::filesystem::path(path).extension() == ".csv") return read_csv(path);
+  if (lower_extension(path) == ".csv") return read_csv(path);
   return read_idx_images(path);
+}
+
+// A class label as JSON: a number for int labels (and plain networks), else a string.
+nlohmann::json label_json(const Model& model, size_t k) {
+  if (model.kind == ModelKind::kClassifier && model.class_labels.int_labels.empty()) {
+    return class_label_text(model, k);
+  }
+  return model.kind == ModelKind::kClassifier ? nlohmann::json(model.class_labels.int_labels[k])
+                                              : nlohmann::json(k);
 }
 
 }  // namespace
@@ -53,7 +72,33 @@ Dataset read_inputs(const std::string& path) {
 int run_predict(const PredictOptions& options) {
   const Model model = load_model(options.model);
   Predictor predictor(model);
+  // One prediction: printed as text or as one JSON line. `expected` < 0: no label known.
+  auto report = [&](const std::string& name, const float* features, int expected) {
+    const Prediction prediction = predictor.predict(features);
+    const size_t k = size_t(prediction.label);
+    if (options.json) {
+      nlohmann::json line = {{"input", name},
+                             {"label", label_json(model, k)},
+                             {"probabilities", prediction.probabilities}};
+      if (model.kind == ModelKind::kClassifier) line["class_index"] = k;
+      if (expected >= 0) line["expected"] = expected;
+      std::printf("%s\n", line.dump().c_str());
+      return;
+    }
+    std::printf("%s: %s", name.c_str(), class_label_text(model, k).c_str());
+    if (expected >= 0) std::printf(" (expected %d)", expected);
+    std::printf("  ");
+    for (const auto& [label, probability] : prediction.top(options.top)) {
+      std::printf(" %s:%.4f", class_label_text(model, size_t(label)).c_str(), probability);
+    }
+    std::printf("\n");
+  };
   for (const std::string& input : options.inputs) {
+    if (lower_extension(input) == ".png") {
+      const std::vector<float> features = read_png_input(input, model);
+      report(input, features.data(), -1);
+      continue;
+    }
     const Dataset images = read_inputs(input);
     if (images.feature_size() != predictor.input_size()) {
       throw Error(input + ": its images have " + std::to_string(images.feature_size()) +
@@ -62,24 +107,9 @@ int run_predict(const PredictOptions& options) {
     size_t count = images.count();
     if (options.limit > 0 && options.limit < count) count = options.limit;
     for (size_t i = 0; i < count; ++i) {
-      const Prediction prediction = predictor.predict(images.image(i));
       const std::string name = images.count() == 1 ? input : input + "#" + std::to_string(i);
-      const bool has_label = !images.labels.empty() && images.labels[i] >= 0;
-      if (options.json) {
-        nlohmann::json line = {{"input", name},
-                               {"label", prediction.label},
-                               {"probabilities", prediction.probabilities}};
-        if (has_label) line["expected"] = images.labels[i];
-        std::printf("%s\n", line.dump().c_str());
-        continue;
-      }
-      std::printf("%s: %d", name.c_str(), prediction.label);
-      if (has_label) std::printf(" (expected %d)", images.labels[i]);
-      std::printf("  ");
-      for (const auto& [label, probability] : prediction.top(options.top)) {
-        std::printf(" %d:%.4f", label, probability);
-      }
-      std::printf("\n");
+      const int expected = !images.labels.empty() && images.labels[i] >= 0 ? images.labels[i] : -1;
+      report(name, images.image(i), expected);
     }
   }
   return 0;

@@ -180,7 +180,21 @@ BlobShapes infer_shapes(const Model& model) {
   return shapes;
 }
 
-void validate(const Model& model) {
+std::string network_output_name(const Model& model) {
+  if (model.kind == ModelKind::kClassifier) {
+    // As Core ML: the named probability blob, else the last layer's output.
+    if (!model.label_probability_layer.empty()) return model.label_probability_layer;
+    if (!model.layers.empty() && !model.layers.back().outputs.empty()) {
+      return model.layers.back().outputs[0];
+    }
+  }
+  for (const Feature& output : model.outputs) {
+    if (output.type != FeatureType::kInt64 && output.type != FeatureType::kString) return output.name;
+  }
+  return "";
+}
+
+BlobShapes validate_structure(const Model& model) {
   if (model.inputs.empty()) throw Error("the model has no inputs");
   if (model.outputs.empty()) throw Error("the model has no outputs");
   if (model.layers.empty()) throw Error("the model has no layers");
@@ -194,19 +208,52 @@ void validate(const Model& model) {
     throw Error("the parameter block holds " + std::to_string(model.parameters.size()) +
                 " values but the layers need " + std::to_string(parameters));
   }
+  const bool classifier = model.kind == ModelKind::kClassifier;
   for (const Feature& output : model.outputs) {
+    if (output.type == FeatureType::kInt64 || output.type == FeatureType::kString) {
+      // A classifier's predicted class label comes from the probabilities, not from a layer.
+      if (classifier && (model.metadata.predicted_feature_name.empty() ||
+                         output.name == model.metadata.predicted_feature_name)) {
+        continue;
+      }
+      throw Error("model output '" + output.name + "' is a " +
+                  (output.type == FeatureType::kInt64 ? "Int64" : "String") +
+                  " scalar, which only a classifier's predicted class label can be");
+    }
     auto found = shapes.find(output.name);
     if (found == shapes.end()) {
+      // A classifier's probabilities dictionary is made from its probability blob (checked below).
+      if (classifier && output.type == FeatureType::kDictionary) continue;
       throw Error("model output '" + output.name + "' is not produced by any layer");
     }
     const auto& s = found->second;
     int64_t declared = 1;
     for (int64_t d : output.shape) declared *= d;
-    if (!output.shape.empty() && declared != int64_t(s[0]) * s[1] * s[2]) {
+    if (output.type != FeatureType::kDictionary && !output.shape.empty() &&
+        declared != int64_t(s[0]) * s[1] * s[2]) {
       throw Error("model output '" + output.name + "' is declared " + shape_string(output.shape) +
                   " but the network produces " + shape_string(s));
     }
   }
+  if (classifier) {
+    const size_t labels = model.class_labels.size();
+    if (labels == 0) throw Error("the model is a classifier but has no class labels");
+    const std::string scores = network_output_name(model);
+    auto found = shapes.find(scores);
+    if (found == shapes.end()) {
+      throw Error("the classifier's probabilities '" + scores + "' are not produced by any layer");
+    }
+    const auto& s = found->second;
+    if (size_t(s[0]) * s[1] * s[2] != labels) {
+      throw Error("the classifier has " + std::to_string(labels) + " class labels but its output '" +
+                  scores + "' has " + std::to_string(size_t(s[0]) * s[1] * s[2]) + " values");
+    }
+  }
+  return shapes;
+}
+
+void validate(const Model& model) {
+  const BlobShapes shapes = validate_structure(model);
   if (model.update) validate_update(model, shapes);
 }
 

@@ -27,6 +27,12 @@ ConvGeometry pool_geometry(const PoolingParams& pool, const std::array<int, 3>& 
 // size, without allocating it. Throws Error on non-positive sizes or overflow.
 size_t layout_parameters(Model& model);
 
+// Everything validate() checks except the update parameters; returns the blob shapes.
+BlobShapes validate_structure(const Model& model);
+// The blob the network scores in: a classifier's probability blob (label_probability_layer, else
+// the last layer's output, as Core ML), else the first output that is not a class label.
+std::string network_output_name(const Model& model);
+
 // Checks the update parameters: losses, targets, optimizer defaults inside their allowed values.
 void validate_update(const Model& model, const BlobShapes& shapes);
 // Throws Error unless `value` is allowed by `parameter` (its set or range); `what` names it.

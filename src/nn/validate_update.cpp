@@ -62,6 +62,12 @@ void validate_update(const Model& model, const BlobShapes& shapes) {
     throw Error(where + ": input '" + loss.input + "' is not produced by any layer");
   }
   const Feature* target = find_feature(model.training_inputs, loss.target);
+  // A classifier may give its predicted class label as the training input instead (Core ML allows
+  // either).
+  if (!target && model.kind == ModelKind::kClassifier &&
+      !model.metadata.predicted_feature_name.empty()) {
+    target = find_feature(model.training_inputs, model.metadata.predicted_feature_name);
+  }
   if (!target) {
     throw Error(where + ": target '" + loss.target + "' is not one of the training inputs");
   }
@@ -74,8 +80,19 @@ void validate_update(const Model& model, const BlobShapes& shapes) {
       throw Error(where + ": cross-entropy input '" + loss.input + "' has shape " +
                   shape_string(in) + ", expected [classes, 1, 1]");
     }
-    if (target->type != FeatureType::kInt32) {
-      throw Error(where + ": cross-entropy target '" + loss.target + "' must be an Int32 class index");
+    // The seed's Int32 class index, or a classifier's class label (Int64 or String, as its labels).
+    const bool int_labels = !model.class_labels.int_labels.empty();
+    const bool classifier = model.kind == ModelKind::kClassifier;
+    if (target->type == FeatureType::kInt64 || target->type == FeatureType::kString) {
+      const bool is_int64 = target->type == FeatureType::kInt64;
+      if (!classifier || is_int64 != int_labels) {
+        throw Error(where + ": cross-entropy target '" + target->name + "' (" +
+                    (is_int64 ? "Int64" : "String") + " class label) needs a classifier with " +
+                    (is_int64 ? "int64" : "string") + " class labels");
+      }
+    } else if (target->type != FeatureType::kInt32) {
+      throw Error(where + ": cross-entropy target '" + loss.target +
+                  "' must be an Int32 class index or a classifier's class label (Int64 or String)");
     }
   } else {
     int64_t size = 1;

@@ -5,6 +5,7 @@
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "nn/network.h"
+#include "nn/shapes.h"
 #include "tensor/thread_pool.h"
 #include "train/loss_head.h"
 
@@ -90,7 +91,7 @@ struct Predictor::State {
 Predictor::Predictor(const Model& model)
     : state_(new State{model, Network(model), {}, 0}) {
   state_->ws = state_->network.make_workspace(1);
-  state_->output_blob = state_->network.blob(model.outputs.at(0).name);
+  state_->output_blob = state_->network.blob(network_output_name(model));
 }
 Predictor::~Predictor() = default;
 Predictor::Predictor(Predictor&&) noexcept = default;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "edgetrain/error.h"
+#include "nn/shapes.h"
 #include "ops/ops.h"
 
 namespace edgetrain {
@@ -12,7 +13,46 @@ int arg_max(const float* values, int count) {
   return int(std::max_element(values, values + count) - values);
 }
 
+// Dataset labels are small non-negative integers (digits); a class label that is not one is simply
+// never matched.
+constexpr int64_t kMaxDatasetLabel = 1 << 16;
+
+void map_class_labels(const ClassLabels& labels, std::vector<int32_t>& class_of_label,
+                      std::string& text) {
+  auto add = [&](int64_t label, size_t k) {
+    if (label < 0 || label >= kMaxDatasetLabel) return;
+    if (size_t(label) >= class_of_label.size()) class_of_label.resize(size_t(label) + 1, -1);
+    if (class_of_label[size_t(label)] < 0) class_of_label[size_t(label)] = int32_t(k);
+  };
+  for (size_t k = 0; k < labels.size(); ++k) {
+    std::string name;
+    if (!labels.int_labels.empty()) {
+      add(labels.int_labels[k], k);
+      name = std::to_string(labels.int_labels[k]);
+    } else {
+      const std::string& label = labels.string_labels[k];
+      name = "\"" + label + "\"";
+      // Only the canonical spelling of a number: "7" matches digit 7, "07" and "7.0" do not.
+      if (!label.empty() && label.size() <= 5 &&
+          label.find_first_not_of("0123456789") == std::string::npos &&
+          (label == "0" || label[0] != '0')) {
+        add(std::stoll(label), k);
+      }
+    }
+    if (k < 12) text += (k ? ", " : "") + name;
+  }
+  if (labels.size() > 12) text += ", ...";
+  // Never empty, so class_index() knows the mapping is on.
+  if (class_of_label.empty()) class_of_label.push_back(-1);
+}
+
 }  // namespace
+
+int32_t LossHead::class_index(int32_t label) const {
+  if (class_of_label_.empty()) return label;
+  if (label < 0 || size_t(label) >= class_of_label_.size()) return -1;
+  return class_of_label_[size_t(label)];
+}
 
 LossHead::LossHead(const Model& model, const Network& network) : network_(network) {
   input_blob_ = network.input_blob();
@@ -23,9 +63,12 @@ LossHead::LossHead(const Model& model, const Network& network) : network_(networ
     type_ = loss.type;
     loss_input_name_ = loss.input;
   } else {
-    loss_input_name_ = model.outputs.at(0).name;
+    loss_input_name_ = network_output_name(model);
   }
   loss_blob_ = network.blob(loss_input_name_);
+  if (model.kind == ModelKind::kClassifier && model.class_labels.size() > 0) {
+    map_class_labels(model.class_labels, class_of_label_, class_labels_text_);
+  }
   classes_ = int(network.blob_size(loss_blob_));
   const int producer = network.producer(loss_blob_);
   if (type_ == LossType::kCategoricalCrossEntropy && network.is_softmax(producer)) {
@@ -53,6 +96,14 @@ void LossHead::check_data(const BatchProvider& data) const {
   if (type_ != LossType::kCategoricalCrossEntropy) return;
   for (size_t i = 0; i < data.count(); ++i) {
     int32_t label = data.label(i);
+    if (!class_of_label_.empty()) {
+      if (class_index(label) < 0) {
+        throw Error("sample " + std::to_string(i) + " has label " + std::to_string(label) +
+                    ", which is not one of the classifier's class labels (" + class_labels_text_ +
+                    ")");
+      }
+      continue;
+    }
     if (label < 0 || label >= classes_) {
       throw Error("sample " + std::to_string(i) + " has label " + std::to_string(label) +
                   " but '" + loss_input_name_ + "' has " + std::to_string(classes_) +
@@ -69,7 +120,7 @@ void LossHead::load_batch(Workspace& ws, Scratch& scratch, const BatchProvider& 
   for (int i = 0; i < n; ++i) {
     data.copy_features(indices[i], scratch.features.data());
     network_.load_input(ws, i, scratch.features.data());
-    scratch.labels[size_t(i)] = data.label(indices[i]);
+    scratch.labels[size_t(i)] = class_index(data.label(indices[i]));
     if (type_ == LossType::kMeanSquaredError) {
       data.copy_target(indices[i], scratch.targets.data() + size_t(i) * classes_, size_t(classes_));
     }

@@ -55,6 +55,12 @@ class LossHead {
   int classes_ = 0;       // size of the loss blob per sample
   int backward_end_ = 0;
   std::string loss_input_name_;
+  // Classifiers: dataset label (a digit d) → class index k, where class label k is d (int labels)
+  // or std::to_string(d) (string labels); -1 where no class has that label. Empty otherwise: the
+  // dataset label is the class index itself, as in the seed.
+  std::vector<int32_t> class_of_label_;
+  std::string class_labels_text_;  // for messages
+  int32_t class_index(int32_t label) const;
 };
 
 }  // namespace edgetrain

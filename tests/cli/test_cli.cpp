@@ -2,68 +2,15 @@
 // input giving exit code 1 with a clear message.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "cli/cli_fixture.h"
 #include "test_paths.h"
 
 namespace edgetrain {
 namespace {
-
-namespace fs = std::filesystem;
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-  nlohmann::json last_json() const {
-    std::istringstream lines(out);
-    std::string line, last;
-    while (std::getline(lines, line)) {
-      if (!line.empty()) last = line;
-    }
-    return nlohmann::json::parse(last);
-  }
-};
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    folder = fs::temp_directory_path() / ("edgetrain-cli-" + std::to_string(::getpid()));
-    fs::create_directories(folder);
-  }
-  void TearDown() override { fs::remove_all(folder); }
-  std::string path(const std::string& name) const { return (folder / name).string(); }
-
-  // Runs the CLI in `folder` with a clean EDGETRAIN_DATA unless `environment` sets one.
-  CliRun run(const std::string& arguments, const std::string& environment = "") const {
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    const std::string command = "cd '" + folder.string() + "' && env -u EDGETRAIN_DATA " +
-                                environment + " '" + test_paths::cli() + "' " + arguments + " >'" +
-                                out + "' 2>'" + err + "' </dev/null";
-    const int status = std::system(command.c_str());
-    CliRun result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = slurp(out);
-    result.err = slurp(err);
-    return result;
-  }
-  static std::string slurp(const std::string& file) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::ofstream(path(name), std::ios::binary) << content;
-    return path(name);
-  }
-  fs::path folder;
-};
 
 std::string csv_row(int label, int pixels, const std::string& pixel = "0") {
   std::string row = std::to_string(label);
@@ -189,6 +136,27 @@ TEST_F(Cli, BadInputGivesExitCodeOneAndNamesTheProblem) {
 
   CliRun bad_flag = run("train --epochs zero");
   EXPECT_EQ(bad_flag.exit_code, 1);
+  CliRun bad_every = run("train --checkpoint c.ckpt --checkpoint-every 5m");
+  EXPECT_EQ(bad_every.exit_code, 1);
+  EXPECT_NE(bad_every.err.find("30s"), std::string::npos) << bad_every.err;
+}
+
+TEST_F(Cli, CheckpointEverySecondsAndResumeContinueTheRun) {
+  const std::string mnist = test_paths::mnist_dir();
+  const std::string common = "train --dataset '" + mnist +
+                             "' --limit 600 --epochs 2 --batch-size 100 --threads 2 --quiet ";
+  CliRun whole = run(common + "--output whole.mlmodel");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  // A time-based checkpoint run, then resuming its final checkpoint only rewrites the same model.
+  CliRun timed = run(common + "--checkpoint run.ckpt --checkpoint-every 1s --output timed.mlmodel");
+  ASSERT_EQ(timed.exit_code, 0) << timed.err;
+  CliRun resumed = run(common + "--resume run.ckpt --output resumed.mlmodel");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(slurp(path("whole.mlmodel")), slurp(path("timed.mlmodel")));
+  EXPECT_EQ(slurp(path("whole.mlmodel")), slurp(path("resumed.mlmodel")));
+  CliRun other = run(common + "--seed 5 --resume run.ckpt --output other.mlmodel");
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("different run"), std::string::npos) << other.err;
 }
 
 }  // namespace

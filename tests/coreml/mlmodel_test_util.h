@@ -1,0 +1,348 @@
+// Helpers for the .mlmodel reader/writer tests: field-by-field Model comparison (parameters
+// bit-exact), models that use every field the writer knows, and running code in a child process
+// with a memory budget (to prove a corrupt file allocates nothing large).
+#pragma once
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/unknown_field_set.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <new>
+#include <string>
+
+#include "edgetrain/error.h"
+#include "edgetrain/model.h"
+
+namespace edgetrain::mlmodel_test {
+
+inline const std::string kSharedModels = EDGETRAIN_SOURCE_DIR "/../shared/coreml-models/";
+
+// The fields of a protobuf message that its schema does not declare.
+inline google::protobuf::UnknownFieldSet* unknown_fields(google::protobuf::Message* message) {
+  return message->GetReflection()->MutableUnknownFields(message);
+}
+inline const google::protobuf::UnknownFieldSet& unknown_fields(
+    const google::protobuf::Message& message) {
+  return message.GetReflection()->GetUnknownFields(message);
+}
+
+inline void expect_same_feature(const Feature& a, const Feature& b, const std::string& where) {
+  SCOPED_TRACE(where + " '" + a.name + "'");
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.shape, b.shape);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.description, b.description);
+  EXPECT_EQ(a.image.color_space, b.image.color_space);
+  EXPECT_EQ(a.image.width, b.image.width);
+  EXPECT_EQ(a.image.height, b.image.height);
+  if (a.type == FeatureType::kDictionary) {
+    EXPECT_EQ(a.dictionary_key, b.dictionary_key);
+  }
+  EXPECT_EQ(a.optional, b.optional);
+}
+
+inline void expect_same_features(const std::vector<Feature>& a, const std::vector<Feature>& b,
+                                 const std::string& where) {
+  ASSERT_EQ(a.size(), b.size()) << where;
+  for (size_t i = 0; i < a.size(); ++i) expect_same_feature(a[i], b[i], where);
+}
+
+inline void expect_same_params(const LayerParams& a, const LayerParams& b) {
+  ASSERT_EQ(a.index(), b.index());
+  if (auto* x = std::get_if<ConvolutionParams>(&a)) {
+    auto& y = std::get<ConvolutionParams>(b);
+    EXPECT_EQ(x->output_channels, y.output_channels);
+    EXPECT_EQ(x->kernel_channels, y.kernel_channels);
+    EXPECT_EQ(x->groups, y.groups);
+    EXPECT_EQ(x->kernel_size, y.kernel_size);
+    EXPECT_EQ(x->stride, y.stride);
+    EXPECT_EQ(x->dilation, y.dilation);
+    EXPECT_EQ(x->padding, y.padding);
+    EXPECT_EQ(x->has_bias, y.has_bias);
+  } else if (auto* x = std::get_if<PoolingParams>(&a)) {
+    auto& y = std::get<PoolingParams>(b);
+    EXPECT_EQ(x->type, y.type);
+    EXPECT_EQ(x->kernel_size, y.kernel_size);
+    EXPECT_EQ(x->stride, y.stride);
+    EXPECT_EQ(x->padding, y.padding);
+    EXPECT_EQ(x->global, y.global);
+    EXPECT_EQ(x->average_excludes_padding, y.average_excludes_padding);
+  } else if (auto* x = std::get_if<ActivationParams>(&a)) {
+    auto& y = std::get<ActivationParams>(b);
+    EXPECT_EQ(x->type, y.type);
+    if (x->type == ActivationType::kLinear) {
+      EXPECT_EQ(x->alpha, y.alpha);
+      EXPECT_EQ(x->beta, y.beta);
+    }
+  } else if (auto* x = std::get_if<FlattenParams>(&a)) {
+    EXPECT_EQ(x->order, std::get<FlattenParams>(b).order);
+  } else if (auto* x = std::get_if<InnerProductParams>(&a)) {
+    auto& y = std::get<InnerProductParams>(b);
+    EXPECT_EQ(x->input_channels, y.input_channels);
+    EXPECT_EQ(x->output_channels, y.output_channels);
+    EXPECT_EQ(x->has_bias, y.has_bias);
+  }
+}
+
+inline void expect_same_double(const DoubleParameter& a, const DoubleParameter& b,
+                               const char* what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(a.present, b.present);
+  EXPECT_EQ(a.default_value, b.default_value);
+  EXPECT_EQ(a.range, b.range);
+}
+
+inline void expect_same_int(const Int64Parameter& a, const Int64Parameter& b, const char* what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(a.present, b.present);
+  EXPECT_EQ(a.default_value, b.default_value);
+  EXPECT_EQ(a.set, b.set);
+  EXPECT_EQ(a.range, b.range);
+}
+
+inline void expect_same_update(const UpdateParameters& a, const UpdateParameters& b) {
+  ASSERT_EQ(a.losses.size(), b.losses.size());
+  for (size_t i = 0; i < a.losses.size(); ++i) {
+    EXPECT_EQ(a.losses[i].name, b.losses[i].name);
+    EXPECT_EQ(a.losses[i].type, b.losses[i].type);
+    EXPECT_EQ(a.losses[i].input, b.losses[i].input);
+    EXPECT_EQ(a.losses[i].target, b.losses[i].target);
+  }
+  ASSERT_EQ(a.optimizer.index(), b.optimizer.index());
+  if (auto* x = std::get_if<Adam>(&a.optimizer)) {
+    auto& y = std::get<Adam>(b.optimizer);
+    expect_same_double(x->learning_rate, y.learning_rate, "learning rate");
+    expect_same_int(x->mini_batch_size, y.mini_batch_size, "mini-batch size");
+    expect_same_double(x->beta1, y.beta1, "beta1");
+    expect_same_double(x->beta2, y.beta2, "beta2");
+    expect_same_double(x->eps, y.eps, "eps");
+  } else {
+    auto& x2 = std::get<Sgd>(a.optimizer);
+    auto& y = std::get<Sgd>(b.optimizer);
+    expect_same_double(x2.learning_rate, y.learning_rate, "learning rate");
+    expect_same_int(x2.mini_batch_size, y.mini_batch_size, "mini-batch size");
+    expect_same_double(x2.momentum, y.momentum, "momentum");
+  }
+  expect_same_int(a.epochs, b.epochs, "epochs");
+  EXPECT_EQ(a.shuffle, b.shuffle);
+  ASSERT_EQ(a.seed.has_value(), b.seed.has_value());
+  if (a.seed) expect_same_int(*a.seed, *b.seed, "seed");
+}
+
+// Every field of the Model, the parameter block compared bit for bit.
+inline void expect_same_model(const Model& a, const Model& b) {
+  const Metadata &m = a.metadata, &n = b.metadata;
+  EXPECT_EQ(m.specification_version, n.specification_version);
+  EXPECT_EQ(m.short_description, n.short_description);
+  EXPECT_EQ(m.author, n.author);
+  EXPECT_EQ(m.license, n.license);
+  EXPECT_EQ(m.version_string, n.version_string);
+  EXPECT_EQ(m.user_defined, n.user_defined);
+  EXPECT_EQ(m.predicted_feature_name, n.predicted_feature_name);
+  EXPECT_EQ(m.predicted_probabilities_name, n.predicted_probabilities_name);
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.class_labels.int_labels, b.class_labels.int_labels);
+  EXPECT_EQ(a.class_labels.string_labels, b.class_labels.string_labels);
+  EXPECT_EQ(a.label_probability_layer, b.label_probability_layer);
+  ASSERT_EQ(a.preprocessing.size(), b.preprocessing.size());
+  for (size_t i = 0; i < a.preprocessing.size(); ++i) {
+    const ImageScaler &s = a.preprocessing[i], &t = b.preprocessing[i];
+    EXPECT_EQ(s.feature_name, t.feature_name);
+    EXPECT_EQ(s.channel_scale, t.channel_scale);
+    EXPECT_EQ(s.gray_bias, t.gray_bias);
+    EXPECT_EQ(s.red_bias, t.red_bias);
+    EXPECT_EQ(s.green_bias, t.green_bias);
+    EXPECT_EQ(s.blue_bias, t.blue_bias);
+  }
+  expect_same_features(a.inputs, b.inputs, "input");
+  expect_same_features(a.outputs, b.outputs, "output");
+  expect_same_features(a.training_inputs, b.training_inputs, "training input");
+  ASSERT_EQ(a.layers.size(), b.layers.size());
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const Layer &x = a.layers[i], &y = b.layers[i];
+    SCOPED_TRACE("layer " + std::to_string(i) + " '" + x.name + "'");
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.inputs, y.inputs);
+    EXPECT_EQ(x.outputs, y.outputs);
+    EXPECT_EQ(x.updatable, y.updatable);
+    EXPECT_EQ(x.quantized, y.quantized);
+    EXPECT_EQ(x.weights_updatable, y.weights_updatable);
+    EXPECT_EQ(x.bias_updatable, y.bias_updatable);
+    EXPECT_EQ(x.weight.offset, y.weight.offset);
+    EXPECT_EQ(x.weight.size, y.weight.size);
+    EXPECT_EQ(x.bias.offset, y.bias.offset);
+    EXPECT_EQ(x.bias.size, y.bias.size);
+    expect_same_params(x.params, y.params);
+  }
+  ASSERT_EQ(a.update.has_value(), b.update.has_value());
+  if (a.update) expect_same_update(*a.update, *b.update);
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  EXPECT_EQ(
+      0, std::memcmp(a.parameters.data(), b.parameters.data(), a.parameters.size() * sizeof(float)))
+      << "the parameter blocks differ bit-wise";
+}
+
+// Uses every layer option, feature type and metadata field the writer knows: a classifier with
+// string labels, an RGB image input through a scaler, grouped and dilated convolution with same
+// padding, average and global pooling, every activation, both flatten orders, weight flags set
+// apart from their layer's, and parameters holding NaN, ±0, ±inf and subnormals. Not updatable
+// (Core ML could not train through its linear activation); see sgd_lenet() for the update fields.
+inline Model every_field_model() {
+  Model model =
+      ModelBuilder()
+          .metadata({.specification_version = 5,
+                     .short_description = "every field",
+                     .author = "edgetrain tests",
+                     .license = "MIT",
+                     .version_string = "1.2.3",
+                     .user_defined = {{"b", "2"}, {"a", "1"}, {"\u00fcn\u00efcode", "\u2713"}},
+                     .predicted_feature_name = "classLabel",
+                     .predicted_probabilities_name = "probabilities"})
+          .input("image", {3, 12, 10})
+          .output("probabilities", {4})
+          .training_input("image", {3, 12, 10})
+          .training_input("classLabel", {}, FeatureType::kString)
+          .layers({
+              Convolution{.name = "conv",
+                          .input = "image",
+                          .output = "c",
+                          .output_channels = 6,
+                          .kernel_channels = 1,
+                          .groups = 3,
+                          .kernel_size = {3, 2},
+                          .stride = {2, 1},
+                          .dilation = {1, 2},
+                          .padding = Padding::kSame,
+                          .updatable = true},
+              Tanh{.name = "tanh", .input = "c", .output = "t"},
+              Pooling{.name = "avg",
+                      .input = "t",
+                      .output = "a",
+                      .type = PoolingType::kAverage,
+                      .kernel_size = {2, 2},
+                      .stride = {1, 1},
+                      .padding = Padding::kSame,
+                      .average_excludes_padding = false},
+              Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = -0.25f},
+              Convolution{.name = "conv2",
+                          .input = "l",
+                          .output = "c2",
+                          .output_channels = 4,
+                          .kernel_channels = 6,
+                          .kernel_size = {1, 1},
+                          .has_bias = false},
+              Sigmoid{.name = "sigmoid", .input = "c2", .output = "s"},
+              Pooling{.name = "max",
+                      .input = "s",
+                      .output = "m",
+                      .type = PoolingType::kMax,
+                      .kernel_size = {2, 2},
+                      .stride = {2, 2}},
+              Pooling{.name = "global",
+                      .input = "m",
+                      .output = "g",
+                      .type = PoolingType::kAverage,
+                      .global = true},
+              Flatten{.name = "flatten",
+                      .input = "g",
+                      .output = "f",
+                      .order = FlattenOrder::kChannelFirst},
+              InnerProduct{.name = "dense",
+                           .input = "f",
+                           .output = "d",
+                           .input_channels = 4,
+                           .output_channels = 4,
+                           .updatable = true},
+              ReLU{.name = "relu", .input = "d", .output = "r"},
+              Flatten{.name = "flatten2",
+                      .input = "r",
+                      .output = "f2",
+                      .order = FlattenOrder::kChannelLast},
+              Softmax{.name = "softmax", .input = "f2", .output = "probabilities"},
+          })
+          .initializer(Initializer::kGlorotUniform, 7)
+          .build();
+  model.kind = ModelKind::kClassifier;
+  model.class_labels.string_labels = {"cat", "dog", "\u00e9meu", ""};
+  model.label_probability_layer = "probabilities";
+  model.outputs[0].type = FeatureType::kDictionary;
+  model.outputs[0].dictionary_key = FeatureType::kString;
+  model.outputs[0].shape.clear();
+  model.outputs[0].description = "class \u2192 probability";
+  model.outputs.push_back(
+      {.name = "classLabel", .type = FeatureType::kString, .description = "the most likely class"});
+  model.inputs[0].type = FeatureType::kImage;
+  model.inputs[0].shape.clear();
+  model.inputs[0].image = {ColorSpace::kRGB, 10, 12};
+  model.inputs[0].description = "a photo";
+  model.training_inputs[0] = model.inputs[0];
+  model.training_inputs[1].optional = true;
+  model.preprocessing.push_back({.feature_name = "image",
+                                 .channel_scale = 1.0f / 255,
+                                 .red_bias = -0.5f,
+                                 .green_bias = -0.25f,
+                                 .blue_bias = 0.125f});
+  model.layers[4].weights_updatable = true;  // flags a file may set apart from the layer's
+  model.layers[9].bias_updatable = false;
+  float* weights = model.data(model.layers[0].weight);
+  weights[0] = std::numeric_limits<float>::quiet_NaN();
+  weights[1] = -0.0f;
+  weights[2] = std::numeric_limits<float>::infinity();
+  weights[3] = -std::numeric_limits<float>::infinity();
+  weights[4] = std::numeric_limits<float>::denorm_min();
+  weights[5] = std::numeric_limits<float>::max();
+  return model;
+}
+
+// LeNet with the other optimizer and every update field: SGD with momentum, allowed sets and
+// ranges, epochs as a range, shuffle off, a seed.
+inline Model sgd_lenet() {
+  Model model = lenet({.batch_size = 16, .epochs = 3, .seed = 5});
+  model.update->optimizer = Sgd{.learning_rate = {0.05, std::array<double, 2>{1e-6, 0.5}},
+                                .mini_batch_size = {16, {8, 16, 32}, std::nullopt},
+                                .momentum = {0.9, std::array<double, 2>{0.0, 0.99}}};
+  model.update->epochs = {3, {}, std::array<int64_t, 2>{1, 50}};
+  model.update->shuffle = false;
+  model.update->seed = Int64Parameter{1234, {}, std::nullopt};
+  model.metadata.version_string = "2";
+  model.inputs[0].description = "a 28x28 digit";
+  return model;
+}
+
+// Runs `body` in a child process whose address space may grow by `budget_bytes` at most.
+// Returns 0 when body returned, 1 when it threw edgetrain::Error, 2 on std::bad_alloc, 3 on any
+// other exception, 128 + signal when the child died.
+inline int run_with_memory_budget(const std::function<void()>& body, size_t budget_bytes) {
+  const pid_t child = fork();
+  if (child == 0) {
+    size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t limit = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + budget_bytes;
+    rlimit rl{limit, limit};
+    setrlimit(RLIMIT_AS, &rl);
+    int code = 0;
+    try {
+      body();
+    } catch (const Error&) {
+      code = 1;
+    } catch (const std::bad_alloc&) {
+      code = 2;
+    } catch (...) {
+      code = 3;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace edgetrain::mlmodel_test
