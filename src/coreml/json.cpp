@@ -53,9 +53,20 @@ std::string keep_negative_zeros(const std::string& json) {
   return out;
 }
 
+// A message with no model in it (e.g. the bytes 08 00, specificationVersion 0 and nothing else)
+// would print as {} and convert back to zero bytes, which no reader accepts: refused both ways.
+void check_holds_a_model(const spec::Model& message, const std::string& source) {
+  if (message.Type_case() == spec::Model::TYPE_NOT_SET && unknown_model_type_field(message) == 0) {
+    throw Error(source +
+                ": holds no Core ML model (no neuralNetwork, neuralNetworkClassifier or "
+                "neuralNetworkRegressor)");
+  }
+}
+
 }  // namespace
 
 std::string spec_to_json(const spec::Model& message, const std::string& source) {
+  check_holds_a_model(message, source);
   const std::string unknown = describe_first_unknown_field(message);
   if (!unknown.empty()) {
     throw Error(source + ": cannot convert to JSON without losing data: " + unknown +
@@ -86,6 +97,7 @@ spec::Model spec_from_json(const std::string& json_text, const std::string& sour
   if (!status.ok()) {
     throw Error(source + ": not a Core ML model in JSON form: " + std::string(status.message()));
   }
+  check_holds_a_model(message, source);
   return message;
 }
 

@@ -318,8 +318,10 @@ inline Model sgd_lenet() {
 }
 
 // Runs `body` in a child process whose address space may grow by `budget_bytes` at most.
-// Returns 0 when body returned, 1 when it threw edgetrain::Error, 2 on std::bad_alloc, 3 on any
-// other exception, 128 + signal when the child died.
+// Returns 0 when body returned, kThrewError when it threw edgetrain::Error, 11 on std::bad_alloc,
+// 12 on any other exception, 128 + signal when the child died (a sanitizer's own out-of-memory
+// report exits with its own code).
+constexpr int kThrewError = 10;
 inline int run_with_memory_budget(const std::function<void()>& body, size_t budget_bytes) {
   const pid_t child = fork();
   if (child == 0) {
@@ -332,11 +334,11 @@ inline int run_with_memory_budget(const std::function<void()>& body, size_t budg
     try {
       body();
     } catch (const Error&) {
-      code = 1;
+      code = kThrewError;
     } catch (const std::bad_alloc&) {
-      code = 2;
+      code = 11;
     } catch (...) {
-      code = 3;
+      code = 12;
     }
     _exit(code);
   }
