@@ -38,6 +38,7 @@ class Predictor {
   size_t input_size() const;
   // `features` holds input_size() floats laid out (C, H, W).
   Prediction predict(const float* features);
+  Prediction predict(const std::vector<float>& features);  // input_size() values
 
  private:
   struct State;

@@ -109,7 +109,7 @@ int run_predict(const PredictOptions& options) {
     for (size_t i = 0; i < count; ++i) {
       const std::string name = images.count() == 1 ? input : input + "#" + std::to_string(i);
       const int expected = !images.labels.empty() && images.labels[i] >= 0 ? images.labels[i] : -1;
-      report(name, images.image(i), expected);
+      report(name, images.image(i).data(), expected);
     }
   }
   return 0;

@@ -89,7 +89,7 @@ Dataset CsvParser::parse(const std::string& text) {
   // the row count by the file size: reserving this much can never exceed what the file backs.
   const size_t max_rows = text.size() / (2 * (pixels_per_row_ + 1)) + 1;
   dataset.labels.reserve(max_rows);
-  dataset.pixels.reserve(max_rows * pixels_per_row_);
+  dataset.pixel_bytes.reserve(max_rows * pixels_per_row_);
 
   size_t header_line = 0;
   bool seen_content = false;
@@ -161,7 +161,17 @@ void CsvParser::parse_row(std::string_view line, Dataset& dataset) {
       fail_at(pixel + 2, "pixel " + std::to_string(pixel) + " is " + std::string(trim(field)) +
                              ", outside 0..255");
     }
-    // Same rounding as the IDX reader, so both formats give identical floats for the same image.
+    // Whole numbers stay bytes, as the IDX reader keeps them; the first fractional value turns
+    // the dataset to floats (value / 255 either way, so both give identical features).
+    if (dataset.pixels.empty() && value == std::floor(value)) {
+      dataset.pixel_bytes.push_back(uint8_t(value));
+      continue;
+    }
+    if (dataset.pixels.empty()) {
+      dataset.pixels.reserve(dataset.pixel_bytes.capacity());
+      for (uint8_t byte : dataset.pixel_bytes) dataset.pixels.push_back(float(byte) / 255.0f);
+      dataset.pixel_bytes = {};
+    }
     dataset.pixels.push_back(float(value) / 255.0f);
   }
 }

@@ -144,7 +144,7 @@ bool Network::is_softmax(int layer) const {
   return layer >= 0 && steps_[size_t(layer)].kind == Kind::kSoftmax;
 }
 
-Workspace Network::make_workspace(int capacity) const {
+Workspace Network::make_workspace(int capacity, bool with_gradients) const {
   Workspace workspace;
   workspace.capacity = capacity;
   workspace.storage = storage_;
@@ -153,13 +153,17 @@ Workspace Network::make_workspace(int capacity) const {
   for (size_t b = 0; b < blob_names_.size(); ++b) {
     if (storage_[b] != int(b)) continue;  // shares an earlier blob's buffers
     workspace.values[b].resize(blob_sizes_[b] * size_t(capacity));
-    if (blob_needs_grad_[b]) workspace.grads[b].resize(blob_sizes_[b] * size_t(capacity));
+    if (with_gradients && blob_needs_grad_[b]) {
+      workspace.grads[b].resize(blob_sizes_[b] * size_t(capacity));
+    }
   }
   // An in-place ReLU's input may not need a gradient while its output does (an updatable layer
   // produced neither, but the shared buffer is the same): give the shared buffer one.
   for (size_t b = 0; b < blob_names_.size(); ++b) {
     std::vector<float>& grad = workspace.grads[size_t(storage_[b])];
-    if (blob_needs_grad_[b] && grad.empty()) grad.resize(blob_sizes_[b] * size_t(capacity));
+    if (with_gradients && blob_needs_grad_[b] && grad.empty()) {
+      grad.resize(blob_sizes_[b] * size_t(capacity));
+    }
   }
   for (const Step& step : steps_) {
     size_t count = step.kind == Kind::kMaxPool ? blob_sizes_[size_t(step.out)] * size_t(capacity) : 0;

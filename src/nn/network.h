@@ -30,7 +30,8 @@ class Network {
  public:
   explicit Network(const Model& model);  // throws Error when the model is inconsistent
 
-  Workspace make_workspace(int capacity) const;
+  // Inference-only workspaces (with_gradients false) hold no gradient buffers.
+  Workspace make_workspace(int capacity, bool with_gradients = true) const;
 
   int blob(const std::string& name) const;  // throws Error naming an unknown blob
   size_t blob_size(int blob) const { return blob_sizes_[size_t(blob)]; }

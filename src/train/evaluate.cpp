@@ -16,7 +16,7 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
   const LossHead head(model, network);
   head.check_data(data);
   ThreadPool pool(threads);
-  const int chunk = 256;  // samples per thread per round
+  const int chunk = 64;  // samples per thread per round
   const int classes = head.classes();
   struct PerThread {
     Workspace ws;
@@ -27,7 +27,7 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
   };
   std::vector<PerThread> parts(size_t(pool.size()));
   for (PerThread& part : parts) {
-    part.ws = network.make_workspace(chunk);
+    part.ws = network.make_workspace(chunk, /*with_gradients=*/false);
     part.scratch = head.make_scratch(chunk);
     part.confusion.assign(size_t(classes) * classes, 0);
   }
@@ -90,7 +90,7 @@ struct Predictor::State {
 
 Predictor::Predictor(const Model& model)
     : state_(new State{model, Network(model), {}, 0}) {
-  state_->ws = state_->network.make_workspace(1);
+  state_->ws = state_->network.make_workspace(1, /*with_gradients=*/false);
   state_->output_blob = state_->network.blob(network_output_name(model));
 }
 Predictor::~Predictor() = default;
@@ -99,6 +99,14 @@ Predictor& Predictor::operator=(Predictor&&) noexcept = default;
 
 size_t Predictor::input_size() const {
   return state_->network.blob_size(state_->network.input_blob());
+}
+
+Prediction Predictor::predict(const std::vector<float>& features) {
+  if (features.size() != input_size()) {
+    throw Error("the model takes " + std::to_string(input_size()) + " input values, got " +
+                std::to_string(features.size()));
+  }
+  return predict(features.data());
 }
 
 Prediction Predictor::predict(const float* features) {

@@ -41,11 +41,9 @@ void write_png(const std::string& path, const std::vector<uint8_t>& pixels, int 
 // Test image `index` of MNIST as 8-bit gray pixels (the reader scaled them by 1/255).
 std::vector<uint8_t> mnist_test_pixels(size_t index) {
   static const Dataset images = read_idx_images(test_paths::mnist("t10k-images-idx3-ubyte.gz"));
-  std::vector<uint8_t> pixels(images.feature_size());
-  for (size_t i = 0; i < pixels.size(); ++i) {
-    pixels[i] = uint8_t(std::lround(images.image(index)[i] * 255.0f));
-  }
-  return pixels;
+  const size_t size = images.feature_size();
+  return std::vector<uint8_t>(images.pixel_bytes.begin() + long(index * size),
+                              images.pixel_bytes.begin() + long((index + 1) * size));
 }
 
 class CoreMLCli : public Cli {

@@ -54,7 +54,7 @@ TEST(IdxRead, SmallValidFile) {
   EXPECT_EQ(dataset.width, 2);
   EXPECT_EQ(dataset.feature_size(), 4u);
   EXPECT_EQ(dataset.labels, (std::vector<int32_t>{0, 9, 4}));
-  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(dataset.pixels[i], float(i * 37 % 256) / 255.0f);
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(dataset.pixel(i), float(i * 37 % 256) / 255.0f);
 }
 
 TEST(IdxRead, ImagesAloneHaveUnknownLabels) {
@@ -62,7 +62,7 @@ TEST(IdxRead, ImagesAloneHaveUnknownLabels) {
   const Dataset dataset = read_idx_images(files.images);
   ASSERT_EQ(dataset.count(), 3u);
   EXPECT_EQ(dataset.labels, (std::vector<int32_t>{-1, -1, -1}));
-  EXPECT_EQ(dataset.pixels, read_idx(files.images, files.labels).pixels);
+  EXPECT_EQ(dataset.pixel_bytes, read_idx(files.images, files.labels).pixel_bytes);
   expect_mentions(error_message([&] { read_idx_images(files.labels); }),
                   {files.labels, "magic number 2049", "swapped"});
 }
@@ -84,12 +84,15 @@ TEST(IdxRead, RealGzipAndRawFilesGiveTheSameData) {
     EXPECT_EQ(from_gzip.height, 28);
     EXPECT_EQ(from_gzip.width, 28);
     EXPECT_EQ(from_gzip.channels, 1);
-    EXPECT_EQ(from_gzip.pixels.size(), expected * 784);
+    EXPECT_EQ(from_gzip.pixel_bytes.size(), expected * 784);
+    EXPECT_TRUE(from_gzip.pixels.empty()) << "IDX pixels stay bytes";
     EXPECT_EQ(from_gzip.labels, from_raw.labels);
-    EXPECT_TRUE(from_gzip.pixels == from_raw.pixels) << split << ": pixels differ";
+    EXPECT_TRUE(from_gzip.pixel_bytes == from_raw.pixel_bytes) << split << ": pixels differ";
     EXPECT_EQ(from_gzip.source, images_gz);
     float low = 1, high = 0;
-    for (float pixel : from_gzip.pixels) low = std::min(low, pixel), high = std::max(high, pixel);
+    for (size_t i = 0; i < from_gzip.pixel_bytes.size(); ++i) {
+      low = std::min(low, from_gzip.pixel(i)), high = std::max(high, from_gzip.pixel(i));
+    }
     EXPECT_EQ(low, 0.0f);
     EXPECT_EQ(high, 1.0f);
   }
@@ -124,7 +127,7 @@ TEST(IdxFolder, AcceptsBothSpellingsRawAndGzip) {
   const Dataset gzip = read_idx_folder(dotted_gzip.path(), "t10k");
   ASSERT_EQ(raw.count(), 10000u);
   EXPECT_EQ(raw.labels, gzip.labels);
-  EXPECT_TRUE(raw.pixels == gzip.pixels);
+  EXPECT_TRUE(raw.pixel_bytes == gzip.pixel_bytes);
 }
 
 TEST(IdxFolder, MissingFilesNameTheFolderAndTheNamesTried) {
@@ -273,17 +276,17 @@ TEST(IdxDataset, CopyFeaturesAndTruncate) {
   Dataset dataset = read_idx(files.images, files.labels);
   std::vector<float> features(dataset.feature_size());
   dataset.copy_features(1, features.data());
-  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(features[i], dataset.pixels[4 + i]);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(features[i], dataset.pixel(4 + i));
 
   dataset.truncate(5);  // no-op past the end
   EXPECT_EQ(dataset.count(), 3u);
   dataset.truncate(2);
   EXPECT_EQ(dataset.count(), 2u);
-  EXPECT_EQ(dataset.pixels.size(), 8u);
+  EXPECT_EQ(dataset.pixel_bytes.size(), 8u);
   EXPECT_EQ(dataset.labels, (std::vector<int32_t>{0, 9}));
   dataset.truncate(0);
   EXPECT_EQ(dataset.count(), 0u);
-  EXPECT_TRUE(dataset.pixels.empty());
+  EXPECT_TRUE(dataset.pixel_bytes.empty());
 }
 
 }  // namespace
