@@ -6,7 +6,7 @@
 
 Runs, one after the other, each as a child process whose peak RSS (os.wait4 → ru_maxrss) and wall
 time are measured:
-  1. edgetrain training:  build/edgetrain train --dataset DIR --epochs E --threads T --json
+  1. edgetrain training:  build/edgetrain train --dataset DIR --epochs E --threads T --init he --json
   2. edgetrain inference: build/edgetrain_bench (bench/bench_inference.cpp), 5 repetitions, medians:
      BM_PredictSingleImage (one image through a Predictor) and BM_EvaluateBatch/threads:T
      (evaluate() on 1000 images)
@@ -105,7 +105,7 @@ def last_json_line(lines, command):
 
 def edgetrain_training(args):
     command = [args.edgetrain, "train", "--dataset", args.data_dir, "--epochs", str(args.epochs),
-               "--threads", str(args.threads), "--json"]
+               "--threads", str(args.threads), "--init", "he", "--json"]  # He, as the PyTorch side
     if args.limit:
         command += ["--limit", str(args.limit)]
     lines, wall, rss = run_child("edgetrain", command)

@@ -339,6 +339,9 @@ struct LenetOptions {
   int64_t batch_size = 128;
   int64_t epochs = 10;
   uint64_t seed = 42;
+  // Glorot-uniform, as the seed's Keras/TensorFlow baseline initialises (measured over 10 MNIST
+  // epochs: 0.9907-0.9908 test accuracy, against 0.9893-0.9902 with He-uniform).
+  Initializer initializer = Initializer::kGlorotUniform;
 };
 Model lenet(const LenetOptions& options = {});
 

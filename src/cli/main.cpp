@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
           ->check(CLI::PositiveNumber);
   CLI::Option* seed =
       train_command->add_option("--seed", train.seed, "seed of the initial weights and shuffling");
+  train_command
+      ->add_option_function<std::string>(
+          "--init", [&train](const std::string& init) { train.glorot = init == "glorot"; },
+          "initial LeNet weights: glorot (Glorot-uniform, default, as Keras) or he (He-uniform)")
+      ->check(CLI::IsMember({"he", "glorot"}));
   train_command->add_option("--threads", train.threads, "threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
   train_command->add_option("--limit", train.limit, "train on the first N images only");

@@ -11,6 +11,7 @@
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"
 #include "edgetrain/train.h"
+#include "io/atomic_file.h"
 
 namespace edgetrain::cli {
 namespace {
@@ -60,7 +61,9 @@ Setup prepare(const TrainOptions& options) {
     setup.model = lenet({.learning_rate = options.learning_rate,
                          .batch_size = options.batch_size,
                          .epochs = options.epochs,
-                         .seed = options.seed});
+                         .seed = options.seed,
+                         .initializer = options.glorot ? Initializer::kGlorotUniform
+                                                       : Initializer::kHeUniform});
     setup.name = "LeNet";
     if (options.classifier) {
       ClassLabels digits;
@@ -108,6 +111,9 @@ size_t updatable_parameters(const Model& model) {
 }  // namespace
 
 int run_train(const TrainOptions& options) {
+  // Fail before the work, not after it, when the results could not be written.
+  if (!options.output.empty()) check_writable(options.output);
+  if (!options.checkpoint.empty()) check_writable(options.checkpoint);
   LoadedData data = load_data(options.data);
   if (options.limit > 0) data.train.truncate(options.limit);
   const bool chatty = !options.quiet;

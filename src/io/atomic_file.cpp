@@ -58,6 +58,22 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   }
 }
 
+void check_writable(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) {
+    throw Error(path + ": cannot write: the folder '" + folder.string() + "' does not exist");
+  }
+  if (fs::is_directory(target, ec)) throw Error(path + ": cannot write: it is a folder");
+  const std::string probe = path + ".probe-" + std::to_string(getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(path + ": cannot write: " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
 std::string read_whole_file(const std::string& path, size_t max_bytes) {
   FILE* file = std::fopen(path.c_str(), "rb");
   if (!file) throw Error(path + ": cannot open: " + std::strerror(errno));

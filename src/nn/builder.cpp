@@ -257,7 +257,7 @@ Model lenet(const LenetOptions& options) {
                        .input_channels = 500, .output_channels = 10, .updatable = true},
           Softmax{.name = "softmax", .input = "outHidden2", .output = "output"},
       })
-      .initializer(Initializer::kHeUniform, options.seed)
+      .initializer(options.initializer, options.seed)
       .build();
 }
 

@@ -65,7 +65,9 @@ TEST(Builder, ProgrammaticModelBuildsAndLaysOutParameters) {
 }
 
 TEST(Builder, InitialisationIsSeededAndHeUniform) {
-  Model a = lenet({.seed = 1}), b = lenet({.seed = 1}), c = lenet({.seed = 2});
+  const Initializer he = Initializer::kHeUniform;
+  Model a = lenet({.seed = 1, .initializer = he}), b = lenet({.seed = 1, .initializer = he}),
+        c = lenet({.seed = 2, .initializer = he});
   EXPECT_EQ(a.parameters, b.parameters);
   EXPECT_NE(a.parameters, c.parameters);
   const Layer& conv1 = a.layer("conv1");
@@ -77,6 +79,18 @@ TEST(Builder, InitialisationIsSeededAndHeUniform) {
   EXPECT_LE(largest, limit);
   EXPECT_GT(largest, 0.9f * limit);
   for (size_t i = 0; i < conv1.bias.size; ++i) EXPECT_EQ(a.data(conv1.bias)[i], 0.0f);
+}
+
+TEST(Builder, LenetDefaultsToGlorotUniform) {
+  const Model model = lenet();
+  const Layer& hidden1 = model.layer("hidden1");  // fan in 1152, fan out 500
+  const float limit = std::sqrt(6.0f / (1152.0f + 500.0f));
+  float largest = 0;
+  for (size_t i = 0; i < hidden1.weight.size; ++i) {
+    largest = std::max(largest, std::fabs(model.data(hidden1.weight)[i]));
+  }
+  EXPECT_LE(largest, limit);
+  EXPECT_GT(largest, 0.99f * limit);
 }
 
 TEST(Builder, ShapeMismatchNamesTheLayerItsIndexAndBothShapes) {
