@@ -18,7 +18,7 @@ struct TrainOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
   double learning_rate = 1e-3;
-  uint64_t seed = 42;
+  uint64_t seed = 1;  // lenet()'s default (see LenetOptions)
   // Given on the command line: with --model only these override the file's update parameters.
   bool epochs_set = false, batch_size_set = false, learning_rate_set = false, seed_set = false;
   int threads = 0;
@@ -26,7 +26,7 @@ struct TrainOptions {
   std::string output;
   // Crash-safe checkpoints (see UpdateConfig): where, how often, and the run to resume.
   std::string checkpoint;
-  bool glorot = true;  // --init: Glorot-uniform (default) or He-uniform initial LeNet weights
+  bool glorot = false;  // --init: He-uniform (default) or Glorot-uniform initial LeNet weights
   std::string checkpoint_every;  // "N" mini-batches or "Ns" seconds
   std::string resume;
   bool json = false;

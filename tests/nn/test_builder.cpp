@@ -81,8 +81,8 @@ TEST(Builder, InitialisationIsSeededAndHeUniform) {
   for (size_t i = 0; i < conv1.bias.size; ++i) EXPECT_EQ(a.data(conv1.bias)[i], 0.0f);
 }
 
-TEST(Builder, LenetDefaultsToGlorotUniform) {
-  const Model model = lenet();
+TEST(Builder, LenetCanUseGlorotUniform) {
+  const Model model = lenet({.initializer = Initializer::kGlorotUniform});
   const Layer& hidden1 = model.layer("hidden1");  // fan in 1152, fan out 500
   const float limit = std::sqrt(6.0f / (1152.0f + 500.0f));
   float largest = 0;
