@@ -78,7 +78,8 @@ void idx_seeds(const fs::path& dir) {
 
 // ---- fuzz_csv: [height - 1 | (width - 1) << 3, or 0xc0 for 28x28][num_classes - 1][file]
 std::string csv_input(int height, int width, int num_classes, const std::string& text) {
-  const char shape = height == 28 && width == 28 ? char(0xc0) : char((height - 1) | (width - 1) << 3);
+  const char shape =
+      height == 28 && width == 28 ? char(0xc0) : char((height - 1) | (width - 1) << 3);
   return std::string{shape, char(num_classes - 1)} + text;
 }
 
@@ -105,19 +106,29 @@ Model small_cnn() {
       .output("output", {3})
       .training_input("image", {1, 6, 6})
       .training_input("output_true", {1}, FeatureType::kInt32)
-      .loss(CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
+      .loss(
+          CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
       .optimizer(Adam{})
       .epochs({2, {}, std::array<int64_t, 2>{1, 10}})
       .shuffle(true)
       .layers({
-          Convolution{.name = "conv", .input = "image", .output = "c", .output_channels = 2,
-                      .kernel_channels = 1, .kernel_size = {3, 3}, .updatable = true},
+          Convolution{.name = "conv",
+                      .input = "image",
+                      .output = "c",
+                      .output_channels = 2,
+                      .kernel_channels = 1,
+                      .kernel_size = {3, 3},
+                      .updatable = true},
           ReLU{.name = "relu", .input = "c", .output = "r"},
           Pooling{.name = "pool", .input = "r", .output = "p"},
-          Flatten{.name = "flatten", .input = "p", .output = "f",
-                  .order = FlattenOrder::kChannelLast},
-          InnerProduct{.name = "dense", .input = "f", .output = "d", .input_channels = 8,
-                       .output_channels = 3, .updatable = true},
+          Flatten{
+              .name = "flatten", .input = "p", .output = "f", .order = FlattenOrder::kChannelLast},
+          InnerProduct{.name = "dense",
+                       .input = "f",
+                       .output = "d",
+                       .input_channels = 8,
+                       .output_channels = 3,
+                       .updatable = true},
           Softmax{.name = "softmax", .input = "d", .output = "output"},
       })
       .build();
@@ -139,11 +150,20 @@ Model small_mlp() {
       .shuffle(false)
       .seed({11, {}, std::nullopt})
       .layers({
-          InnerProduct{.name = "hidden", .input = "x", .output = "h", .input_channels = 4,
-                       .output_channels = 3, .updatable = true},
+          InnerProduct{.name = "hidden",
+                       .input = "x",
+                       .output = "h",
+                       .input_channels = 4,
+                       .output_channels = 3,
+                       .updatable = true},
           Sigmoid{.name = "sigmoid", .input = "h", .output = "s"},
-          InnerProduct{.name = "out", .input = "s", .output = "y", .input_channels = 3,
-                       .output_channels = 2, .has_bias = false, .updatable = true},
+          InnerProduct{.name = "out",
+                       .input = "s",
+                       .output = "y",
+                       .input_channels = 3,
+                       .output_channels = 2,
+                       .has_bias = false,
+                       .updatable = true},
       })
       .build();
 }
@@ -151,32 +171,53 @@ Model small_mlp() {
 // Not updatable: an RGB image through a scaler, grouped dilated convolution with same padding,
 // average and global pooling, tanh and linear activations, a string-label classifier.
 Model image_classifier() {
-  Model model = ModelBuilder()
-      .metadata({.specification_version = 1, .user_defined = {{"source", "fuzz seed"}}})
-      .input("image", {3, 5, 4})
-      .output("probabilities", {2})
-      .layers({
-          Convolution{.name = "conv", .input = "image", .output = "c", .output_channels = 3,
-                      .kernel_channels = 1, .groups = 3, .kernel_size = {2, 2},
-                      .dilation = {1, 2}, .padding = Padding::kSame},
-          Tanh{.name = "tanh", .input = "c", .output = "t"},
-          Pooling{.name = "avg", .input = "t", .output = "a", .type = PoolingType::kAverage,
-                  .kernel_size = {2, 2}, .stride = {1, 1}, .padding = Padding::kSame,
-                  .average_excludes_padding = false},
-          Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = -0.25f},
-          Pooling{.name = "global", .input = "l", .output = "g", .type = PoolingType::kMax,
-                  .global = true},
-          Flatten{.name = "flatten", .input = "g", .output = "f"},
-          InnerProduct{.name = "dense", .input = "f", .output = "d", .input_channels = 3,
-                       .output_channels = 2},
-          Softmax{.name = "softmax", .input = "d", .output = "probabilities"},
-      })
-      .build();
+  Model model =
+      ModelBuilder()
+          .metadata({.specification_version = 1, .user_defined = {{"source", "fuzz seed"}}})
+          .input("image", {3, 5, 4})
+          .output("probabilities", {2})
+          .layers({
+              Convolution{.name = "conv",
+                          .input = "image",
+                          .output = "c",
+                          .output_channels = 3,
+                          .kernel_channels = 1,
+                          .groups = 3,
+                          .kernel_size = {2, 2},
+                          .dilation = {1, 2},
+                          .padding = Padding::kSame},
+              Tanh{.name = "tanh", .input = "c", .output = "t"},
+              Pooling{.name = "avg",
+                      .input = "t",
+                      .output = "a",
+                      .type = PoolingType::kAverage,
+                      .kernel_size = {2, 2},
+                      .stride = {1, 1},
+                      .padding = Padding::kSame,
+                      .average_excludes_padding = false},
+              Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = -0.25f},
+              Pooling{.name = "global",
+                      .input = "l",
+                      .output = "g",
+                      .type = PoolingType::kMax,
+                      .global = true},
+              Flatten{.name = "flatten", .input = "g", .output = "f"},
+              InnerProduct{.name = "dense",
+                           .input = "f",
+                           .output = "d",
+                           .input_channels = 3,
+                           .output_channels = 2},
+              Softmax{.name = "softmax", .input = "d", .output = "probabilities"},
+          })
+          .build();
   model.inputs[0].type = FeatureType::kImage;
   model.inputs[0].shape.clear();
   model.inputs[0].image = {ColorSpace::kRGB, 4, 5};
-  model.preprocessing.push_back({.feature_name = "image", .channel_scale = 1.0f / 255,
-                                 .red_bias = -0.5f, .green_bias = -0.25f, .blue_bias = 0.125f});
+  model.preprocessing.push_back({.feature_name = "image",
+                                 .channel_scale = 1.0f / 255,
+                                 .red_bias = -0.5f,
+                                 .green_bias = -0.25f,
+                                 .blue_bias = 0.125f});
   return as_classifier(model, ClassLabels{.string_labels = {"yes", "no"}});
 }
 
@@ -184,10 +225,11 @@ Model image_classifier() {
 enum class Storage { kHalf, kLinear4Bit, kLookupTable2Bit };
 std::string with_storage(const Model& model, size_t index, Storage storage) {
   coreml::spec::Model message = coreml::model_to_spec(model);
-  coreml::spec::NeuralNetworkLayer& layer = *message.mutable_neuralnetwork()->mutable_layers(int(index));
-  coreml::spec::WeightParams& weights = *(layer.has_convolution()
-                                              ? layer.mutable_convolution()->mutable_weights()
-                                              : layer.mutable_innerproduct()->mutable_weights());
+  coreml::spec::NeuralNetworkLayer& layer =
+      *message.mutable_neuralnetwork()->mutable_layers(int(index));
+  coreml::spec::WeightParams& weights =
+      *(layer.has_convolution() ? layer.mutable_convolution()->mutable_weights()
+                                : layer.mutable_innerproduct()->mutable_weights());
   const size_t count = size_t(weights.floatvalue_size());
   weights.clear_floatvalue();
   if (storage == Storage::kHalf) {
@@ -210,7 +252,8 @@ std::string with_storage(const Model& model, size_t index, Storage storage) {
     q.mutable_linearquantization()->add_scale(0.05f);
     q.mutable_linearquantization()->add_bias(-0.4f);
   } else {
-    for (float value : {-0.5f, -0.1f, 0.1f, 0.5f}) q.mutable_lookuptablequantization()->add_floatvalue(value);
+    for (float value : {-0.5f, -0.1f, 0.1f, 0.5f})
+      q.mutable_lookuptablequantization()->add_floatvalue(value);
   }
   return coreml::serialize_spec(message);
 }

@@ -26,7 +26,7 @@
 //   Evaluation result = evaluate(model, test);     // accuracy, loss, confusion matrix
 //   Predictor predictor(model);
 //   Prediction p = predictor.predict(test.image(0));  // p.label, p.probabilities, p.top(3)
-//   save_model(model, "lenet.etm");
+//   save_model(model, "lenet.mlmodel");  // an updatable Core ML model
 //
 // Every function reports bad input by throwing edgetrain::Error (error.h) with a message naming the
 // file, layer or value at fault; the library never exits or aborts.

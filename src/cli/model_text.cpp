@@ -17,25 +17,6 @@ std::string pair_text(const std::array<int, 2>& values, const char* separator = 
   return std::to_string(values[0]) + separator + std::to_string(values[1]);
 }
 
-const char* scalar_type_text(FeatureType type) {
-  switch (type) {
-    case FeatureType::kFloat32:
-      return "FLOAT32";
-    case FeatureType::kDouble:
-      return "DOUBLE";
-    case FeatureType::kInt32:
-      return "INT32";
-    case FeatureType::kInt64:
-      return "Int64";
-    case FeatureType::kString:
-      return "String";
-    case FeatureType::kImage:
-      return "image";
-    case FeatureType::kDictionary:
-      return "dictionary";
-  }
-  return "?";
-}
 
 }  // namespace
 
@@ -50,11 +31,11 @@ std::string feature_type_text(const Feature& feature) {
     }
     case FeatureType::kInt64:
     case FeatureType::kString:
-      return scalar_type_text(feature.type);
+      return feature_type_text(feature.type);
     case FeatureType::kDictionary:
-      return std::string("dictionary ") + scalar_type_text(feature.dictionary_key) + " -> Double";
+      return std::string("dictionary ") + feature_type_text(feature.dictionary_key) + " -> Double";
     default:
-      return std::string("multiArray ") + scalar_type_text(feature.type) + " " +
+      return std::string("multiArray ") + feature_type_text(feature.type) + " " +
              shape_string(feature.shape);
   }
 }

@@ -18,11 +18,6 @@
 namespace edgetrain {
 namespace {
 
-std::string number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 std::string describe(const Layer& layer) {
   return "layer '" + layer.name + "' (" + layer_type_name(layer) + ")";
@@ -62,24 +57,10 @@ bool has_bias(const Layer& layer) {
   return false;
 }
 
-const char* type_name(FeatureType type) {
-  switch (type) {
-    case FeatureType::kFloat32:
-      return "FLOAT32 multiArray";
-    case FeatureType::kDouble:
-      return "DOUBLE multiArray";
-    case FeatureType::kInt32:
-      return "INT32 multiArray";
-    case FeatureType::kInt64:
-      return "Int64";
-    case FeatureType::kString:
-      return "String";
-    case FeatureType::kImage:
-      return "image";
-    case FeatureType::kDictionary:
-      return "dictionary";
-  }
-  return "?";
+std::string type_name(FeatureType type) {
+  const bool array = type == FeatureType::kFloat32 || type == FeatureType::kDouble ||
+                     type == FeatureType::kInt32;
+  return std::string(feature_type_text(type)) + (array ? " multiArray" : "");
 }
 
 // Core ML's test of a training input standing for a model input: same name and same type.
@@ -288,8 +269,8 @@ class Checker {
       const auto [low, high] = *parameter.range;
       const double value = parameter.default_value;
       if (!(value >= low && value <= high)) {
-        fail(what + ": default " + number(value) + " is outside the allowed range [" + number(low) +
-             ", " + number(high) + "]");
+        fail(what + ": default " + number_text(value) + " is outside the allowed range [" + number_text(low) +
+             ", " + number_text(high) + "]");
       }
     }
   }

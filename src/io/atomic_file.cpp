@@ -12,7 +12,10 @@
 
 namespace edgetrain {
 
-void write_file_atomically(const std::string& path, const std::string& bytes) {
+namespace {
+
+// The folder a file goes in; throws when it does not exist.
+std::filesystem::path existing_folder(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -20,6 +23,13 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   if (!fs::is_directory(folder, ec)) {
     throw Error(path + ": cannot write: the folder '" + folder.string() + "' does not exist");
   }
+  return folder;
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const std::filesystem::path folder = existing_folder(path);
   const std::string temporary = path + ".tmp-" + std::to_string(getpid());
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(path + ": cannot write: " + std::strerror(errno));
@@ -59,14 +69,9 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 }
 
 void check_writable(const std::string& path) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  existing_folder(path);
   std::error_code ec;
-  if (!fs::is_directory(folder, ec)) {
-    throw Error(path + ": cannot write: the folder '" + folder.string() + "' does not exist");
-  }
-  if (fs::is_directory(target, ec)) throw Error(path + ": cannot write: it is a folder");
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": cannot write: it is a folder");
   const std::string probe = path + ".probe-" + std::to_string(getpid());
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(path + ": cannot write: " + std::strerror(errno));

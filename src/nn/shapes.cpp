@@ -36,6 +36,18 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
+std::string number_text(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+const char* feature_type_text(FeatureType type) {
+  static constexpr const char* kNames[] = {"FLOAT32", "DOUBLE", "INT32",     "Int64",
+                                           "String",  "image",  "dictionary"};
+  return kNames[int(type)];
+}
+
 const char* layer_type_name(const Layer& layer) {
   static constexpr const char* kNames[] = {"convolution", "pooling",      "activation",
                                            "flatten",     "innerProduct", "softmax"};

@@ -11,6 +11,10 @@ namespace edgetrain {
 
 std::string shape_string(const std::array<int, 3>& shape);
 std::string shape_string(const std::vector<int64_t>& shape);
+// A number as messages print it ("0.001", "1e-08").
+std::string number_text(double value);
+// Core ML's name of a feature type: FLOAT32, DOUBLE, INT32, Int64, String, image, dictionary.
+const char* feature_type_text(FeatureType type);
 
 // A feature's per-sample shape as (C, H, W); throws Error for bad ranks or dimensions.
 std::array<int, 3> feature_shape(const Feature& feature);

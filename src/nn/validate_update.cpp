@@ -7,11 +7,6 @@
 namespace edgetrain {
 namespace {
 
-std::string number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 const Feature* find_feature(const std::vector<Feature>& features, const std::string& name) {
   for (const Feature& feature : features) {
@@ -41,8 +36,8 @@ void check_allowed(const Int64Parameter& parameter, int64_t value, const std::st
 
 void check_allowed(const DoubleParameter& parameter, double value, const std::string& what) {
   if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
-    throw Error(what + " " + number(value) + " is outside the model's allowed range [" +
-                number((*parameter.range)[0]) + ", " + number((*parameter.range)[1]) + "]");
+    throw Error(what + " " + number_text(value) + " is outside the model's allowed range [" +
+                number_text((*parameter.range)[0]) + ", " + number_text((*parameter.range)[1]) + "]");
   }
 }
 

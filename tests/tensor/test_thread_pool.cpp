@@ -32,7 +32,8 @@ TEST(ThreadPool, RunSeesWritesOfThePreviousRun) {
   std::vector<long> values(4, 0);
   for (int round = 1; round <= 500; ++round) {
     pool.run([&](int t) { values[size_t(t)] += t + 1; });
-    pool.run([&](int t) { ASSERT_EQ(values[size_t((t + 1) % 4)], long(round) * ((t + 1) % 4 + 1)); });
+    pool.run(
+        [&](int t) { ASSERT_EQ(values[size_t((t + 1) % 4)], long(round) * ((t + 1) % 4 + 1)); });
   }
 }
 
@@ -65,7 +66,8 @@ TEST(ThreadPool, ParallelForCoversTheRangeInContiguousChunks) {
     std::sort(chunks.begin(), chunks.end());
     std::vector<std::pair<size_t, size_t>> expected;
     for (size_t t = 0; t < 3; ++t) {
-      if (count * t / 3 < count * (t + 1) / 3) expected.emplace_back(count * t / 3, count * (t + 1) / 3);
+      if (count * t / 3 < count * (t + 1) / 3)
+        expected.emplace_back(count * t / 3, count * (t + 1) / 3);
     }
     EXPECT_EQ(chunks, expected) << count << " items";
   }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The test suite under the sanitizers, with g++:
+#   build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer (-O1, asserts on), every test via ctest;
+#   build-tsan/: ThreadSanitizer, the threaded tests (thread pool, update task, checkpoints, the
+#                PyTorch reference run) through the test binary.
+# Any sanitizer report fails the run (exit 1). Expects the dependencies from scripts/setup.sh.
+# Usage: scripts/sanitize.sh [asan|tsan]   (default: both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+parts=("$@")
+((${#parts[@]})) || parts=(asan tsan)
+tsan_filter='ThreadPool.*:UpdateTask*:Checkpoint*:Torch*'
+
+# Configures and builds the test binary (and the CLI its tests run) with the given sanitizer flags.
+build() {
+  local dir="$1" flags="$2"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" \
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DEDGETRAIN_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$dir" --target edgetrain_tests
+}
+
+# No sanitizer report may go unnoticed: stop at the first one and fail the test that hit it.
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1"
+
+# Both parts run even when the first fails, so one run reports everything.
+failed=()
+for part in "${parts[@]}"; do
+  start=$SECONDS
+  status=0
+  case "$part" in
+    asan)
+      build build-asan "-fsanitize=address,undefined -fno-sanitize-recover=all"
+      echo "sanitize: built build-asan in $((SECONDS - start)) s; running every test"
+      ctest --test-dir build-asan --output-on-failure -j "$(nproc)" || status=$?
+      ;;
+    tsan)
+      build build-tsan "-fsanitize=thread"
+      echo "sanitize: built build-tsan in $((SECONDS - start)) s; running $tsan_filter"
+      build-tsan/edgetrain_tests --gtest_filter="$tsan_filter" || status=$?
+      ;;
+    *)
+      echo "usage: scripts/sanitize.sh [asan|tsan]" >&2
+      exit 2
+      ;;
+  esac
+  if ((status == 0)); then
+    echo "sanitize: $part clean ($((SECONDS - start)) s)"
+  else
+    echo "sanitize: $part FAILED ($((SECONDS - start)) s)" >&2
+    failed+=("$part")
+  fi
+done
+((${#failed[@]} == 0)) || { echo "sanitize: failed: ${failed[*]}" >&2; exit 1; }
