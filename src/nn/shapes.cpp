@@ -171,7 +171,7 @@ BlobShapes infer_shapes(const Model& model) {
       }
       out = {in[0], g.out_height, g.out_width};
     } else if (std::holds_alternative<FlattenParams>(layer.params)) {
-      out = {in[0] * in[1] * in[2], 1, 1};
+      out = {int(int64_t(in[0]) * in[1] * in[2]), 1, 1};  // bounded by the check below
     } else if (auto* dense = std::get_if<InnerProductParams>(&layer.params)) {
       if (in[1] != 1 || in[2] != 1 || in[0] != dense->input_channels) {
         throw Error(where + ": input '" + layer.inputs[0] + "'" + from + " has shape " +
@@ -181,6 +181,11 @@ BlobShapes infer_shapes(const Model& model) {
                     (in[1] * in[2] != 1 ? " (add a flatten layer before it)" : ""));
       }
       out = {dense->output_channels, 1, 1};
+    }
+    // Every blob (and so every buffer size computed from it) stays well inside int and size_t.
+    if (int64_t(out[0]) * out[1] * out[2] > (int64_t(1) << 28) ||
+        int64_t(in[0]) * in[1] * in[2] > (int64_t(1) << 28)) {
+      throw Error(where + ": its input or output holds more than 2^28 values per sample");
     }
     const std::string& name = layer.outputs[0];
     if (shapes.count(name)) {
