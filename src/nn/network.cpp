@@ -8,7 +8,7 @@
 
 namespace edgetrain {
 
-Network::Network(const Model& model) {
+Network::Network(const Model& model, bool fuse) {
   validate(model);
   const BlobShapes shapes = infer_shapes(model);
   std::map<std::string, int> index;
@@ -86,6 +86,8 @@ Network::Network(const Model& model) {
   }
 
   plan_in_place(model);
+  elided_.assign(blob_names_.size(), false);
+  if (fuse) plan_fusion();
 
   // A blob needs a gradient when an updatable layer produced it or sits upstream of it.
   blob_needs_grad_.assign(blob_names_.size(), false);
@@ -101,7 +103,8 @@ void Network::plan_in_place(const Model& model) {
   std::vector<int> consumers(blob_names_.size(), 0);
   for (const Step& step : steps_) ++consumers[size_t(step.in)];
   // Blobs read from outside the layers must keep their own values.
-  std::vector<bool> exposed(blob_names_.size(), false);
+  std::vector<bool>& exposed = exposed_;
+  exposed.assign(blob_names_.size(), false);
   for (const Feature& output : model.outputs) {
     if (auto found = std::find(blob_names_.begin(), blob_names_.end(), output.name);
         found != blob_names_.end()) {
@@ -134,6 +137,50 @@ void Network::plan_in_place(const Model& model) {
   }
 }
 
+void Network::plan_fusion() {
+  for (Step& pool : steps_) {
+    if (pool.kind != Kind::kMaxPool || !pool.pool_masks_relu) continue;
+    Step& relu = steps_[size_t(producers_[size_t(pool.in)])];  // in place, read only by the pool
+    const int conv_layer = producers_[size_t(relu.in)];
+    if (conv_layer < 0) continue;
+    Step& conv = steps_[size_t(conv_layer)];
+    if (conv.kind != Kind::kConvolution) continue;
+    const ops::Pool2dShape& p = pool.pool;
+    if (p.kernel_height != p.stride_height || p.kernel_width != p.stride_width || p.pad_top != 0 ||
+        p.pad_left != 0) {
+      continue;
+    }
+    ops::ConvReluPoolShape shape{.conv = conv.conv, .pool_height = p.kernel_height,
+                                 .pool_width = p.kernel_width, .out_height = p.out_height,
+                                 .out_width = p.out_width};
+    if (!ops::conv_relu_pool_supported(shape)) continue;
+    conv.fused = true;
+    conv.fused_out = pool.out;
+    conv.fused_shape = shape;
+    relu.absorbed = pool.absorbed = true;
+    elided_[size_t(storage_[size_t(conv.out)])] = true;
+  }
+  // A fused op's output read only by another fused op stays channel-last between them.
+  std::vector<int> consumers(blob_names_.size(), 0);
+  for (const Step& step : steps_) ++consumers[size_t(step.in)];
+  for (Step& first : steps_) {
+    if (!first.fused || consumers[size_t(first.fused_out)] != 1 || exposed_[size_t(first.fused_out)]) {
+      continue;
+    }
+    for (Step& second : steps_) {
+      if (second.fused && second.in == first.fused_out) {
+        first.fused_shape.output_channel_last = second.fused_shape.input_channel_last = true;
+      }
+    }
+  }
+  for (const Step& step : steps_) {
+    if (step.fused) {
+      scratch_floats_ =
+          std::max(scratch_floats_, ops::conv_relu_pool_workspace_floats(step.fused_shape));
+    }
+  }
+}
+
 int Network::blob(const std::string& name) const {
   auto found = std::find(blob_names_.begin(), blob_names_.end(), name);
   if (found == blob_names_.end()) throw Error("the network has no blob named '" + name + "'");
@@ -152,6 +199,7 @@ Workspace Network::make_workspace(int capacity, bool with_gradients) const {
   workspace.grads.resize(blob_names_.size());
   for (size_t b = 0; b < blob_names_.size(); ++b) {
     if (storage_[b] != int(b)) continue;  // shares an earlier blob's buffers
+    if (elided_[b]) continue;             // lives only inside a fused op
     workspace.values[b].resize(blob_sizes_[b] * size_t(capacity));
     if (with_gradients && blob_needs_grad_[b]) {
       workspace.grads[b].resize(blob_sizes_[b] * size_t(capacity));
@@ -160,14 +208,17 @@ Workspace Network::make_workspace(int capacity, bool with_gradients) const {
   // An in-place ReLU's input may not need a gradient while its output does (an updatable layer
   // produced neither, but the shared buffer is the same): give the shared buffer one.
   for (size_t b = 0; b < blob_names_.size(); ++b) {
+    if (elided_[size_t(storage_[b])]) continue;
     std::vector<float>& grad = workspace.grads[size_t(storage_[b])];
     if (with_gradients && blob_needs_grad_[b] && grad.empty()) {
       grad.resize(blob_sizes_[b] * size_t(capacity));
     }
   }
   for (const Step& step : steps_) {
-    size_t count = step.kind == Kind::kMaxPool ? blob_sizes_[size_t(step.out)] * size_t(capacity) : 0;
-    workspace.argmax.emplace_back(count);
+    const bool pool = step.kind == Kind::kMaxPool && !step.absorbed;
+    workspace.argmax.emplace_back(pool ? blob_sizes_[size_t(step.out)] * size_t(capacity) : 0);
+    workspace.window_argmax.emplace_back(
+        step.fused ? blob_sizes_[size_t(step.fused_out)] * size_t(capacity) : 0);
   }
   workspace.scratch.resize(scratch_floats_);
   return workspace;
@@ -191,17 +242,24 @@ void Network::load_input(Workspace& ws, int i, const float* features) const {
 void Network::forward(Workspace& ws, const Model& model, int n) const {
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& step = steps_[s];
+    if (step.absorbed) continue;
     const Layer& layer = model.layers[size_t(step.layer)];
     const float* in = ws.value(step.in);
+    const float* bias = layer.bias.size ? model.data(layer.bias) : nullptr;
+    if (step.fused) {
+      ops::ConvReluPoolShape shape = step.fused_shape;
+      shape.conv.batch = n;
+      ops::conv_relu_pool_forward(ws.value(step.fused_out), ws.window_argmax[s].data(), in,
+                                  model.data(layer.weight), bias, shape, ws.scratch.data());
+      continue;
+    }
     float* out = ws.value(step.out);
     const size_t count = blob_sizes_[size_t(step.out)] * size_t(n);
     switch (step.kind) {
       case Kind::kConvolution: {
         ops::Conv2dShape shape = step.conv;
         shape.batch = n;
-        ops::conv2d_forward(out, in, model.data(layer.weight),
-                            layer.bias.size ? model.data(layer.bias) : nullptr, shape,
-                            ws.scratch.data());
+        ops::conv2d_forward(out, in, model.data(layer.weight), bias, shape, ws.scratch.data());
         break;
       }
       case Kind::kMaxPool: {
@@ -231,9 +289,8 @@ void Network::forward(Workspace& ws, const Model& model, int n) const {
                              step.channel_last);
         break;
       case Kind::kInnerProduct:
-        ops::inner_product_forward(out, in, model.data(layer.weight),
-                                   layer.bias.size ? model.data(layer.bias) : nullptr, n,
-                                   step.in_shape[0], step.out_shape[0]);
+        ops::inner_product_forward(out, in, model.data(layer.weight), bias, n, step.in_shape[0],
+                                   step.out_shape[0]);
         break;
       case Kind::kSoftmax:
         ops::softmax_forward(out, in, n, step.in_shape[0], step.in_shape[1] * step.in_shape[2]);
@@ -254,14 +311,22 @@ void Network::backward(Workspace& ws, const Model& model, float* dparameters, in
                        int end_layer) const {
   for (int s = end_layer - 1; s >= 0; --s) {
     const Step& step = steps_[size_t(s)];
-    if (!step.runs_backward) continue;
+    if (!step.runs_backward || step.absorbed) continue;
     const Layer& layer = model.layers[size_t(step.layer)];
     const float* in = ws.value(step.in);
-    const float* out = ws.value(step.out);
-    const float* dout = ws.grad(step.out);
     float* dinput = step.needs_dinput ? ws.grad(step.in) : nullptr;
     float* dweight = layer.updatable ? dparameters + layer.weight.offset : nullptr;
     float* dbias = layer.updatable && layer.bias.size ? dparameters + layer.bias.offset : nullptr;
+    if (step.fused) {
+      ops::ConvReluPoolShape shape = step.fused_shape;
+      shape.conv.batch = n;
+      ops::conv_relu_pool_backward(dinput, dweight, dbias, ws.grad(step.fused_out),
+                                   ws.window_argmax[size_t(s)].data(), in,
+                                   model.data(layer.weight), shape, ws.scratch.data());
+      continue;
+    }
+    const float* out = ws.value(step.out);
+    const float* dout = ws.grad(step.out);
     const size_t count = blob_sizes_[size_t(step.out)] * size_t(n);
     switch (step.kind) {
       case Kind::kConvolution: {

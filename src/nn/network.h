@@ -20,6 +20,7 @@ struct Workspace {
   std::vector<std::vector<float>> values;    // per buffer: (capacity, blob size)
   std::vector<std::vector<float>> grads;     // per buffer that needs a gradient, else empty
   std::vector<std::vector<int32_t>> argmax;  // per step: max-pool argmax, else empty
+  std::vector<std::vector<uint8_t>> window_argmax;  // per step: fused conv+ReLU+pool, else empty
   std::vector<float> scratch;                // conv im2col buffer
 
   float* value(int blob) { return values[size_t(storage[size_t(blob)])].data(); }
@@ -28,7 +29,9 @@ struct Workspace {
 
 class Network {
  public:
-  explicit Network(const Model& model);  // throws Error when the model is inconsistent
+  // Throws Error when the model is inconsistent. fuse=false keeps every layer a separate step
+  // (the reference the fused ops are tested against).
+  explicit Network(const Model& model, bool fuse = true);
 
   // Inference-only workspaces (with_gradients false) hold no gradient buffers.
   Workspace make_workspace(int capacity, bool with_gradients = true) const;
@@ -76,9 +79,18 @@ class Network {
     // (pooled value > 0), which is the ReLU's mask at every argmax: the ReLU's backward is skipped.
     bool mask_folded_into_pool = false;
     bool pool_masks_relu = false;  // on that max-pool
+    // A convolution whose output only an in-place ReLU reads, whose output only a max-pool reads
+    // (window = stride, no padding) runs all three as one op (ops::conv_relu_pool_*): the
+    // convolution step writes the pool's output; the ReLU and pool steps are `absorbed` and skip,
+    // and the convolution's output blob gets no buffers at all.
+    bool fused = false;
+    int fused_out = 0;  // the pool's output blob
+    ops::ConvReluPoolShape fused_shape;
+    bool absorbed = false;
   };
 
   void plan_in_place(const Model& model);
+  void plan_fusion();
 
   std::vector<Step> steps_;
   std::vector<std::string> blob_names_;
@@ -87,6 +99,8 @@ class Network {
   std::vector<int> producers_;
   std::vector<bool> blob_needs_grad_;
   std::vector<int> storage_;  // blob → buffer
+  std::vector<bool> exposed_;  // per blob: read from outside the layers (outputs, losses)
+  std::vector<bool> elided_;  // per buffer: never materialised (inside a fused op)
   int input_blob_ = 0;
   size_t scratch_floats_ = 0;
   bool input_is_identity_ = true;

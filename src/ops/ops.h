@@ -52,6 +52,34 @@ void conv2d_forward_reference(float* out, const float* in, const float* weight, 
 void conv2d_backward_reference(float* dinput, float* dweight, float* dbias, const float* dout,
                                const float* in, const float* weight, const Conv2dShape& shape);
 
+// ---- Convolution + ReLU + max-pool, fused (conv_relu_pool.cpp) ---------------------------------
+// pool(relu(conv(in))) for a stride-1, undilated, unpadded, ungrouped convolution and a max-pool
+// whose window equals its stride (no padding, windows wholly inside). Forward keeps `argmax`
+// (N, PH·PW, OC): the max's position in its window, row-major, or kNoGradient where the pooled
+// value is 0; backward touches only those positions. Same weight layout as conv2d.
+struct ConvReluPoolShape {
+  Conv2dShape conv;                 // the convolution, batch included
+  int pool_height = 2, pool_width = 2;  // window = stride
+  int out_height = 1, out_width = 1;    // pooled output: (N, OC, out_height, out_width)
+  // Blobs stored channel-last, (N, H, W, C), when only fused ops read them: this op's input (and
+  // dinput), or its output (and dout). Spares a transpose per sample between two fused layers.
+  bool input_channel_last = false, output_channel_last = false;
+};
+constexpr uint8_t kNoGradient = 255;
+constexpr int kMaxPooledChannels = 1024;
+// Backward visits each gradient-carrying position (sparse) once the patch depth K = KH·KW·IC
+// reaches this; below it, the loop overhead per position loses to one dense GEMM (measured with
+// BM_ConvReluPoolBackward on LeNet's two layers: K = 9 and K = 128).
+constexpr int kSparseBackwardMinDepth = 32;
+bool conv_relu_pool_supported(const ConvReluPoolShape& shape);
+bool conv_relu_pool_backward_is_sparse(const ConvReluPoolShape& shape);
+size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& shape);
+void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
+                            const float* bias, const ConvReluPoolShape& shape, float* workspace);
+void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const float* dout,
+                             const uint8_t* argmax, const float* in, const float* weight,
+                             const ConvReluPoolShape& shape, float* workspace);
+
 // ---- Pooling (pool.cpp) -------------------------------------------------------------------------
 // Padded positions are never the max; average pooling divides by the window size, or by the count of
 // non-padded positions when exclude_padding is true (Core ML's avgPoolExcludePadding).

@@ -2,8 +2,11 @@
 
 #include <cmath>
 
+#include "ops/simd.h"
+
 namespace edgetrain {
 
+EDGETRAIN_VECTORIZE
 void adam_step(float* parameters, const float* gradients, float* m, float* v, size_t n,
                double learning_rate, double beta1, double beta2, double eps, int64_t step) {
   const double correction1 = 1.0 - std::pow(beta1, double(step));
@@ -21,6 +24,7 @@ void adam_step(float* parameters, const float* gradients, float* m, float* v, si
   }
 }
 
+EDGETRAIN_VECTORIZE
 void sgd_step(float* parameters, const float* gradients, float* velocity, size_t n,
               double learning_rate, double momentum, bool first_step) {
   const float lr = float(learning_rate), mu = float(momentum);

@@ -1,0 +1,399 @@
+// Convolution + ReLU + max-pool as one op, forward and backward, one sample at a time.
+//
+// Why fused: the unfused chain writes the convolution output (LeNet's first: 26·26·32 floats per
+// sample) to memory three times (conv, ReLU, pool) and keeps it and its gradient for backward.
+// Here one sample's convolution output lives only in a scratch buffer that stays in L2; the pool
+// keeps just one byte per pooled value, the position of its max in the window, and backward
+// visits only those positions: at most 1 in pool_h·pool_w convolution outputs gets a gradient
+// (fewer after ReLU), so the weight and input gradients cost a fraction of dense GEMMs.
+//
+// Per sample, with K = KH·KW·IC and P = OH·OW (convolution output positions):
+//   in_hwc  (IH·IW, IC)    the input moved to channel-last, so a patch row is KH runs of KW·IC
+//                          contiguous floats
+//   col     (P, K)         im2col of in_hwc, column (kh·KW + kw)·IC + ic
+//   w_hwc   (OC, K)        the weights in that column order (Core ML stores (OC, IC, KH, KW))
+//   conv    (P, OC)        = col · w_hwcᵀ (GEMM), bias not yet added
+//   pooled  (OC, PH, PW)   = max(0, max over the window of conv + bias), the op's output
+//   argmax  (PH·PW, OC)    window position (row-major in the window) of the max, or kNoGradient
+//                          when the pooled value is 0 (ReLU cut it: no gradient flows)
+// Max and ReLU commute and adding the bias keeps the argmax, so this equals conv → ReLU → pool
+// exactly, ties resolved the same way (the first max in the window wins).
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "ops/ops.h"
+#include "ops/simd.h"
+
+namespace edgetrain::ops {
+namespace {
+
+struct Sizes {
+  int ic, ih, iw, oc, kh, kw, k, oh, ow, p, ph, pw, windows;
+  bool in_hwc, out_hwc;  // the op's input / output blob is stored channel-last
+};
+
+Sizes sizes_of(const ConvReluPoolShape& s) {
+  const Conv2dShape& c = s.conv;
+  Sizes z{};
+  z.ic = c.in_channels, z.ih = c.in_height, z.iw = c.in_width, z.oc = c.out_channels;
+  z.kh = c.kernel_height, z.kw = c.kernel_width, z.k = z.kh * z.kw * z.ic;
+  z.oh = c.out_height, z.ow = c.out_width, z.p = z.oh * z.ow;
+  z.ph = s.out_height, z.pw = s.out_width, z.windows = z.ph * z.pw;
+  z.in_hwc = s.input_channel_last || z.ic == 1;  // one channel: both layouts are the same
+  z.out_hwc = s.output_channel_last || z.oc == 1;
+  return z;
+}
+
+// dout_hwc (PH·PW, OC) = dout_n, 0 where ReLU cut the window (no gradient flows there); dout_n
+// is (PH·PW, OC) when channel_last, else (OC, PH·PW). dbias (OC) += its column sums if not null.
+EDGETRAIN_VECTORIZE
+void gather_gradient(float* __restrict dout_hwc, float* __restrict dbias,
+                     const float* __restrict dout_n, const uint8_t* __restrict argmax_n, int oc,
+                     int windows, bool channel_last) {
+  for (int w = 0; w < windows; ++w) {
+    float* g = dout_hwc + size_t(w) * oc;
+    const uint8_t* at = argmax_n + size_t(w) * oc;
+    if (channel_last) {
+      const float* from = dout_n + size_t(w) * oc;
+      for (int o = 0; o < oc; ++o) g[o] = at[o] == kNoGradient ? 0.0f : from[o];
+    } else {
+      for (int o = 0; o < oc; ++o) g[o] = at[o] == kNoGradient ? 0.0f : dout_n[size_t(o) * windows + w];
+    }
+    if (dbias != nullptr)
+      for (int o = 0; o < oc; ++o) dbias[o] += g[o];
+  }
+}
+
+// One gradient reaching the convolution: output channel, position (row of col), value.
+struct Hit {
+  int32_t channel, position;
+  float gradient;
+};
+
+// Scratch layout inside the caller's workspace.
+struct Scratch {
+  float* w_hwc;    // (OC, K)
+  float* dw_hwc;   // (OC, K)
+  float* dw_kc;    // (K, OC), the dense backward's
+  float* in_hwc;   // (IH·IW, IC)
+  float* din_hwc;  // (IH·IW, IC)
+  float* col;      // (P, K); dcol in the dense backward
+  float* conv;     // (P, OC); dconv in the dense backward
+  float* pooled;   // (PH·PW, OC): the pooled output, then dout, channel-last
+  Hit* hits;       // up to PH·PW·OC
+};
+
+// Carves the scratch out of `workspace` (or, with a null workspace, only counts its floats).
+Scratch carve(float* workspace, const Sizes& z, size_t* floats = nullptr) {
+  static_assert(sizeof(Hit) % sizeof(float) == 0 && alignof(Hit) <= alignof(float));
+  Scratch s{};
+  size_t used = 0;
+  auto take = [&](size_t count) {
+    float* at = workspace != nullptr ? workspace + used : nullptr;
+    used += (count + 15) / 16 * 16;  // every buffer 64-byte aligned relative to the first
+    return at;
+  };
+  const size_t weights = size_t(z.oc) * z.k, image = size_t(z.ih) * z.iw * z.ic;
+  s.w_hwc = take(weights);
+  s.dw_hwc = take(weights);
+  s.dw_kc = take(weights);
+  s.in_hwc = take(image);
+  s.din_hwc = take(image);
+  s.col = take(size_t(z.p) * z.k);
+  s.conv = take(size_t(z.p) * z.oc);
+  s.pooled = take(size_t(z.windows) * z.oc);
+  s.hits = reinterpret_cast<Hit*>(take(size_t(z.windows) * z.oc * (sizeof(Hit) / sizeof(float))));
+  if (floats != nullptr) *floats = used;
+  return s;
+}
+
+// w_hwc[oc][(kh·KW + kw)·IC + ic] = weight[oc][ic][kh][kw].
+void weights_to_hwc(float* w_hwc, const float* weight, const Sizes& z) {
+  for (int o = 0; o < z.oc; ++o)
+    for (int c = 0; c < z.ic; ++c)
+      for (int t = 0; t < z.kh * z.kw; ++t)
+        w_hwc[size_t(o) * z.k + size_t(t) * z.ic + c] = weight[(size_t(o) * z.ic + c) * z.kh * z.kw + t];
+}
+
+// dweight[oc][ic][kh][kw] += dw_hwc[oc][(kh·KW + kw)·IC + ic].
+void add_weight_gradient(float* dweight, const float* dw_hwc, const Sizes& z) {
+  for (int o = 0; o < z.oc; ++o)
+    for (int c = 0; c < z.ic; ++c)
+      for (int t = 0; t < z.kh * z.kw; ++t)
+        dweight[(size_t(o) * z.ic + c) * z.kh * z.kw + t] += dw_hwc[size_t(o) * z.k + size_t(t) * z.ic + c];
+}
+
+// to (cols, rows) = from (rows, cols) transposed; add=true accumulates.
+EDGETRAIN_VECTORIZE
+void transpose(float* __restrict to, const float* __restrict from, int rows, int cols, bool add) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      float& cell = to[size_t(c) * rows + r];
+      cell = (add ? cell : 0.0f) + from[size_t(r) * cols + c];
+    }
+}
+
+// The sample's input as (IH·IW, IC): as stored when the blob is channel-last, else transposed.
+const float* input_hwc(float* in_hwc, const float* in_n, const Sizes& z) {
+  if (z.in_hwc) return in_n;
+  transpose(in_hwc, in_n, z.ic, z.ih * z.iw, false);
+  return in_hwc;
+}
+
+// col (P, K): row oh·OW + ow holds the patch under output (oh, ow), KH runs of `run` = KW·IC
+// floats. Short runs (a one-channel input: KW floats) get a compile-time length so the copy is
+// straight-line code rather than a loop per run.
+template <int kRun>
+void im2col_rows(float* __restrict col, const float* __restrict in_hwc, const Sizes& z, int run) {
+  if constexpr (kRun > 0) run = kRun;
+  const int oh = z.oh, ow = z.ow, kh = z.kh, k = z.k, iw = z.iw, ic = z.ic;
+  for (int y = 0; y < oh; ++y) {
+    for (int x = 0; x < ow; ++x) {
+      float* row = col + (size_t(y) * ow + x) * k;
+      for (int r = 0; r < kh; ++r) {
+        const float* from = in_hwc + (size_t(y + r) * iw + x) * ic;
+        for (int i = 0; i < run; ++i) row[r * run + i] = from[i];
+      }
+    }
+  }
+}
+
+EDGETRAIN_VECTORIZE
+void im2col_hwc(float* col, const float* in_hwc, const Sizes& z) {
+  const int run = z.kw * z.ic;
+  switch (run) {
+    case 1: im2col_rows<1>(col, in_hwc, z, run); break;
+    case 2: im2col_rows<2>(col, in_hwc, z, run); break;
+    case 3: im2col_rows<3>(col, in_hwc, z, run); break;
+    case 4: im2col_rows<4>(col, in_hwc, z, run); break;
+    case 5: im2col_rows<5>(col, in_hwc, z, run); break;
+    default: im2col_rows<0>(col, in_hwc, z, run); break;
+  }
+}
+
+// For every window and channel: the max of conv over the window (first wins), plus the bias, cut
+// at 0. Writes pooled_hwc (PH·PW, OC) and argmax_n (PH·PW, OC). Plain loops over channels with
+// same-width lanes (float, int32) that the compiler turns into compare-and-select vectors.
+EDGETRAIN_VECTORIZE
+void pool_windows(float* __restrict pooled_hwc, uint8_t* __restrict argmax_n,
+                  const float* __restrict conv, const float* __restrict bias, int oc, int ow,
+                  int ph, int pw, int pool_h, int pool_w) {
+  float best[kMaxPooledChannels];
+  int32_t best_at[kMaxPooledChannels];
+  for (int py = 0; py < ph; ++py) {
+    for (int px = 0; px < pw; ++px) {
+      const int window = py * pw + px;
+      const float* first = conv + (size_t(py * pool_h) * ow + size_t(px * pool_w)) * oc;
+      for (int o = 0; o < oc; ++o) best[o] = first[o], best_at[o] = 0;
+      for (int dy = 0; dy < pool_h; ++dy) {
+        for (int dx = dy == 0 ? 1 : 0; dx < pool_w; ++dx) {
+          const float* row = first + (size_t(dy) * ow + dx) * oc;
+          const int32_t at = dy * pool_w + dx;
+          for (int o = 0; o < oc; ++o) {
+            const bool greater = row[o] > best[o];
+            best[o] = greater ? row[o] : best[o];
+            best_at[o] = greater ? at : best_at[o];
+          }
+        }
+      }
+      float* pooled = pooled_hwc + size_t(window) * oc;
+      uint8_t* window_at = argmax_n + size_t(window) * oc;
+      for (int o = 0; o < oc; ++o) {
+        const float value = best[o] + bias[o];
+        const bool alive = value > 0.0f;
+        pooled[o] = alive ? value : 0.0f;
+        best_at[o] = alive ? best_at[o] : int32_t(kNoGradient);
+      }
+      for (int o = 0; o < oc; ++o) window_at[o] = uint8_t(best_at[o]);
+    }
+  }
+}
+
+
+// The non-zero gradients of one sample, found without data-dependent branches (half the argmax
+// entries are kNoGradient in no predictable pattern). dout_hwc is (PH·PW, OC).
+EDGETRAIN_VECTORIZE
+int collect_hits(Hit* hits, const float* dout_hwc, const uint8_t* argmax_n, const Sizes& z,
+                 int pool_h, int pool_w) {
+  int count = 0;
+  for (int py = 0; py < z.ph; ++py) {
+    for (int px = 0; px < z.pw; ++px) {
+      const int window = py * z.pw + px;
+      const uint8_t* window_at = argmax_n + size_t(window) * z.oc;
+      const float* g = dout_hwc + size_t(window) * z.oc;
+      for (int o = 0; o < z.oc; ++o) {
+        const int at = window_at[o] == kNoGradient ? 0 : window_at[o];
+        hits[count] = {o, (py * pool_h + at / pool_w) * z.ow + px * pool_w + at % pool_w, g[o]};
+        count += (window_at[o] != kNoGradient) & (g[o] != 0.0f);
+      }
+    }
+  }
+  return count;
+}
+
+// Sparse backward of one sample: dW_hwc[c] += g · col[p] and din_hwc[patch(p)] += g · w_hwc[c] for
+// each hit (either output may be null). K multiply-adds per hit, against K per convolution output
+// for the dense GEMMs.
+EDGETRAIN_VECTORIZE
+void backward_hits(float* __restrict dw_hwc, float* __restrict din_hwc, const Hit* hits, int count,
+                   const float* __restrict col, const float* __restrict w_hwc, const Sizes& z) {
+  const int k = z.k, kh = z.kh, ow = z.ow, iw = z.iw, ic = z.ic, run = z.kw * z.ic;
+  for (int h = 0; h < count; ++h) {
+    const Hit hit = hits[h];
+    const float g = hit.gradient;
+    if (dw_hwc != nullptr) {
+      float* dw = dw_hwc + size_t(hit.channel) * k;
+      const float* patch = col + size_t(hit.position) * k;
+      for (int i = 0; i < k; ++i) dw[i] += g * patch[i];
+    }
+    if (din_hwc != nullptr) {
+      // Patch row r of output (y, x) is the run starting at input element ((y + r)·IW + x)·IC.
+      const int y = hit.position / ow, x = hit.position % ow;
+      const float* w = w_hwc + size_t(hit.channel) * k;
+      for (int r = 0; r < kh; ++r) {
+        float* din = din_hwc + (size_t(y + r) * iw + x) * ic;
+        for (int i = 0; i < run; ++i) din[i] += g * w[r * run + i];
+      }
+    }
+  }
+}
+
+// Dense backward of one sample, for small K where a GEMM beats per-hit loops: the convolution's
+// gradient dconv (P, OC) is built whole (each element written once: g at the argmax, else 0), then
+//   dW_kc (K, OC) += colᵀ · dconv        din: dcol (P, K) = dconv · w_hwc, added back by col2im.
+EDGETRAIN_VECTORIZE
+void expand_gradient(float* __restrict dconv, const float* __restrict dout_hwc,
+                     const uint8_t* __restrict argmax_n, const Sizes& z, int pool_h, int pool_w) {
+  const int oc = z.oc, ow = z.ow, ph = z.ph, pw = z.pw;  // locals: stores cannot alias them
+  // Positions outside every window (the floor of the pooled size) get no gradient.
+  if (ph * pool_h != z.oh || pw * pool_w != ow) std::fill_n(dconv, size_t(z.p) * oc, 0.0f);
+  for (int py = 0; py < ph; ++py) {
+    for (int px = 0; px < pw; ++px) {
+      const int window = py * pw + px;
+      const uint8_t* window_at = argmax_n + size_t(window) * oc;
+      const float* g = dout_hwc + size_t(window) * oc;
+      for (int dy = 0; dy < pool_h; ++dy) {
+        for (int dx = 0; dx < pool_w; ++dx) {
+          float* row = dconv + (size_t(py * pool_h + dy) * ow + size_t(px * pool_w + dx)) * oc;
+          const uint8_t at = uint8_t(dy * pool_w + dx);
+          for (int o = 0; o < oc; ++o) row[o] = window_at[o] == at ? g[o] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// din_hwc (IH·IW, IC) += col2im(dcol (P, K)).
+void col2im_hwc_add(float* din_hwc, const float* dcol, const Sizes& z) {
+  const int run = z.kw * z.ic;
+  for (int y = 0; y < z.oh; ++y)
+    for (int x = 0; x < z.ow; ++x) {
+      const float* row = dcol + (size_t(y) * z.ow + x) * z.k;
+      for (int r = 0; r < z.kh; ++r) {
+        float* to = din_hwc + (size_t(y + r) * z.iw + x) * z.ic;
+        for (int i = 0; i < run; ++i) to[i] += row[r * run + i];
+      }
+    }
+}
+
+}  // namespace
+
+bool conv_relu_pool_supported(const ConvReluPoolShape& s) {
+  const Conv2dShape& c = s.conv;
+  return c.groups == 1 && c.stride_height == 1 && c.stride_width == 1 && c.dilation_height == 1 &&
+         c.dilation_width == 1 && c.pad_top == 0 && c.pad_left == 0 &&
+         c.out_height == c.in_height - c.kernel_height + 1 &&
+         c.out_width == c.in_width - c.kernel_width + 1 && c.out_channels <= kMaxPooledChannels &&
+         s.pool_height >= 1 && s.pool_width >= 1 && s.pool_height * s.pool_width < kNoGradient &&
+         s.out_height >= 1 && s.out_width >= 1 && s.out_height * s.pool_height <= c.out_height &&
+         s.out_width * s.pool_width <= c.out_width;
+}
+
+size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& s) {
+  size_t floats = 0;
+  carve(nullptr, sizes_of(s), &floats);
+  return floats;
+}
+
+bool conv_relu_pool_backward_is_sparse(const ConvReluPoolShape& s) {
+  return sizes_of(s).k >= kSparseBackwardMinDepth;
+}
+
+void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
+                            const float* bias, const ConvReluPoolShape& s, float* workspace) {
+  assert(conv_relu_pool_supported(s));
+  const Sizes z = sizes_of(s);
+  const Scratch scratch = carve(workspace, z);
+  weights_to_hwc(scratch.w_hwc, weight, z);
+  float* bias_or_zero = scratch.dw_hwc;  // unused by forward otherwise
+  for (int o = 0; o < z.oc; ++o) bias_or_zero[o] = bias != nullptr ? bias[o] : 0.0f;
+  const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
+  const size_t out_sample = size_t(z.oc) * z.windows;
+  for (int n = 0; n < s.conv.batch; ++n) {
+    im2col_hwc(scratch.col, input_hwc(scratch.in_hwc, in + n * in_sample, z), z);
+    // conv (P, OC) = col (P, K) · w_hwcᵀ
+    gemm(scratch.conv, scratch.col, scratch.w_hwc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kYes,
+         0.0f, z.k, z.k, z.oc);
+    float* out_n = out + n * out_sample;
+    pool_windows(z.out_hwc ? out_n : scratch.pooled, argmax + n * out_sample, scratch.conv,
+                 bias_or_zero, z.oc, z.ow, z.ph, z.pw, s.pool_height, s.pool_width);
+    if (!z.out_hwc) transpose(out_n, scratch.pooled, z.windows, z.oc, false);
+  }
+}
+
+void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const float* dout,
+                             const uint8_t* argmax, const float* in, const float* weight,
+                             const ConvReluPoolShape& s, float* workspace) {
+  assert(conv_relu_pool_supported(s));
+  if (dinput == nullptr && dweight == nullptr && dbias == nullptr) return;
+  const Sizes z = sizes_of(s);
+  const Scratch scratch = carve(workspace, z);
+  const bool sparse = conv_relu_pool_backward_is_sparse(s);
+  const size_t weights = size_t(z.oc) * z.k;
+  weights_to_hwc(scratch.w_hwc, weight, z);
+  if (dweight != nullptr) std::fill_n(sparse ? scratch.dw_hwc : scratch.dw_kc, weights, 0.0f);
+  const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
+  const size_t out_sample = size_t(z.oc) * z.windows;
+  float* dout_hwc = scratch.pooled;
+  for (int n = 0; n < s.conv.batch; ++n) {
+    const uint8_t* argmax_n = argmax + n * out_sample;  // (PH·PW, OC)
+    gather_gradient(dout_hwc, dbias, dout + n * out_sample, argmax_n, z.oc, z.windows, z.out_hwc);
+    if (dweight != nullptr) {
+      im2col_hwc(scratch.col, input_hwc(scratch.in_hwc, in + n * in_sample, z), z);
+    }
+    float* din_hwc = nullptr;
+    if (dinput != nullptr) {
+      // A channel-last input's gradient is accumulated straight into dinput.
+      din_hwc = z.in_hwc ? dinput + n * in_sample : scratch.din_hwc;
+      if (!z.in_hwc) std::fill_n(din_hwc, in_sample, 0.0f);
+    }
+    if (sparse) {
+      const int count =
+          collect_hits(scratch.hits, dout_hwc, argmax_n, z, s.pool_height, s.pool_width);
+      backward_hits(dweight != nullptr ? scratch.dw_hwc : nullptr, din_hwc, scratch.hits, count,
+                    scratch.col, scratch.w_hwc, z);
+    } else {
+      float* dconv = scratch.conv;
+      expand_gradient(dconv, dout_hwc, argmax_n, z, s.pool_height, s.pool_width);
+      if (dweight != nullptr) {  // dW_kc (K, OC) += colᵀ (K, P) · dconv (P, OC)
+        gemm(scratch.dw_kc, scratch.col, dconv, z.k, z.oc, z.p, Transpose::kYes, Transpose::kNo,
+             1.0f, z.k, z.oc, z.oc);
+      }
+      if (din_hwc != nullptr) {  // dcol (P, K) = dconv (P, OC) · w_hwc (OC, K)
+        gemm(scratch.col, dconv, scratch.w_hwc, z.p, z.k, z.oc, Transpose::kNo, Transpose::kNo,
+             0.0f, z.oc, z.k, z.k);
+        col2im_hwc_add(din_hwc, scratch.col, z);
+      }
+    }
+    if (din_hwc != nullptr && !z.in_hwc) {
+      transpose(dinput + n * in_sample, din_hwc, z.ih * z.iw, z.ic, true);
+    }
+  }
+  if (dweight != nullptr) {
+    if (!sparse) transpose(scratch.dw_hwc, scratch.dw_kc, z.k, z.oc, false);
+    add_weight_gradient(dweight, scratch.dw_hwc, z);
+  }
+}
+
+}  // namespace edgetrain::ops
