@@ -1,8 +1,10 @@
 // Kernel micro-benchmarks: GEMM at the shapes training runs (fast path per ISA and the reference),
-// conv2d forward/backward at the two LeNet conv layers (batch 64), and max pooling.
+// conv2d forward/backward at the two LeNet conv layers (batch 64), max pooling, and the fused
+// conv + ReLU + max-pool op per kernel against the same chain unfused.
 // GFLOP/s is reported as the "FLOPS" counter (a rate, so Google Benchmark prints it per second).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "ops/gemm_internal.h"
@@ -76,9 +78,9 @@ Conv2dShape lenet_conv(int layer) {
     s.in_channels = 1, s.in_height = 28, s.in_width = 28;
     s.out_channels = 32, s.out_height = 26, s.out_width = 26;
     s.kernel_height = 3, s.kernel_width = 3;
-  } else {  // 32 → 32, 2x2 on 13x13, same (the extra row/column of padding at the bottom/right)
+  } else {  // 32 → 32, 2x2 on 13x13, valid
     s.in_channels = 32, s.in_height = 13, s.in_width = 13;
-    s.out_channels = 32, s.out_height = 13, s.out_width = 13;
+    s.out_channels = 32, s.out_height = 12, s.out_width = 12;
     s.kernel_height = 2, s.kernel_width = 2;
   }
   return s;
@@ -149,6 +151,109 @@ void BM_MaxPool(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(in.size()) * 4);
 }
 BENCHMARK(BM_MaxPool)->ArgName("backward")->Arg(0)->Arg(1);
+
+// ---- Fused conv + ReLU + max-pool 2x2 (conv_relu_pool.cpp) at LeNet's two layers, batch 64 -------
+// FLOPS counts the dense-equivalent work (what the unfused chain computes), so a kernel that skips
+// positions without gradient shows as faster than its arithmetic. Backward, as in training: the
+// weight and bias gradients, plus the input gradient for layer 2 only (layer 1 reads the image).
+// Kernel arg: 0 auto, 1 direct, 2 sparse, 3 dense (a forced kernel the shape cannot run falls back).
+struct FusedCase {
+  ConvReluPoolShape shape;
+  std::vector<float> in, weight, bias, out, dout, dinput, dweight, dbias, workspace;
+  std::vector<uint8_t> argmax;
+};
+
+FusedCase make_fused_case(int layer, int kernel) {
+  FusedCase c;
+  ConvReluPoolShape& s = c.shape;
+  s.conv = lenet_conv(layer);
+  s.pool_height = s.pool_width = 2;
+  s.out_height = s.conv.out_height / 2, s.out_width = s.conv.out_width / 2;
+  s.input_channel_last = layer == 2;  // as in training: layer 1's output feeds layer 2 as (H, W, C)
+  s.output_channel_last = layer == 1;
+  s.kernel = ConvReluPoolShape::Kernel(kernel);
+  const size_t in_size = size_t(s.conv.batch) * s.conv.in_channels * s.conv.in_height * s.conv.in_width;
+  const size_t out_size = size_t(s.conv.batch) * s.conv.out_channels * s.out_height * s.out_width;
+  const size_t weight_size =
+      size_t(s.conv.out_channels) * s.conv.in_channels * s.conv.kernel_height * s.conv.kernel_width;
+  c.in = random_vector(in_size, 1), c.weight = random_vector(weight_size, 2);
+  c.bias = random_vector(size_t(s.conv.out_channels), 3), c.dout = random_vector(out_size, 4);
+  for (float& w : c.weight) w *= 0.5f;
+  c.out.resize(out_size), c.argmax.resize(out_size), c.dinput.resize(in_size);
+  c.dweight.resize(weight_size), c.dbias.resize(size_t(s.conv.out_channels));
+  c.workspace.resize(conv_relu_pool_workspace_floats(s));
+  return c;
+}
+
+void BM_ConvReluPoolForward(benchmark::State& state) {
+  FusedCase c = make_fused_case(int(state.range(0)), int(state.range(1)));
+  for (auto _ : state) {
+    conv_relu_pool_forward(c.out.data(), c.argmax.data(), c.in.data(), c.weight.data(),
+                           c.bias.data(), c.shape, c.workspace.data());
+    benchmark::DoNotOptimize(c.out.data());
+  }
+  set_flops(state, conv_flops(c.shape.conv));
+}
+BENCHMARK(BM_ConvReluPoolForward)->ArgNames({"layer", "kernel"})->ArgsProduct({{1, 2}, {0, 1, 2}});
+
+void BM_ConvReluPoolBackward(benchmark::State& state) {
+  const int layer = int(state.range(0));
+  FusedCase c = make_fused_case(layer, int(state.range(1)));
+  conv_relu_pool_forward(c.out.data(), c.argmax.data(), c.in.data(), c.weight.data(), c.bias.data(),
+                         c.shape, c.workspace.data());
+  float* dinput = layer == 2 ? c.dinput.data() : nullptr;
+  for (auto _ : state) {
+    conv_relu_pool_backward(dinput, c.dweight.data(), c.dbias.data(), c.dout.data(),
+                            c.argmax.data(), c.in.data(), c.weight.data(), c.shape,
+                            c.workspace.data());
+    benchmark::DoNotOptimize(c.dweight.data());
+  }
+  set_flops(state, (layer == 2 ? 2.0 : 1.0) * conv_flops(c.shape.conv));
+}
+BENCHMARK(BM_ConvReluPoolBackward)
+    ->ArgNames({"layer", "kernel"})
+    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}});
+
+// The same work unfused, for comparison: conv2d (im2col + GEMM), ReLU, max-pool, and back.
+void BM_ConvReluPoolUnfused(benchmark::State& state) {
+  const int layer = int(state.range(0));
+  const bool backward = state.range(1) != 0;
+  const Conv2dShape s = lenet_conv(layer);
+  Pool2dShape p;
+  p.batch = s.batch, p.channels = s.out_channels, p.in_height = s.out_height;
+  p.in_width = s.out_width, p.out_height = s.out_height / 2, p.out_width = s.out_width / 2;
+  p.kernel_height = p.kernel_width = p.stride_height = p.stride_width = 2;
+  const size_t in_size = size_t(s.batch) * s.in_channels * s.in_height * s.in_width;
+  const size_t conv_size = size_t(s.batch) * s.out_channels * s.out_height * s.out_width;
+  const size_t out_size = size_t(p.batch) * p.channels * p.out_height * p.out_width;
+  const size_t weight_size = size_t(s.out_channels) * s.in_channels * s.kernel_height * s.kernel_width;
+  const auto in = random_vector(in_size, 1), weight = random_vector(weight_size, 2);
+  const auto bias = random_vector(size_t(s.out_channels), 3), dout = random_vector(out_size, 4);
+  std::vector<float> conv(conv_size), dconv(conv_size), out(out_size), dinput(in_size);
+  std::vector<float> dweight(weight_size), dbias(size_t(s.out_channels));
+  std::vector<int32_t> argmax(out_size);
+  std::vector<float> workspace(conv2d_workspace_floats(s));
+  auto forward = [&] {
+    conv2d_forward(conv.data(), in.data(), weight.data(), bias.data(), s, workspace.data());
+    relu_forward(conv.data(), conv.data(), conv_size);
+    maxpool2d_forward(out.data(), argmax.data(), conv.data(), p);
+  };
+  forward();
+  for (auto _ : state) {
+    if (backward) {
+      std::fill(dconv.begin(), dconv.end(), 0.0f);
+      maxpool2d_backward(dconv.data(), dout.data(), argmax.data(), p);
+      relu_backward(dconv.data(), dconv.data(), conv.data(), conv_size);
+      conv2d_backward(layer == 2 ? dinput.data() : nullptr, dweight.data(), dbias.data(),
+                      dconv.data(), in.data(), weight.data(), s, workspace.data());
+    } else {
+      forward();
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, (backward ? (layer == 2 ? 2.0 : 1.0) : 1.0) * conv_flops(s));
+}
+BENCHMARK(BM_ConvReluPoolUnfused)->ArgNames({"layer", "backward"})->ArgsProduct({{1, 2}, {0, 1}});
 
 }  // namespace
 }  // namespace edgetrain::ops

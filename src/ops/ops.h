@@ -64,6 +64,9 @@ struct ConvReluPoolShape {
   // Blobs stored channel-last, (N, H, W, C), when only fused ops read them: this op's input (and
   // dinput), or its output (and dout). Spares a transpose per sample between two fused layers.
   bool input_channel_last = false, output_channel_last = false;
+  // kAuto picks by shape (below); the others force a kernel, for tests and benchmarks. A forced
+  // kDirect the shape cannot run (or, in backward, with an input gradient wanted) falls back.
+  enum class Kernel { kAuto, kDirect, kSparse, kDense } kernel = Kernel::kAuto;
 };
 constexpr uint8_t kNoGradient = 255;
 constexpr int kMaxPooledChannels = 1024;
@@ -73,6 +76,13 @@ constexpr int kMaxPooledChannels = 1024;
 constexpr int kSparseBackwardMinDepth = 32;
 bool conv_relu_pool_supported(const ConvReluPoolShape& shape);
 bool conv_relu_pool_backward_is_sparse(const ConvReluPoolShape& shape);
+// Patches of at most this depth, with output channels in multiples of 16, run the direct kernel:
+// forward always, backward when no input gradient is wanted (a first layer). Else im2col + GEMM.
+constexpr int kDirectMaxDepth = 16;
+bool conv_relu_pool_is_direct(const ConvReluPoolShape& shape);
+// Deeper patches with output channels in multiples of 32 also run forward in registers (no im2col
+// or GEMM); kDirect or kAuto picks it, any other kernel forces im2col + GEMM.
+bool conv_relu_pool_forward_is_deep(const ConvReluPoolShape& shape);
 size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& shape);
 void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
                             const float* bias, const ConvReluPoolShape& shape, float* workspace);
