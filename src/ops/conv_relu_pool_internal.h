@@ -1,0 +1,53 @@
+// Internals of the fused convolution + ReLU + max-pool op, shared by conv_relu_pool.cpp (layouts,
+// the im2col + GEMM path, the public entry points) and conv_relu_pool_kernels.cpp (the in-register
+// kernels). See conv_relu_pool.cpp for the per-sample buffers and their shapes.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/ops.h"
+
+namespace edgetrain::ops::conv_relu_pool_internal {
+
+// The op's sizes, K = KH·KW·IC (patch depth), P = OH·OW (convolution outputs), windows = PH·PW.
+struct Sizes {
+  int ic, ih, iw, oc, kh, kw, k, oh, ow, p, ph, pw, windows;
+  bool in_hwc, out_hwc;  // the op's input / output blob is stored channel-last
+};
+
+inline Sizes sizes_of(const ConvReluPoolShape& s) {
+  const Conv2dShape& c = s.conv;
+  Sizes z{};
+  z.ic = c.in_channels, z.ih = c.in_height, z.iw = c.in_width, z.oc = c.out_channels;
+  z.kh = c.kernel_height, z.kw = c.kernel_width, z.k = z.kh * z.kw * z.ic;
+  z.oh = c.out_height, z.ow = c.out_width, z.p = z.oh * z.ow;
+  z.ph = s.out_height, z.pw = s.out_width, z.windows = z.ph * z.pw;
+  z.in_hwc = s.input_channel_last || z.ic == 1;  // one channel: both layouts are the same
+  z.out_hwc = s.output_channel_last || z.oc == 1;
+  return z;
+}
+
+
+// Every kernel works on one sample, channel-last: in_hwc (IH·IW, IC); pooled_hwc, dout_hwc and
+// argmax_n (PH·PW, OC); w_kc (K, OC); w_hwc, dw_hwc (OC, K). dout_hwc is already 0 wherever the
+// argmax is kNoGradient. origins[window·positions + at] is the input element where patch row 0
+// under window position `at` starts. Backward kernels add into their outputs.
+
+// Shallow patches (conv_relu_pool_is_direct): the window's outputs in registers.
+void direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
+                           const float* w_kc, const float* bias, const Sizes& z, int pool_h,
+                           int pool_w);
+// dw_kc (K, OC) += the sample's weight gradient (the input gradient is not computed).
+void direct_backward_sample(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
+                            const float* in_hwc, const Sizes& z, int pool_h, int pool_w);
+// Deep patches with OC % 32 == 0 (conv_relu_pool_forward_is_deep).
+void deep_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
+                         const float* w_kc, const float* bias, const int32_t* origins,
+                         const Sizes& z, int positions);
+// Patch runs KW·IC in multiples of 16: only positions with a gradient cost work. Either output
+// may be null.
+void sparse_backward_sample(float* dw_hwc, float* din_hwc, const float* dout_hwc,
+                            const uint8_t* argmax_n, const float* in_hwc, const float* w_hwc,
+                            const int32_t* origins, const Sizes& z, int positions);
+
+}  // namespace edgetrain::ops::conv_relu_pool_internal
