@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev      # tests and micro-benchmarks
+  libopenblas-dev                                 # bench/bench_blas.cpp: our GEMM vs OpenBLAS
   zlib1g-dev libcurl4-openssl-dev libssl-dev      # .gz data, fetch-data, MD5
   libcli11-dev nlohmann-json3-dev                 # command line, JSON
   libprotobuf-dev protobuf-compiler               # Core ML .mlmodel files
