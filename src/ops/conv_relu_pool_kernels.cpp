@@ -17,10 +17,14 @@ namespace {
 // straight from the input, pooled there, and only the pooled values and argmax leave.
 
 // pooled_hwc (PH·PW, OC) and argmax_n (PH·PW, OC) of one sample; w_kc (K, OC).
-template <int kKh, int kRun>
-EDGETRAIN_INLINE void direct_forward(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc, const float* w_kc,
-                    const float* bias, const Sizes& z, int pool_h, int pool_w) {
+// Template arguments > 0 fix the kernel rows, the run KW·IC and a square pool size at compile time,
+// so the loops unroll and the window's positions interleave.
+template <int kKh, int kRun, int kPool>
+EDGETRAIN_INLINE void direct_forward(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
+                                     const float* w_kc, const float* bias, const Sizes& z,
+                                     int pool_h, int pool_w) {
   const int kh = kKh > 0 ? kKh : z.kh, run = kRun > 0 ? kRun : z.kw * z.ic;
+  if constexpr (kPool > 0) pool_h = pool_w = kPool;
   const int oc = z.oc, iw = z.iw, ic = z.ic;
   for (int c0 = 0; c0 < oc; c0 += kLanes) {
     Vec w[kDirectMaxDepth];
@@ -55,10 +59,11 @@ EDGETRAIN_INLINE void direct_forward(float* pooled_hwc, uint8_t* argmax_n, const
 
 // dw_kc (K, OC) += Σ over hits of g · patch; dout_hwc (PH·PW, OC) is already 0 where no gradient
 // flows, so a lane whose argmax is not this position just adds 0.
-template <int kKh, int kRun>
+template <int kKh, int kRun, int kPool>
 EDGETRAIN_INLINE void direct_backward(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
-                     const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
+                                      const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
   const int kh = kKh > 0 ? kKh : z.kh, run = kRun > 0 ? kRun : z.kw * z.ic;
+  if constexpr (kPool > 0) pool_h = pool_w = kPool;
   const int oc = z.oc, iw = z.iw, ic = z.ic;
   for (int c0 = 0; c0 < oc; c0 += kLanes) {
     Vec dw[kDirectMaxDepth];
@@ -276,20 +281,20 @@ EDGETRAIN_VECTORIZE
 void direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
                            const float* w_kc, const float* bias, const Sizes& z, int pool_h,
                            int pool_w) {
-  if (z.kh == 3 && z.kw * z.ic == 3) {  // 3x3 on one channel: fully unrolled
-    direct_forward<3, 3>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);
+  if (z.kh == 3 && z.kw * z.ic == 3 && pool_h == 2 && pool_w == 2) {  // LeNet's: unrolled
+    direct_forward<3, 3, 2>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);
   } else {
-    direct_forward<0, 0>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);
+    direct_forward<0, 0, 0>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);
   }
 }
 
 EDGETRAIN_VECTORIZE
 void direct_backward_sample(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
                             const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
-  if (z.kh == 3 && z.kw * z.ic == 3) {
-    direct_backward<3, 3>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
+  if (z.kh == 3 && z.kw * z.ic == 3 && pool_h == 2 && pool_w == 2) {
+    direct_backward<3, 3, 2>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   } else {
-    direct_backward<0, 0>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
+    direct_backward<0, 0, 0>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   }
 }
 
