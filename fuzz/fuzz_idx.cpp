@@ -1,11 +1,16 @@
-// libFuzzer target: the IDX reader (read_idx_images, read_idx) on raw and gzip files.
+// libFuzzer target: the IDX reader (read_idx_images, read_idx) on raw and gzip files, keeping
+// pixels as bytes and packed (PixelStorage::kPacked, what the command line uses).
 //
 // Input: byte 0 picks num_classes (1 + byte), bytes 1-2 are the big-endian length L of the label
 // file (cut to what is left), the next L bytes are the label file and the rest the image file.
 // A file whose bytes start 1f 8b is gzip, as the reader decides for real files.
-// Only edgetrain::Error may escape; an accepted file must give a consistent Dataset.
+// Only edgetrain::Error may escape; an accepted file must give a consistent Dataset, and both
+// storages must accept the same files, refuse the same ones with the same message, and give the
+// same features.
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "check_dataset.h"
 #include "edgetrain/data.h"
@@ -24,6 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   bool images_ok = false;
   Dataset alone;
+  std::string alone_error;
   try {
     alone = edgetrain::read_idx_images(images.path());
     images_ok = true;
@@ -32,7 +38,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                            [](int32_t label) { return label == -1; }));
     edgetrain::fuzz::accepted("read_idx_images");
   } catch (const edgetrain::Error& error) {
+    alone_error = error.what();
     edgetrain::fuzz::refused("read_idx_images", error);
+  }
+  std::string packed_error;
+  try {
+    const Dataset packed =
+        edgetrain::read_idx_images(images.path(), edgetrain::PixelStorage::kPacked);
+    FUZZ_CHECK(images_ok);
+    check_dataset(packed);
+    FUZZ_CHECK(packed.count() == alone.count() && packed.feature_size() == alone.feature_size());
+    std::vector<float> ours(alone.feature_size()), theirs(alone.feature_size());
+    for (size_t i = 0; i < alone.count(); ++i) {
+      alone.copy_features(i, ours.data());
+      packed.copy_features(i, theirs.data());
+      FUZZ_CHECK(ours == theirs);
+    }
+  } catch (const edgetrain::Error& error) {
+    packed_error = error.what();
+    FUZZ_CHECK(!images_ok && packed_error == alone_error);
   }
   try {
     const Dataset dataset = edgetrain::read_idx(images.path(), labels.path(), num_classes);

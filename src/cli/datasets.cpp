@@ -92,8 +92,9 @@ LoadedData load_data(const DataRequest& request, bool need_train) {
     throw Error("--dataset '" + request.dataset +
                 "' is neither mnist, fashion-mnist, a folder of IDX files nor a CSV file");
   }
-  if (need_train) data.train = read_idx_folder(folder, "train");
-  data.test = read_idx_folder(folder, "t10k");
+  // Packed pixels: MNIST's images take a quarter of the memory, and the features are the same.
+  if (need_train) data.train = read_idx_folder(folder, "train", 10, PixelStorage::kPacked);
+  data.test = read_idx_folder(folder, "t10k", 10, PixelStorage::kPacked);
   return data;
 }
 

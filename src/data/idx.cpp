@@ -5,12 +5,14 @@
 // dimensions, then one big-endian uint32 size per dimension, then the elements row-major.
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "data/input_file.h"
+#include "data/packed_pixels.h"
 #include "edgetrain/data.h"
 #include "edgetrain/error.h"
 
@@ -122,34 +124,35 @@ IdxHeader read_header(InputFile& in, int rank, const std::string& kind) {
       (at_least ? "at least " : "") + std::to_string(actual_total) + " bytes" + decompressed);
 }
 
-// Reads the data after the header: exactly header.data_bytes, no more, no fewer. Raw files are
-// checked against their size before allocating; gzip files grow the buffer with the data actually
-// decompressed, so a small file claiming a huge count cannot force a huge allocation.
-std::vector<uint8_t> read_data(InputFile& in, const IdxHeader& header) {
-  std::vector<uint8_t> bytes;
-  if (!in.gzip()) {
-    if (in.file_size() != header.header_bytes + header.data_bytes) {
-      const uint64_t present =
-          in.file_size() > header.header_bytes ? in.file_size() - header.header_bytes : 0;
-      throw_size_mismatch(in, header, present);
-    }
-    bytes.resize(header.data_bytes);
-    const size_t got = in.read_full(bytes.data(), bytes.size());
-    if (got != bytes.size()) throw_size_mismatch(in, header, got);  // shrank while reading
-    return bytes;
-  }
+// How much to reserve for the data after the header, so a buffer never grows by copying (which
+// would double the peak memory): the declared size, but no more than the file can back (deflate
+// expands at most ~1032:1), so a small file claiming a huge count cannot force a huge allocation.
+// Reserved pages the data never fills cost address space, not memory.
+size_t reserve_bytes(const InputFile& in, const IdxHeader& header) {
+  return size_t(std::min(header.data_bytes, in.file_size() * (in.gzip() ? 1032 : 1)));
+}
 
-  // Deflate expands at most ~1032:1, which bounds what the compressed size can back; reserving
-  // that much up front saves the copies (and the doubled peak memory) of a growing buffer.
-  bytes.reserve(size_t(std::min<uint64_t>(header.data_bytes, in.file_size() * 1032)));
-  constexpr size_t kChunk = size_t(16) << 20;
-  while (bytes.size() < header.data_bytes) {
-    const size_t start = bytes.size();
-    const size_t wanted = std::min<uint64_t>(kChunk, header.data_bytes - start);
-    bytes.resize(start + wanted);
-    const size_t got = in.read_full(bytes.data() + start, wanted);
-    if (got < wanted) throw_size_mismatch(in, header, start + got);
+// Reads the data after the header, exactly header.data_bytes, no more, no fewer, handing it to
+// consume(bytes, n) in pieces of at most 1 MB (an image may straddle two pieces). Raw files are
+// checked against their size before reading; gzip files are read on to their end.
+template <class Consume>
+void read_data(InputFile& in, const IdxHeader& header, Consume consume) {
+  if (!in.gzip() && in.file_size() != header.header_bytes + header.data_bytes) {
+    const uint64_t present =
+        in.file_size() > header.header_bytes ? in.file_size() - header.header_bytes : 0;
+    throw_size_mismatch(in, header, present);
   }
+  constexpr uint64_t kPiece = uint64_t(1) << 20;
+  std::vector<uint8_t> piece(size_t(std::min(kPiece, header.data_bytes)));
+  uint64_t done = 0;
+  while (done < header.data_bytes) {
+    const size_t wanted = size_t(std::min<uint64_t>(piece.size(), header.data_bytes - done));
+    const size_t got = in.read_full(piece.data(), wanted);
+    if (got < wanted) throw_size_mismatch(in, header, done + got);  // a raw file shrank meanwhile
+    consume(piece.data(), got);
+    done += got;
+  }
+  if (!in.gzip()) return;
   // Reading on to the end also makes zlib verify the gzip CRC and length trailer.
   uint8_t extra[1 << 12];
   uint64_t extra_bytes = 0;
@@ -161,18 +164,36 @@ std::vector<uint8_t> read_data(InputFile& in, const IdxHeader& header) {
     throw_size_mismatch(in, header, header.data_bytes + extra_bytes,
                         extra_bytes > data::kMaxFileBytes);
   }
+}
+
+std::vector<uint8_t> read_bytes(InputFile& in, const IdxHeader& header) {
+  std::vector<uint8_t> bytes;
+  bytes.reserve(reserve_bytes(in, header));
+  read_data(in, header, [&](const uint8_t* piece, size_t n) {
+    bytes.insert(bytes.end(), piece, piece + n);
+  });
   return bytes;
 }
 
-// A Dataset of the images after `header` (labels left to the caller), keeping the raw bytes.
-Dataset images_dataset(const std::string& source, const IdxHeader& header,
-                       std::vector<uint8_t> pixel_bytes) {
+// A Dataset of the images after `header` (labels left to the caller), in `storage`.
+Dataset read_images(InputFile& in, const IdxHeader& header, PixelStorage storage) {
   Dataset dataset;
-  dataset.source = source;
+  dataset.source = in.path();
   dataset.channels = 1;
   dataset.height = int(header.dims[1]);  // both < 2 GiB, checked in read_header
   dataset.width = int(header.dims[2]);
-  dataset.pixel_bytes = std::move(pixel_bytes);
+  if (storage == PixelStorage::kBytes) {
+    dataset.pixel_bytes = read_bytes(in, header);
+    return dataset;
+  }
+  // Packing never makes an image larger, so the raw size bounds the packed one.
+  dataset.packed_pixels.reserve(reserve_bytes(in, header));
+  const uint64_t image_bytes = uint64_t(header.dims[1]) * header.dims[2];
+  dataset.packed_offsets.reserve(size_t(reserve_bytes(in, header) / image_bytes) + 1);
+  dataset.packed_offsets.push_back(0);
+  data::PixelPacker packer(dataset.packed_pixels, dataset.packed_offsets, size_t(image_bytes));
+  read_data(in, header, [&](const uint8_t* piece, size_t n) { packer.add(piece, n); });
+  assert(packer.at_image_boundary() && dataset.packed_offsets.size() == header.dims[0] + size_t(1));
   return dataset;
 }
 
@@ -214,7 +235,8 @@ std::string find_file_or_throw(const std::string& folder, const std::string& spl
 
 }  // namespace
 
-Dataset read_idx(const std::string& images_path, const std::string& labels_path, int num_classes) {
+Dataset read_idx(const std::string& images_path, const std::string& labels_path, int num_classes,
+                 PixelStorage storage) {
   if (num_classes < 1 || num_classes > 256) {
     throw Error("read_idx: num_classes must be in 1..256 (IDX labels are bytes), got " +
                 std::to_string(num_classes));
@@ -231,8 +253,8 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   }
 
   // Both files are checked whole (sizes, gzip integrity) before the label values.
-  std::vector<uint8_t> pixel_bytes = read_data(images, images_header);
-  const std::vector<uint8_t> label_bytes = read_data(labels, labels_header);
+  Dataset dataset = read_images(images, images_header, storage);
+  const std::vector<uint8_t> label_bytes = read_bytes(labels, labels_header);
   for (size_t i = 0; i < label_bytes.size(); ++i) {
     if (label_bytes[i] >= num_classes) {
       throw Error(labels_path + ": label " + std::to_string(i) + " (byte offset " +
@@ -243,28 +265,28 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
                   " (num_classes = " + std::to_string(num_classes) + ")");
     }
   }
-  Dataset dataset = images_dataset(images_path, images_header, std::move(pixel_bytes));
   dataset.num_classes = num_classes;
   dataset.labels.assign(label_bytes.begin(), label_bytes.end());
   return dataset;
 }
 
-Dataset read_idx_images(const std::string& images_path) {
+Dataset read_idx_images(const std::string& images_path, PixelStorage storage) {
   InputFile images(images_path);
   const IdxHeader header = read_header(images, 3, "image");
-  Dataset dataset = images_dataset(images_path, header, read_data(images, header));
+  Dataset dataset = read_images(images, header, storage);
   // count() is the label count: one "unknown" label (-1) per image.
   dataset.labels.assign(header.dims[0], -1);
   return dataset;
 }
 
-Dataset read_idx_folder(const std::string& folder, const std::string& split, int num_classes) {
+Dataset read_idx_folder(const std::string& folder, const std::string& split, int num_classes,
+                        PixelStorage storage) {
   if (split != "train" && split != "t10k") {
     throw Error("read_idx_folder: split must be \"train\" or \"t10k\", got \"" + split + "\"");
   }
   const std::string images = find_file_or_throw(folder, split, "images");
   const std::string labels = find_file_or_throw(folder, split, "labels");
-  return read_idx(images, labels, num_classes);
+  return read_idx(images, labels, num_classes, storage);
 }
 
 bool idx_folder_complete(const std::string& folder) {

@@ -2,6 +2,7 @@
 // file, each error checked for the file name and the problem it reports.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -287,6 +288,82 @@ TEST(IdxDataset, CopyFeaturesAndTruncate) {
   dataset.truncate(0);
   EXPECT_EQ(dataset.count(), 0u);
   EXPECT_TRUE(dataset.pixel_bytes.empty());
+}
+
+// Packed storage (what the CLI reads): the same features, labels and errors as bytes.
+TEST(IdxPacked, MnistFeaturesEqualTheBytesInAQuarterOfTheMemory) {
+  ScratchDir dir;
+  const std::string images_raw = dir.path("t10k-images-idx3-ubyte");
+  write_file(images_raw, test::gunzip_file(kMnistDir + "/t10k-images-idx3-ubyte.gz"));
+  for (const char* split : {"train", "t10k"}) {
+    const Dataset bytes = read_idx_folder(kMnistDir, split);
+    const Dataset packed = read_idx_folder(kMnistDir, split, 10, PixelStorage::kPacked);
+    ASSERT_EQ(packed.count(), bytes.count());
+    EXPECT_EQ(packed.labels, bytes.labels);
+    EXPECT_EQ(packed.source, bytes.source);
+    EXPECT_EQ(packed.feature_size(), 784u);
+    EXPECT_TRUE(packed.pixel_bytes.empty() && packed.pixels.empty());
+    ASSERT_EQ(packed.packed_offsets.size(), packed.count() + 1);
+    EXPECT_EQ(packed.packed_offsets.back(), packed.packed_pixels.size());
+    EXPECT_LT(packed.packed_pixels.size(), bytes.pixel_bytes.size() / 3) << split;
+    std::vector<float> want(784), got(784);
+    size_t differ = 0;
+    for (size_t i = 0; i < bytes.count(); ++i) {
+      bytes.copy_features(i, want.data());
+      packed.copy_features(i, got.data());
+      differ += std::memcmp(want.data(), got.data(), sizeof(float) * 784) != 0;
+    }
+    EXPECT_EQ(differ, 0u) << split << ": images whose features differ";
+    if (std::string(split) == "t10k") {
+      const Dataset raw = read_idx_images(images_raw, PixelStorage::kPacked);
+      EXPECT_TRUE(raw.packed_pixels == packed.packed_pixels) << "raw and gzip files differ";
+      EXPECT_EQ(raw.packed_offsets, packed.packed_offsets);
+      EXPECT_EQ(raw.labels, std::vector<int32_t>(10000, -1));
+    }
+  }
+}
+
+TEST(IdxPacked, PixelAndTruncate) {
+  SmallIdx files;
+  // 0 0 0 9 packs to (3, 1) 9; 1 2 3 4 would grow, so stays as is; 0 0 0 0 packs to (4, 0).
+  write_file(files.images, big_endian(2051) + big_endian(3) + big_endian(2) + big_endian(2) +
+                               std::string("\0\0\0\x09\x01\x02\x03\x04\0\0\0\0", 12));
+  const Dataset bytes = read_idx(files.images, files.labels);
+  Dataset packed = read_idx(files.images, files.labels, 10, PixelStorage::kPacked);
+  EXPECT_EQ(packed.packed_offsets, (std::vector<uint64_t>{0, 3, 7, 9}));
+  EXPECT_EQ(packed.packed_pixels, (std::vector<uint8_t>{3, 1, 9, 1, 2, 3, 4, 4, 0}));
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(packed.pixel(i), bytes.pixel(i)) << i;
+  EXPECT_EQ(packed.image(0), bytes.image(0));
+
+  packed.truncate(2);
+  EXPECT_EQ(packed.count(), 2u);
+  EXPECT_EQ(packed.packed_offsets, (std::vector<uint64_t>{0, 3, 7}));
+  EXPECT_EQ(packed.packed_pixels.size(), 7u);
+  EXPECT_EQ(packed.image(1), bytes.image(1));
+  packed.truncate(0);
+  EXPECT_EQ(packed.count(), 0u);
+  EXPECT_TRUE(packed.packed_pixels.empty());
+}
+
+TEST(IdxPacked, DamagedFilesGiveTheSameErrors) {
+  SmallIdx files;
+  const std::vector<std::string> damaged = {
+      idx_images(3, 2, 2, 10),                                // truncated
+      idx_images(3, 2, 2, 13),                                // more data than declared
+      test::gzip_bytes(idx_images(3, 2, 2, 7)),               // truncated inside gzip
+      test::gzip_bytes(idx_images(3, 2, 2, 12) + "extra"),    // more inside gzip
+      test::gzip_bytes(idx_images(2000000, 28, 28, 784)),     // a huge count, little data
+      test::read_file(kMnistDir + "/t10k-images-idx3-ubyte.gz").substr(0, 100000),  // cut short
+  };
+  for (const std::string& content : damaged) {
+    write_file(files.images, content);
+    const std::string as_bytes = error_message([&] { read_idx(files.images, files.labels); });
+    EXPECT_FALSE(as_bytes.empty());
+    EXPECT_EQ(error_message([&] {
+                read_idx(files.images, files.labels, 10, PixelStorage::kPacked);
+              }),
+              as_bytes);
+  }
 }
 
 }  // namespace
