@@ -1,9 +1,14 @@
-// The compiled network: gradients through a whole graph against finite differences, and the
-// accumulation rule (two half-batches add up to one batch).
+// The compiled network: gradients through a whole graph against finite differences, the
+// accumulation rule (two half-batches add up to one batch), and the fused conv + ReLU + max-pool
+// against the unfused layers in LeNet.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
+#include <variant>
+#include <vector>
 
 #include "edgetrain/model.h"
 #include "nn/network.h"
@@ -125,6 +130,151 @@ TEST(Network, OnlyUpdatableLayersGetGradients) {
   double magnitude = 0;
   for (size_t i = 0; i < dense.weight.size; ++i) magnitude += std::fabs(gradients[dense.weight.offset + i]);
   EXPECT_GT(magnitude, 0.0);
+}
+
+// ---- Fused convolution + ReLU + max-pool inside a whole network ---------------------------------
+// LeNet fuses both of its conv → ReLU → max-pool chains (the second reads the first's output
+// channel-last). Its conv weights are made multiples of 1/32, its conv biases multiples of 1/64 and
+// its images multiples of 1/8: every convolution value is then exact in float whichever way it is
+// summed, so the fused and the unfused network take the same max-pool and ReLU decisions (ties
+// included) and must agree to rounding in everything after.
+Model exact_lenet() {
+  Model model = lenet({.seed = 3});
+  Rng rng(17);
+  for (const Layer& layer : model.layers) {
+    float* weight = model.data(layer.weight);
+    float* bias = model.data(layer.bias);
+    if (std::holds_alternative<ConvolutionParams>(layer.params)) {
+      for (size_t i = 0; i < layer.weight.size; ++i)
+        weight[i] = std::round(weight[i] * 32.0f) / 32.0f;
+      for (size_t i = 0; i < layer.bias.size; ++i) bias[i] = float(int(rng.below(33)) - 16) / 64.0f;
+    } else {
+      for (size_t i = 0; i < layer.bias.size; ++i) bias[i] = 0.2f * rng.uniform() - 0.1f;
+    }
+  }
+  return model;
+}
+
+Dataset exact_images(int n, uint64_t seed) {
+  Dataset data;  // 1x28x28, 10 classes
+  Rng rng(seed);
+  data.pixels.resize(size_t(n) * 784);
+  for (float& p : data.pixels) p = float(rng.below(9)) / 8.0f;
+  for (int i = 0; i < n; ++i) data.labels.push_back(int32_t(rng.below(10)));
+  return data;
+}
+
+struct LenetPass {
+  std::vector<float> logits, probabilities;  // (n, 10)
+  std::vector<float> gradients;              // laid out like model.parameters
+  double loss = 0;
+};
+
+LenetPass lenet_pass(const Model& model, const Dataset& data, int n, bool fuse) {
+  const Network network(model, fuse);
+  const LossHead head(model, network);
+  Workspace ws = network.make_workspace(n);
+  LossHead::Scratch scratch = head.make_scratch(n);
+  std::vector<size_t> indices(static_cast<size_t>(n));
+  std::iota(indices.begin(), indices.end(), size_t(0));
+  head.load_batch(ws, scratch, data, indices.data(), n);
+  network.forward(ws, model, n);
+  LenetPass pass;
+  const float* logits = ws.value(network.blob("outHidden2"));
+  const float* probabilities = ws.value(network.blob("output"));
+  pass.logits.assign(logits, logits + size_t(n) * 10);
+  pass.probabilities.assign(probabilities, probabilities + size_t(n) * 10);
+  network.zero_grads(ws, n);
+  pass.loss = head.loss_and_seed(ws, scratch, n, n).loss;
+  pass.gradients.assign(model.parameters.size(), 0.0f);
+  network.backward(ws, model, pass.gradients.data(), n, head.backward_end());
+  return pass;
+}
+
+// Largest |a - b| over the largest |b|: the error relative to the values' scale.
+double scaled_difference(const float* a, const float* b, size_t n) {
+  double difference = 0, scale = 0;
+  for (size_t i = 0; i < n; ++i) {
+    difference = std::max(difference, std::fabs(double(a[i]) - b[i]));
+    scale = std::max(scale, std::fabs(double(b[i])));
+  }
+  return scale > 0 ? difference / scale : difference;
+}
+
+TEST(NetworkFusion, LenetFusedMatchesUnfused) {
+  const Model model = exact_lenet();
+  const Dataset data = exact_images(4, 23);
+  const LenetPass fused = lenet_pass(model, data, 4, true);
+  const LenetPass unfused = lenet_pass(model, data, 4, false);
+
+  EXPECT_NEAR(fused.loss, unfused.loss, 1e-6 * std::fabs(unfused.loss));
+  for (size_t i = 0; i < unfused.logits.size(); ++i) {
+    EXPECT_NEAR(fused.logits[i], unfused.logits[i], 1e-5 * (1.0 + std::fabs(unfused.logits[i])))
+        << "logit " << i;
+    EXPECT_NEAR(fused.probabilities[i], unfused.probabilities[i], 1e-5) << "probability " << i;
+  }
+  for (const Layer& layer : model.layers) {
+    for (const ParameterSlice* slice : {&layer.weight, &layer.bias}) {
+      if (slice->size == 0) continue;
+      SCOPED_TRACE(layer.name + (slice == &layer.weight ? " weight" : " bias"));
+      const float* a = fused.gradients.data() + slice->offset;
+      const float* b = unfused.gradients.data() + slice->offset;
+      double magnitude = 0;
+      for (size_t i = 0; i < slice->size; ++i)
+        magnitude = std::max(magnitude, std::fabs(double(b[i])));
+      EXPECT_GT(magnitude, 0.0) << "no gradient reached this layer";
+      const double error = scaled_difference(a, b, slice->size);
+      EXPECT_LE(error, 1e-4);
+      // Element by element too: relative to each value, with a floor at 1e-4 of the layer's scale.
+      size_t failures = 0;
+      for (size_t i = 0; i < slice->size; ++i) {
+        if (!(std::fabs(double(a[i]) - b[i]) <=
+              1e-4 * (std::fabs(double(b[i])) + 1e-2 * magnitude)) &&
+            ++failures <= 5) {
+          ADD_FAILURE() << "gradient " << i << ": fused " << a[i] << ", unfused " << b[i];
+        }
+      }
+      std::printf("%-8s %-6s max difference / max |gradient| = %.2e\n", layer.name.c_str(),
+                  slice == &layer.weight ? "weight" : "bias", error);
+    }
+  }
+}
+
+TEST(NetworkFusion, LenetFusedTwoHalfBatchesAccumulateToOneBatch) {
+  Model model = exact_lenet();
+  const Dataset data = exact_images(4, 29);
+  std::vector<float> whole(model.parameters.size(), 0.0f), halves(model.parameters.size(), 0.0f);
+  const double loss = run(model, data, 0, 4, 4, &whole);
+  const double first = run(model, data, 0, 2, 4, &halves);
+  const double second = run(model, data, 2, 2, 4, &halves);
+  EXPECT_NEAR(loss, first + second, 1e-6);
+  EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
+}
+
+size_t workspace_floats(const Workspace& ws) {
+  size_t floats = 0;
+  for (const auto& buffer : ws.values) floats += buffer.size();
+  for (const auto& buffer : ws.grads) floats += buffer.size();
+  return floats;
+}
+
+TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
+  const Model model = lenet();
+  const Network fused(model, true), unfused(model, false);
+  const int capacity = 4;
+  for (bool with_gradients : {true, false}) {
+    SCOPED_TRACE(with_gradients ? "training" : "inference");
+    const size_t fused_floats = workspace_floats(fused.make_workspace(capacity, with_gradients));
+    const size_t unfused_floats =
+        workspace_floats(unfused.make_workspace(capacity, with_gradients));
+    EXPECT_LT(fused_floats, unfused_floats);
+    // Exactly the two convolution outputs (32x26x26 and 32x12x12, each shared with its in-place
+    // ReLU) and, when training, their gradients are gone.
+    const size_t conv_outputs = size_t(capacity) * (32 * 26 * 26 + 32 * 12 * 12);
+    EXPECT_EQ(unfused_floats - fused_floats, (with_gradients ? 2 : 1) * conv_outputs);
+    std::printf("%s workspace, %d samples: fused %zu floats, unfused %zu\n",
+                with_gradients ? "training" : "inference", capacity, fused_floats, unfused_floats);
+  }
 }
 
 }  // namespace
