@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tensor/denormals.h"
+
 namespace edgetrain {
 
 ThreadPool::ThreadPool(int threads) {
@@ -24,6 +26,7 @@ void ThreadPool::record_exception() {
 }
 
 void ThreadPool::worker_loop(int index) {
+  const FlushDenormals flush;  // the workers only ever run our kernels
   size_t seen = 0;
   for (;;) {
     const std::function<void(int)>* task;
@@ -45,6 +48,7 @@ void ThreadPool::worker_loop(int index) {
 }
 
 void ThreadPool::run(const std::function<void(int)>& task) {
+  const FlushDenormals flush;  // for task 0, on the caller's thread; restored on return
   if (workers_.empty()) {
     task(0);
     return;

@@ -5,37 +5,82 @@
 #include "ops/simd.h"
 
 namespace edgetrain {
+namespace {
 
+// Parts 2.. are added into part 0 and zeroed, leaving one part; the steps below then read one or
+// two parts in a single vectorised pass.
+void fold_extra_parts(GradientParts gradients, size_t n) {
+  float* sum = gradients.parts[0];
+  for (int t = 2; t < gradients.count; ++t) {
+    float* part = gradients.parts[t];
+    for (size_t i = 0; i < n; ++i) sum[i] += part[i], part[i] = 0.0f;
+  }
+}
+
+struct AdamConstants {
+  float step_size, correction2_sqrt, b1, b2, e, one_minus_b1, one_minus_b2;
+};
+
+// second == nullptr: one part. Adds (first + second) in that order, as fold_extra_parts left them.
 EDGETRAIN_VECTORIZE
-void adam_step(float* parameters, const float* gradients, float* m, float* v, size_t n,
-               double learning_rate, double beta1, double beta2, double eps, int64_t step) {
-  const double correction1 = 1.0 - std::pow(beta1, double(step));
-  const double correction2 = 1.0 - std::pow(beta2, double(step));
-  const float step_size = float(learning_rate / correction1);
-  const float correction2_sqrt = float(std::sqrt(correction2));
-  const float b1 = float(beta1), b2 = float(beta2), e = float(eps);
-  const float one_minus_b1 = float(1.0 - beta1), one_minus_b2 = float(1.0 - beta2);
-  for (size_t i = 0; i < n; ++i) {
-    const float g = gradients[i];
-    m[i] = m[i] * b1 + g * one_minus_b1;
-    v[i] = v[i] * b2 + g * g * one_minus_b2;
-    const float denominator = std::sqrt(v[i]) / correction2_sqrt + e;
-    parameters[i] -= step_size * (m[i] / denominator);
+void adam_kernel(float* __restrict parameters, float* __restrict first, float* __restrict second,
+                 float* __restrict m, float* __restrict v, size_t n, AdamConstants c) {
+  auto update = [&](size_t i, float g) {
+    m[i] = m[i] * c.b1 + g * c.one_minus_b1;
+    v[i] = v[i] * c.b2 + g * g * c.one_minus_b2;
+    const float denominator = std::sqrt(v[i]) / c.correction2_sqrt + c.e;
+    parameters[i] -= c.step_size * (m[i] / denominator);
+  };
+  if (second == nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      const float g = first[i];
+      first[i] = 0.0f;
+      update(i, g);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const float g = first[i] + second[i];
+      first[i] = 0.0f, second[i] = 0.0f;
+      update(i, g);
+    }
   }
 }
 
 EDGETRAIN_VECTORIZE
-void sgd_step(float* parameters, const float* gradients, float* velocity, size_t n,
-              double learning_rate, double momentum, bool first_step) {
-  const float lr = float(learning_rate), mu = float(momentum);
-  if (mu == 0.0f) {
-    for (size_t i = 0; i < n; ++i) parameters[i] -= lr * gradients[i];
-    return;
-  }
+void sgd_kernel(float* __restrict parameters, float* __restrict first, float* __restrict second,
+                float* __restrict velocity, size_t n, float lr, float mu, bool first_step) {
   for (size_t i = 0; i < n; ++i) {
-    velocity[i] = first_step ? gradients[i] : mu * velocity[i] + gradients[i];
-    parameters[i] -= lr * velocity[i];
+    const float g = second == nullptr ? first[i] : first[i] + second[i];
+    first[i] = 0.0f;
+    if (second != nullptr) second[i] = 0.0f;
+    if (mu == 0.0f) {
+      parameters[i] -= lr * g;
+    } else {
+      velocity[i] = first_step ? g : mu * velocity[i] + g;
+      parameters[i] -= lr * velocity[i];
+    }
   }
+}
+
+}  // namespace
+
+void adam_step(float* parameters, GradientParts gradients, float* m, float* v, size_t n,
+               double learning_rate, double beta1, double beta2, double eps, int64_t step) {
+  fold_extra_parts(gradients, n);
+  const double correction1 = 1.0 - std::pow(beta1, double(step));
+  const double correction2 = 1.0 - std::pow(beta2, double(step));
+  const AdamConstants constants{float(learning_rate / correction1), float(std::sqrt(correction2)),
+                                float(beta1), float(beta2), float(eps), float(1.0 - beta1),
+                                float(1.0 - beta2)};
+  adam_kernel(parameters, gradients.parts[0], gradients.count > 1 ? gradients.parts[1] : nullptr,
+              m, v, n, constants);
+}
+
+void sgd_step(float* parameters, GradientParts gradients, float* velocity, size_t n,
+              double learning_rate, double momentum, bool first_step) {
+  fold_extra_parts(gradients, n);
+  sgd_kernel(parameters, gradients.parts[0], gradients.count > 1 ? gradients.parts[1] : nullptr,
+             velocity, n, float(learning_rate), float(momentum), first_step);
 }
 
 }  // namespace edgetrain

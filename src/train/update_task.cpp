@@ -161,6 +161,9 @@ TrainingResult UpdateTask::run() {
   result.samples_seen = state.samples_seen;
   if (handlers.training_began) handlers.training_began(*this, {settings, samples, batches});
   std::vector<double> thread_loss(static_cast<size_t>(threads));
+  // Per thread: the gradient parts of the run it is stepping.
+  std::vector<std::vector<float*>> part_pointers(static_cast<size_t>(threads),
+                                                 std::vector<float*>(static_cast<size_t>(threads)));
   std::vector<size_t> thread_correct(static_cast<size_t>(threads));
 
   for (; state.epoch < settings.epochs && !cancelled_; ++state.epoch) {
@@ -175,10 +178,7 @@ TrainingResult UpdateTask::run() {
       const int count = int(std::min(size_t(batch_size), samples - first));
       pool.run([&](int t) {
         const int begin = count * t / threads, end = count * (t + 1) / threads;
-        float* dparameters = gradients[size_t(t)].data();
-        for_each_run(slices, 0, trained, [&](size_t offset, size_t n) {
-          std::fill_n(dparameters + offset, n, 0.0f);
-        });
+        float* dparameters = gradients[size_t(t)].data();  // zero: the last step cleared it
         thread_loss[size_t(t)] = 0;
         thread_correct[size_t(t)] = 0;
         if (begin == end) return;
@@ -194,13 +194,16 @@ TrainingResult UpdateTask::run() {
         thread_correct[size_t(t)] = outcome.correct;
       });
       const int64_t step = ++state.step;
-      pool.parallel_for(trained, [&](size_t begin, size_t end) {
+      // The optimizer sums the threads' gradients, steps and zeroes them, split by parameter.
+      pool.run([&](int t) {
+        const size_t begin = trained * size_t(t) / size_t(threads);
+        const size_t end = trained * size_t(t + 1) / size_t(threads);
+        std::vector<float*>& parts = part_pointers[size_t(t)];
         for_each_run(slices, begin, end, [&](size_t offset, size_t n) {
-          float* sum = gradients[0].data() + offset;
-          for (int t = 1; t < threads; ++t) {
-            const float* part = gradients[size_t(t)].data() + offset;
-            for (size_t i = 0; i < n; ++i) sum[i] += part[i];
+          for (int part = 0; part < threads; ++part) {
+            parts[size_t(part)] = gradients[size_t(part)].data() + offset;
           }
+          const GradientParts sum{parts.data(), threads};
           float* parameters = model_.parameters.data() + offset;
           if (settings.adam) {
             adam_step(parameters, sum, state.moment1.data() + offset,

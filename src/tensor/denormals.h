@@ -1,0 +1,40 @@
+// Flushes denormal floats to zero on this thread while in scope (x86: MXCSR FTZ and DAZ), then
+// restores the caller's mode.
+//
+// Why: late in training, gradients and Adam's moments fall below 1.2e-38 and become denormal; on
+// x86 each operation on one can cost ~100 cycles, and a whole epoch slowed by a third in our runs.
+// Flushing them changes values that small to 0, far below anything that moves a weight.
+// Elsewhere this is a no-op.
+#pragma once
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define EDGETRAIN_HAS_MXCSR 1
+#endif
+
+namespace edgetrain {
+
+class FlushDenormals {
+ public:
+  FlushDenormals() {
+#ifdef EDGETRAIN_HAS_MXCSR
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero);
+#endif
+  }
+  ~FlushDenormals() {
+#ifdef EDGETRAIN_HAS_MXCSR
+    _mm_setcsr(saved_);
+#endif
+  }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+#ifdef EDGETRAIN_HAS_MXCSR
+  static constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
+  unsigned saved_ = 0;
+#endif
+};
+
+}  // namespace edgetrain
