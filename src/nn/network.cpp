@@ -118,11 +118,13 @@ void Network::plan_in_place(const Model& model) {
   for (size_t b = 0; b < storage_.size(); ++b) storage_[b] = int(b);
   for (Step& step : steps_) {
     const bool relu = step.kind == Kind::kActivation && step.activation.type == ActivationType::kReLU;
-    if (!relu || producers_[size_t(step.in)] < 0 || consumers[size_t(step.in)] != 1 ||
-        exposed[size_t(step.in)] || exposed[size_t(step.out)]) {
+    // A channel-first flatten of (C, H, W) to (C·H·W) is the same bytes: share them instead.
+    const bool flatten = step.kind == Kind::kFlatten && !step.channel_last;
+    if (!(relu || flatten) || producers_[size_t(step.in)] < 0 ||
+        consumers[size_t(step.in)] != 1 || exposed[size_t(step.in)] || exposed[size_t(step.out)]) {
       continue;
     }
-    step.in_place = true;
+    (relu ? step.in_place : step.aliased) = true;
     storage_[size_t(step.out)] = storage_[size_t(step.in)];
   }
   for (Step& pool : steps_) {
@@ -242,7 +244,7 @@ void Network::load_input(Workspace& ws, int i, const float* features) const {
 void Network::forward(Workspace& ws, const Model& model, int n) const {
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& step = steps_[s];
-    if (step.absorbed) continue;
+    if (step.absorbed || step.aliased) continue;
     const Layer& layer = model.layers[size_t(step.layer)];
     const float* in = ws.value(step.in);
     const float* bias = layer.bias.size ? model.data(layer.bias) : nullptr;
@@ -311,7 +313,7 @@ void Network::backward(Workspace& ws, const Model& model, float* dparameters, in
                        int end_layer) const {
   for (int s = end_layer - 1; s >= 0; --s) {
     const Step& step = steps_[size_t(s)];
-    if (!step.runs_backward || step.absorbed) continue;
+    if (!step.runs_backward || step.absorbed || step.aliased) continue;
     const Layer& layer = model.layers[size_t(step.layer)];
     const float* in = ws.value(step.in);
     float* dinput = step.needs_dinput ? ws.grad(step.in) : nullptr;
@@ -347,10 +349,8 @@ void Network::backward(Workspace& ws, const Model& model, float* dparameters, in
             ops::Pool2dShape shape = step.pool;
             shape.batch = n;
             if (step.pool_masks_relu) {
-              float* masked = ws.grad(step.out);  // every reader of it has run backward already
-              for (size_t i = 0; i < count; ++i) {
-                if (!(out[i] > 0.0f)) masked[i] = 0.0f;
-              }
+              // Every reader of it has run backward already.
+              ops::relu_backward_in_place(ws.grad(step.out), out, count);
             }
             ops::maxpool2d_backward(dinput, dout, ws.argmax[size_t(s)].data(), shape);
             break;
@@ -364,10 +364,7 @@ void Network::backward(Workspace& ws, const Model& model, float* dparameters, in
           case Kind::kActivation:
             if (step.in_place) {
               if (step.mask_folded_into_pool) break;
-              float* grad = ws.grad(step.out);  // the input's gradient too
-              for (size_t i = 0; i < count; ++i) {
-                if (!(out[i] > 0.0f)) grad[i] = 0.0f;
-              }
+              ops::relu_backward_in_place(ws.grad(step.out), out, count);  // the input's too
               break;
             }
             switch (step.activation.type) {

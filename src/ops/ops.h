@@ -113,6 +113,9 @@ void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& sha
 // Backward of relu uses the forward output (out > 0 ⇔ in > 0); sigmoid and tanh use the output too.
 void relu_forward(float* out, const float* in, size_t n);
 void relu_backward(float* dinput, const float* dout, const float* out, size_t n);
+// For a ReLU run in place (its output and input share a buffer, so do their gradients):
+// grad = out > 0 ? grad : 0, which is relu_backward into a zeroed buffer.
+void relu_backward_in_place(float* grad, const float* out, size_t n);
 void sigmoid_forward(float* out, const float* in, size_t n);
 void sigmoid_backward(float* dinput, const float* dout, const float* out, size_t n);
 void tanh_forward(float* out, const float* in, size_t n);

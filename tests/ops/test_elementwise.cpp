@@ -89,6 +89,18 @@ TEST(Activation, ForwardValues) {
   EXPECT_EQ(out[1], -3.0f);
 }
 
+TEST(Activation, InPlaceReluBackwardEqualsReluBackwardIntoZeros) {
+  Rng rng(11);
+  std::vector<float> out = random_values(1031, rng), grad = random_values(1031, rng);
+  for (size_t i = 0; i < out.size(); i += 7) out[i] = 0.0f;  // exactly 0 passes no gradient
+  out[3] = std::nanf("");                                    // nor does NaN
+  relu_forward(out.data(), out.data(), out.size());
+  std::vector<float> expected(out.size(), 0.0f);
+  relu_backward(expected.data(), grad.data(), out.data(), out.size());
+  relu_backward_in_place(grad.data(), out.data(), out.size());
+  EXPECT_EQ(grad, expected);
+}
+
 TEST(Flatten, ChannelLastOrder) {
   // One sample (C=2, H=1, W=3): channel-last interleaves the channels.
   const std::vector<float> in{0, 1, 2, 10, 11, 12};
