@@ -26,7 +26,7 @@ struct TrainOptions {
   std::string output;
   // Crash-safe checkpoints (see UpdateConfig): where, how often, and the run to resume.
   std::string checkpoint;
-  bool glorot = false;  // --init: He-uniform (default) or Glorot-uniform initial LeNet weights
+  bool glorot = true;  // --init: Glorot-uniform (default) or He-uniform initial LeNet weights
   std::string checkpoint_every;  // "N" mini-batches or "Ns" seconds
   std::string resume;
   bool json = false;

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   train_command
       ->add_option_function<std::string>(
           "--init", [&train](const std::string& init) { train.glorot = init == "glorot"; },
-          "initial LeNet weights: he (He-uniform, default) or glorot (Glorot-uniform, as Keras)")
+          "initial LeNet weights: glorot (Glorot-uniform, as Keras; default) or he (He-uniform)")
       ->check(CLI::IsMember({"he", "glorot"}));
   train_command->add_option("--threads", train.threads, "threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
