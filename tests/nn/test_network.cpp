@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <numeric>
 #include <variant>
+#include <utility>
 #include <vector>
 
 #include "edgetrain/model.h"
@@ -101,14 +102,20 @@ TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
               model.parameters.size(), worst);
 }
 
-TEST(Network, TwoHalfBatchesAccumulateToOneBatch) {
-  Model model = smooth_model();
-  const Dataset data = random_data(8, 5);
+// Runs `data` (n samples) as one batch and as two halves whose gradients add up; returns the
+// two gradient blocks after checking the losses agree.
+std::pair<std::vector<float>, std::vector<float>> whole_and_halves(const Model& model,
+                                                                   const Dataset& data, int n) {
   std::vector<float> whole(model.parameters.size(), 0.0f), halves(model.parameters.size(), 0.0f);
-  const double loss = run(model, data, 0, 8, 8, &whole);
-  const double first = run(model, data, 0, 4, 8, &halves);
-  const double second = run(model, data, 4, 4, 8, &halves);
+  const double loss = run(model, data, 0, n, n, &whole);
+  const double first = run(model, data, 0, n / 2, n, &halves);
+  const double second = run(model, data, n / 2, n - n / 2, n, &halves);
   EXPECT_NEAR(loss, first + second, 1e-6);
+  return {whole, halves};
+}
+
+TEST(Network, TwoHalfBatchesAccumulateToOneBatch) {
+  const auto [whole, halves] = whole_and_halves(smooth_model(), random_data(8, 5), 8);
   for (size_t i = 0; i < whole.size(); ++i) {
     EXPECT_NEAR(whole[i], halves[i], 1e-6 + 1e-5 * std::fabs(whole[i])) << "parameter " << i;
   }
@@ -241,13 +248,7 @@ TEST(NetworkFusion, LenetFusedMatchesUnfused) {
 }
 
 TEST(NetworkFusion, LenetFusedTwoHalfBatchesAccumulateToOneBatch) {
-  Model model = exact_lenet();
-  const Dataset data = exact_images(4, 29);
-  std::vector<float> whole(model.parameters.size(), 0.0f), halves(model.parameters.size(), 0.0f);
-  const double loss = run(model, data, 0, 4, 4, &whole);
-  const double first = run(model, data, 0, 2, 4, &halves);
-  const double second = run(model, data, 2, 2, 4, &halves);
-  EXPECT_NEAR(loss, first + second, 1e-6);
+  const auto [whole, halves] = whole_and_halves(exact_lenet(), exact_images(4, 29), 4);
   EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
 }
 
