@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// Not under ThreadSanitizer: the loader runs the clones' resolvers before TSan's runtime is up,
+// and the instrumented resolver crashes the process at start.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 #define EDGETRAIN_VECTORIZE __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #else
 #define EDGETRAIN_VECTORIZE
