@@ -162,7 +162,9 @@ void Network::plan_fusion() {
     relu.absorbed = pool.absorbed = true;
     elided_[size_t(storage_[size_t(conv.out)])] = true;
   }
-  // A fused op's output read only by another fused op stays channel-last between them.
+  // A fused op's output read only by another fused op stays channel-last between them. Read only
+  // by a channel-last flatten, it is written channel-last too, which is the flatten's output
+  // order: the flatten then shares its buffers and does nothing (LeNet's pool2 → flatten).
   std::vector<int> consumers(blob_names_.size(), 0);
   for (const Step& step : steps_) ++consumers[size_t(step.in)];
   for (Step& first : steps_) {
@@ -172,6 +174,15 @@ void Network::plan_fusion() {
     for (Step& second : steps_) {
       if (second.fused && second.in == first.fused_out) {
         first.fused_shape.output_channel_last = second.fused_shape.input_channel_last = true;
+      }
+      if (second.kind == Kind::kFlatten && second.channel_last && second.in == first.fused_out &&
+          !exposed_[size_t(second.out)]) {
+        first.fused_shape.output_channel_last = true;
+        second.aliased = true;
+        const int owner = storage_[size_t(second.out)], shared = storage_[size_t(second.in)];
+        for (int& buffer : storage_) {
+          if (buffer == owner) buffer = shared;  // blobs already sharing the flatten's buffers
+        }
       }
     }
   }

@@ -79,8 +79,9 @@ class Network {
     // (pooled value > 0), which is the ReLU's mask at every argmax: the ReLU's backward is skipped.
     bool mask_folded_into_pool = false;
     bool pool_masks_relu = false;  // on that max-pool
-    // A channel-first flatten whose input feeds nothing else: its output and gradient are its
-    // input's buffers (the same values in the same order), and it does nothing.
+    // A flatten whose input already holds its output order (channel-first, or a fused op's
+    // channel-last output) and feeds nothing else: its output and gradient are its input's
+    // buffers, and it does nothing.
     bool aliased = false;
     // A convolution whose output only an in-place ReLU reads, whose output only a max-pool reads
     // (window = stride, no padding) runs all three as one op (ops::conv_relu_pool_*): the

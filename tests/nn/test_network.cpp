@@ -270,9 +270,10 @@ TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
         workspace_floats(unfused.make_workspace(capacity, with_gradients));
     EXPECT_LT(fused_floats, unfused_floats);
     // Exactly the two convolution outputs (32x26x26 and 32x12x12, each shared with its in-place
-    // ReLU) and, when training, their gradients are gone.
-    const size_t conv_outputs = size_t(capacity) * (32 * 26 * 26 + 32 * 12 * 12);
-    EXPECT_EQ(unfused_floats - fused_floats, (with_gradients ? 2 : 1) * conv_outputs);
+    // ReLU) and the flatten's output (1152: it shares pool2's, written channel-last) are gone,
+    // and when training their gradients too.
+    const size_t gone = size_t(capacity) * (32 * 26 * 26 + 32 * 12 * 12 + 1152);
+    EXPECT_EQ(unfused_floats - fused_floats, (with_gradients ? 2 : 1) * gone);
     std::printf("%s workspace, %d samples: fused %zu floats, unfused %zu\n",
                 with_gradients ? "training" : "inference", capacity, fused_floats, unfused_floats);
   }
