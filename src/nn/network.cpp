@@ -125,7 +125,7 @@ void Network::plan_in_place(const Model& model) {
       continue;
     }
     (relu ? step.in_place : step.aliased) = true;
-    storage_[size_t(step.out)] = storage_[size_t(step.in)];
+    share_buffers(step.out, step.in);
   }
   for (Step& pool : steps_) {
     if (pool.kind != Kind::kMaxPool) continue;
@@ -179,10 +179,7 @@ void Network::plan_fusion() {
           !exposed_[size_t(second.out)]) {
         first.fused_shape.output_channel_last = true;
         second.aliased = true;
-        const int owner = storage_[size_t(second.out)], shared = storage_[size_t(second.in)];
-        for (int& buffer : storage_) {
-          if (buffer == owner) buffer = shared;  // blobs already sharing the flatten's buffers
-        }
+        share_buffers(second.out, second.in);
       }
     }
   }
@@ -191,6 +188,14 @@ void Network::plan_fusion() {
       scratch_floats_ =
           std::max(scratch_floats_, ops::conv_relu_pool_workspace_floats(step.fused_shape));
     }
+  }
+}
+
+void Network::share_buffers(int blob, int with) {
+  // Blobs already sharing `blob`'s buffers move along with it.
+  const int owner = storage_[size_t(blob)], shared = storage_[size_t(with)];
+  for (int& buffer : storage_) {
+    if (buffer == owner) buffer = shared;
   }
 }
 

@@ -95,6 +95,8 @@ class Network {
 
   void plan_in_place(const Model& model);
   void plan_fusion();
+  // `blob` (and whatever shares its buffers) uses `with`'s buffers from now on.
+  void share_buffers(int blob, int with);
 
   std::vector<Step> steps_;
   std::vector<std::string> blob_names_;

@@ -14,10 +14,17 @@
 //   w_hwc   (OC, K)        the weights in that column order (Core ML stores (OC, IC, KH, KW))
 //   conv    (P, OC)        = col · w_hwcᵀ (GEMM), bias not yet added
 //   pooled  (OC, PH, PW)   = max(0, max over the window of conv + bias), the op's output
+//                          ((PH, PW, OC) when output_channel_last)
 //   argmax  (PH·PW, OC)    window position (row-major in the window) of the max, or kNoGradient
 //                          when the pooled value is 0 (ReLU cut it: no gradient flows)
 // Max and ReLU commute and adding the bias keeps the argmax, so this equals conv → ReLU → pool
 // exactly, ties resolved the same way (the first max in the window wins).
+//
+// That is the im2col + GEMM path, kept for the shapes the in-register kernels
+// (conv_relu_pool_kernels.cpp) do not take: forward is direct for shallow patches and "deep" for
+// 32-channel multiples; backward is direct (shallow, no input gradient), sparse (patch rows in
+// whole vectors), or else dense GEMMs over the expanded gradient. This file holds the layout
+// helpers, that path, and the choice.
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -114,20 +121,10 @@ void add_weight_gradient(float* dweight, const float* dw_hwc, const Sizes& z) {
         dweight[(size_t(o) * z.ic + c) * z.kh * z.kw + t] += dw_hwc[size_t(o) * z.k + size_t(t) * z.ic + c];
 }
 
-// to (cols, rows) = from (rows, cols) transposed; add=true accumulates.
-EDGETRAIN_VECTORIZE
-void transpose(float* __restrict to, const float* __restrict from, int rows, int cols, bool add) {
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) {
-      float& cell = to[size_t(c) * rows + r];
-      cell = (add ? cell : 0.0f) + from[size_t(r) * cols + c];
-    }
-}
-
 // The sample's input as (IH·IW, IC): as stored when the blob is channel-last, else transposed.
 const float* input_hwc(float* in_hwc, const float* in_n, const Sizes& z) {
   if (z.in_hwc) return in_n;
-  transpose(in_hwc, in_n, z.ic, z.ih * z.iw, false);
+  transpose_matrix(in_hwc, in_n, z.ic, z.ih * z.iw, false);
   return in_hwc;
 }
 
@@ -309,7 +306,7 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
   // The GEMM's B as (K, OC): packing copies its rows instead of transposing per sample.
   float* w_kc = scratch.dw_kc;  // unused by forward otherwise
   weights_to_hwc(scratch.w_hwc, weight, z);
-  transpose(w_kc, scratch.w_hwc, z.oc, z.k, false);
+  transpose_matrix(w_kc, scratch.w_hwc, z.oc, z.k, false);
   float* bias_or_zero = scratch.dw_hwc;  // unused by forward otherwise
   for (int o = 0; o < z.oc; ++o) bias_or_zero[o] = bias != nullptr ? bias[o] : 0.0f;
   const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
@@ -331,7 +328,7 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
         deep_forward_sample(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero,
                             scratch.origins, z, s.pool_height * s.pool_width);
       }
-      if (!z.out_hwc) transpose(out_n, scratch.pooled, z.windows, z.oc, false);
+      if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
       continue;
     }
     im2col_hwc(scratch.col, in_hwc, z);
@@ -340,7 +337,7 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
          z.k, z.oc, z.oc);
     pool_windows(pooled, argmax + n * out_sample, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph,
                  z.pw, s.pool_height, s.pool_width);
-    if (!z.out_hwc) transpose(out_n, scratch.pooled, z.windows, z.oc, false);
+    if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
   }
 }
 
@@ -404,11 +401,11 @@ void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const 
       }
     }
     if (din_hwc != nullptr && !z.in_hwc) {
-      transpose(dinput + n * in_sample, din_hwc, z.ih * z.iw, z.ic, true);
+      transpose_matrix(dinput + n * in_sample, din_hwc, z.ih * z.iw, z.ic, true);
     }
   }
   if (dweight != nullptr) {
-    if (!sparse) transpose(scratch.dw_hwc, scratch.dw_kc, z.k, z.oc, false);
+    if (!sparse) transpose_matrix(scratch.dw_hwc, scratch.dw_kc, z.k, z.oc, false);
     add_weight_gradient(dweight, scratch.dw_hwc, z);
   }
 }

@@ -1,4 +1,5 @@
-// Flatten (N, C, H, W) → (N, C*H*W), forward and backward. Keeps nothing.
+// Flatten (N, C, H, W) → (N, C*H*W), forward and backward, and the transpose it (and the fused
+// convolution's layout changes) run on. Keeps nothing.
 //
 // Channel-first is a plain copy. Channel-last (Core ML's FlattenOrder CHANNEL_LAST) transposes each
 // sample to (H, W, C) first: out[n][(h*W + w)*C + c] = in[n][c][h][w]. Backward is the inverse
@@ -6,8 +7,21 @@
 #include <cstddef>
 
 #include "ops/ops.h"
+#include "ops/simd.h"
 
 namespace edgetrain::ops {
+
+EDGETRAIN_VECTORIZE
+void transpose_matrix(float* __restrict to, const float* __restrict from, int rows, int cols,
+                      bool accumulate) {
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      float& cell = to[size_t(c) * rows + r];
+      const float value = from[size_t(r) * cols + c];
+      cell = accumulate ? cell + value : value;
+    }
+  }
+}
 
 void flatten_forward(float* out, const float* in, int batch, int channels, int height, int width,
                      bool channel_last) {
@@ -17,11 +31,8 @@ void flatten_forward(float* out, const float* in, int batch, int channels, int h
     for (size_t i = 0; i < sample * batch; ++i) out[i] = in[i];
     return;
   }
-  for (int n = 0; n < batch; ++n) {
-    const float* in_n = in + n * sample;  // (C, H*W)
-    float* out_n = out + n * sample;      // (H*W, C)
-    for (int c = 0; c < channels; ++c)
-      for (size_t p = 0; p < plane; ++p) out_n[p * channels + c] = in_n[c * plane + p];
+  for (int n = 0; n < batch; ++n) {  // (C, H*W) → (H*W, C)
+    transpose_matrix(out + n * sample, in + n * sample, channels, int(plane), false);
   }
 }
 
@@ -34,11 +45,8 @@ void flatten_backward(float* dinput, const float* dout, int batch, int channels,
     for (size_t i = 0; i < sample * batch; ++i) dinput[i] += dout[i];
     return;
   }
-  for (int n = 0; n < batch; ++n) {
-    float* din_n = dinput + n * sample;       // (C, H*W)
-    const float* dout_n = dout + n * sample;  // (H*W, C)
-    for (int c = 0; c < channels; ++c)
-      for (size_t p = 0; p < plane; ++p) din_n[c * plane + p] += dout_n[p * channels + c];
+  for (int n = 0; n < batch; ++n) {  // (H*W, C) → (C, H*W), added
+    transpose_matrix(dinput + n * sample, dout + n * sample, int(plane), channels, true);
   }
 }
 

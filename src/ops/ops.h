@@ -132,7 +132,9 @@ void inner_product_backward(float* dinput, float* dweight, float* dbias, const f
                             const float* in, const float* weight, int batch, int in_features,
                             int out_features);
 
-// ---- Flatten (flatten.cpp) ----------------------------------------------------------------------
+// ---- Flatten and layout transposes (flatten.cpp) ------------------------------------------------
+// to (cols, rows) = from (rows, cols) transposed, or added into `to` when accumulate is true.
+void transpose_matrix(float* to, const float* from, int rows, int cols, bool accumulate);
 // Channel-first: (N, C, H, W) → (N, C*H*W) is a plain copy. Channel-last: each sample is transposed to
 // (H, W, C) first, so out[n][(h*W + w)*C + c] = in[n][c][h][w] (Core ML's FlattenOrder CHANNEL_LAST).
 void flatten_forward(float* out, const float* in, int batch, int channels, int height, int width,
