@@ -21,7 +21,7 @@
 #endif
 
 #include "ops/ops.h"
-#include "tensor/rng.h"
+#include "base/rng.h"
 
 namespace edgetrain::ops {
 namespace {

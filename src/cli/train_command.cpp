@@ -11,7 +11,7 @@
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"
 #include "edgetrain/train.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace edgetrain::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include "coreml/spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 #include "nn/shapes.h"
 
 namespace edgetrain {

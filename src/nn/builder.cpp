@@ -6,7 +6,7 @@
 #include "edgetrain/error.h"
 #include "edgetrain/model.h"
 #include "nn/shapes.h"
-#include "tensor/rng.h"
+#include "base/rng.h"
 
 namespace edgetrain {
 namespace {

@@ -5,7 +5,7 @@
 #include <zlib.h>
 
 #include "edgetrain/error.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace edgetrain {
 namespace {

@@ -6,7 +6,7 @@
 #include "edgetrain/inference.h"
 #include "nn/network.h"
 #include "nn/shapes.h"
-#include "tensor/thread_pool.h"
+#include "base/thread_pool.h"
 #include "train/loss_head.h"
 
 namespace edgetrain {

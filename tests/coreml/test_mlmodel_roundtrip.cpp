@@ -11,7 +11,7 @@
 #include "coreml/spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/io.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 #include "mlmodel_test_util.h"
 
 namespace edgetrain {

@@ -13,7 +13,7 @@
 
 #include "edgetrain/model.h"
 #include "nn/network.h"
-#include "tensor/rng.h"
+#include "base/rng.h"
 #include "train/loss_head.h"
 
 namespace edgetrain {

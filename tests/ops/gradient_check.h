@@ -15,7 +15,7 @@
 #include <sstream>
 #include <vector>
 
-#include "tensor/rng.h"
+#include "base/rng.h"
 
 namespace edgetrain::ops::testing {
 

@@ -21,7 +21,7 @@
 
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
-#include "tensor/rng.h"
+#include "base/rng.h"
 
 namespace edgetrain::ops {
 namespace {

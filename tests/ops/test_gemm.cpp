@@ -10,7 +10,7 @@
 
 #include "ops/gemm_internal.h"
 #include "ops/ops.h"
-#include "tensor/rng.h"
+#include "base/rng.h"
 
 namespace edgetrain::ops {
 namespace {

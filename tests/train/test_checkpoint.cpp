@@ -7,7 +7,7 @@
 
 #include "edgetrain/error.h"
 #include "edgetrain/train.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 #include "test_paths.h"
 #include "train/checkpoint.h"
 

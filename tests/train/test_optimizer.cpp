@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "tensor/rng.h"
+#include "base/rng.h"
 #include "train/optimizer.h"
 
 namespace edgetrain {

@@ -12,7 +12,7 @@
 #include "cli/cli_fixture.h"
 #include "edgetrain/error.h"
 #include "edgetrain/io.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace edgetrain {
 namespace {

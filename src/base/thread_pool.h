@@ -1,7 +1,7 @@
 // A fixed set of worker threads that run one task per thread and wait for all of them. The caller is
 // task 0, so a pool of 1 runs everything inline. Work is split by task index, never stolen, so the
 // same thread count always gives the same partition (and bit-identical training). Tasks run with
-// denormals flushed to zero (tensor/denormals.h).
+// denormals flushed to zero (base/denormals.h).
 #pragma once
 
 #include <condition_variable>

@@ -1,8 +1,8 @@
-#include "tensor/thread_pool.h"
+#include "base/thread_pool.h"
 
 #include <algorithm>
 
-#include "tensor/denormals.h"
+#include "base/denormals.h"
 
 namespace edgetrain {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/thread_pool.h"
+#include "base/thread_pool.h"
 
 namespace edgetrain {
 namespace {

@@ -8,7 +8,7 @@
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 #include "edgetrain/io.h"
-#include "io/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace edgetrain {
 namespace {
