@@ -7,7 +7,7 @@
 #include "cli/model_text.h"
 #include "cli/png_input.h"
 #include "cli/progress.h"
-#include "data/fetch.h"
+#include "cli/fetch.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"

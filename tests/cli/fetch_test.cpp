@@ -1,7 +1,7 @@
-// MNIST download against a local HTTP server (tests/data/range_http_server.py) that serves copies
+// MNIST download against a local HTTP server (tests/cli/range_http_server.py) that serves copies
 // of the real .gz files and answers Range requests: full download, resume of a .part, a server
 // ignoring Range, a corrupted file, a 404 mirror and a refused connection.
-#include "data/fetch.h"
+#include "cli/fetch.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -40,7 +40,7 @@ class RangeServer {
   RangeServer(const std::string& directory, const std::string& log_path,
               const std::vector<std::string>& flags = {}) {
     std::vector<std::string> args = {"/usr/bin/python3",
-                                     EDGETRAIN_SOURCE_DIR "/tests/data/range_http_server.py",
+                                     EDGETRAIN_SOURCE_DIR "/tests/cli/range_http_server.py",
                                      directory, "--log", log_path};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;

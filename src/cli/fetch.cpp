@@ -4,7 +4,7 @@
 // The Range header is sent with CURLOPT_RANGE rather than CURLOPT_RESUME_FROM so that a server
 // ignoring it (200 instead of 206) is handled here, by restarting the .part from zero, instead of
 // failing inside libcurl.
-#include "data/fetch.h"
+#include "cli/fetch.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
