@@ -17,7 +17,9 @@ build() {
   local dir="$1" flags="$2"
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" \
-    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DEDGETRAIN_BUILD_BENCH=OFF >/dev/null
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DEDGETRAIN_BUILD_BENCH=OFF \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS="$flags -fno-omit-frame-pointer" \
+    -DCMAKE_SHARED_LINKER_FLAGS="$flags" >/dev/null  # the C API's test (C) and libedgetrain_c.so
   cmake --build "$dir" --target edgetrain_tests
 }
 

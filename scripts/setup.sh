@@ -15,6 +15,7 @@ packages=(
   clang libclang-rt-14-dev llvm                   # fuzzing: libFuzzer, symbolised stacks
   dataset-fashion-mnist                           # Fashion-MNIST in /usr/share/datasets
   python3 python3-numpy python3-torch libopenblas0  # PyTorch reference and side-by-side benchmark
+  doxygen                                         # API reference (scripts/docs.sh)
 )
 missing=()
 for package in "${packages[@]}"; do

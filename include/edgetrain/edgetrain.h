@@ -38,3 +38,4 @@
 #include "edgetrain/io.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
+#include "edgetrain/version.h"

@@ -4,12 +4,13 @@
 
 #include "cli/commands.h"
 #include "edgetrain/error.h"
+#include "edgetrain/version.h"
 
 int main(int argc, char** argv) {
   using namespace edgetrain::cli;
   CLI::App app{"edgetrain: train and run small neural networks on the CPU"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "edgetrain 0.1.0");
+  app.set_version_flag("--version", std::string("edgetrain ") + edgetrain::version());
 
   auto add_data_options = [](CLI::App* command, DataRequest& data) {
     command->add_option("--dataset", data.dataset,
