@@ -1,12 +1,13 @@
 # Writes the version script of the shared libedgetrain: every symbol the library's objects define in
-# namespace edgetrain (functions, data, typeinfo and vtables), except the internal namespaces below,
-# plus the C API's edgetrain_* functions; everything else (kernels, the protobuf schema, template
+# namespace edgetrain (functions, data, typeinfo and vtables), except the internal namespaces below
+# (edgetrain::ops, ...), plus the C API's edgetrain_* functions; everything else (kernels, the protobuf schema, template
 # instances of std::) becomes local. Exact names, because GNU ld lets a global wildcard win over a
 # local one, so "edgetrain::* but not edgetrain::ops::*" cannot be said with patterns.
 # Usage: cmake -DNM=nm -DOBJECTS=list.txt -DOUTPUT=edgetrain.map -P export_map.cmake
 #
+cmake_minimum_required(VERSION 3.22)
 # Internal namespaces (Itanium-mangled: <length><name>); a new one goes here.
-set(internal_namespaces ops coreml cli detail data)
+set(internal_namespaces ops coreml cli detail data capi)
 
 file(STRINGS ${OBJECTS} objects)
 execute_process(COMMAND ${NM} --defined-only --extern-only ${objects}
@@ -34,14 +35,14 @@ foreach(line IN LISTS lines)
   if(name MATCHES "^_Z(T[ISV]|Z|GVZ)?NK?9edgetrain([0-9]+[A-Za-z_]*)")
     set(component ${CMAKE_MATCH_2})
     if(NOT component MATCHES "^(${internal})$")
-      list(APPEND exported "    ${name};")
+      list(APPEND exported ${name})
     endif()
   elseif(name MATCHES "^edgetrain_")
-    list(APPEND exported "    ${name};")
+    list(APPEND exported ${name})
   endif()
 endforeach()
 list(REMOVE_DUPLICATES exported)
 list(SORT exported)
-list(JOIN exported "\n" exported)
-file(WRITE ${OUTPUT}.tmp "{\n  global:\n${exported}\n  local:\n    *;\n};\n")
+list(JOIN exported ";\n    " exported)
+file(WRITE ${OUTPUT}.tmp "{\n  global:\n    ${exported};\n  local:\n    *;\n};\n")
 file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)

@@ -1,55 +1,21 @@
-/* The C API from C: a model created from its JSON text form (a 2-16-2 network with zero weights,
- * then freshly initialised), trained to tell points inside a circle from points outside with a
- * progress callback that stops early once the loss is low, then scored, used to predict, its
- * parameters read as one float array, saved and read back.
+/* The C API from C: a model created from the JSON text form of a .mlmodel (circle_model.json: a
+ * 2-16-2 network with zero weights, given fresh ones here), trained to tell points inside a circle
+ * from points outside with a progress callback that stops early once the loss is low, then scored,
+ * used to predict, its parameters read as one float array, saved and read back.
  *
- *   c_api [OUTPUT.mlmodel]          exits 1 when the accuracy stays below 0.9 */
+ *   c_api [circle_model.json [OUTPUT.mlmodel]]     exits 1 when the accuracy stays below 0.9 */
 #include <edgetrain/edgetrain_c.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Zero weights (16*2 + 16 + 2*16 + 2 values): edgetrain_model_initialize() draws real ones. */
-#define ZEROS_2 "0,0"
-#define ZEROS_16 ZEROS_2 "," ZEROS_2 "," ZEROS_2 "," ZEROS_2 "," ZEROS_2 "," ZEROS_2 "," ZEROS_2 "," ZEROS_2
-#define ZEROS_32 ZEROS_16 "," ZEROS_16
-static const char* kModelJson =
-    "{\"specificationVersion\": 4,"
-    " \"description\": {"
-    "  \"input\": [{\"name\": \"point\", \"type\": {\"multiArrayType\": {\"shape\": [\"2\"], \"dataType\": \"FLOAT32\"}}}],"
-    "  \"output\": [{\"name\": \"probabilities\", \"type\": {\"multiArrayType\": {\"shape\": [\"2\"], \"dataType\": \"FLOAT32\"}}}],"
-    "  \"trainingInput\": [{\"name\": \"point\", \"type\": {\"multiArrayType\": {\"shape\": [\"2\"], \"dataType\": \"FLOAT32\"}}},"
-    "                    {\"name\": \"inside\", \"type\": {\"multiArrayType\": {\"shape\": [\"1\"], \"dataType\": \"INT32\"}}}]},"
-    " \"isUpdatable\": true,"
-    " \"neuralNetwork\": {\"layers\": ["
-    "  {\"name\": \"hidden\", \"input\": [\"point\"], \"output\": [\"h\"], \"isUpdatable\": true,"
-    "   \"innerProduct\": {\"inputChannels\": \"2\", \"outputChannels\": \"16\", \"hasBias\": true,"
-    "    \"weights\": {\"floatValue\": [" ZEROS_32 "], \"isUpdatable\": true},"
-    "    \"bias\": {\"floatValue\": [" ZEROS_16 "], \"isUpdatable\": true}}},"
-    "  {\"name\": \"tanh\", \"input\": [\"h\"], \"output\": [\"t\"], \"activation\": {\"tanh\": {}}},"
-    "  {\"name\": \"out\", \"input\": [\"t\"], \"output\": [\"logits\"], \"isUpdatable\": true,"
-    "   \"innerProduct\": {\"inputChannels\": \"16\", \"outputChannels\": \"2\", \"hasBias\": true,"
-    "    \"weights\": {\"floatValue\": [" ZEROS_32 "], \"isUpdatable\": true},"
-    "    \"bias\": {\"floatValue\": [" ZEROS_2 "], \"isUpdatable\": true}}},"
-    "  {\"name\": \"softmax\", \"input\": [\"logits\"], \"output\": [\"probabilities\"], \"softmax\": {}}],"
-    "  \"updateParams\": {"
-    "   \"lossLayers\": [{\"name\": \"loss\", \"categoricalCrossEntropyLossLayer\": {\"input\": \"probabilities\", \"target\": \"inside\"}}],"
-    "   \"optimizer\": {\"adamOptimizer\": {"
-    "    \"learningRate\": {\"defaultValue\": 0.02, \"range\": {\"maxValue\": 1}},"
-    "    \"miniBatchSize\": {\"defaultValue\": \"32\", \"range\": {\"minValue\": \"1\", \"maxValue\": \"256\"}},"
-    "    \"beta1\": {\"defaultValue\": 0.9, \"range\": {\"maxValue\": 1}},"
-    "    \"beta2\": {\"defaultValue\": 0.999, \"range\": {\"maxValue\": 1}},"
-    "    \"eps\": {\"defaultValue\": 1e-08, \"range\": {\"maxValue\": 1}}}},"
-    "   \"epochs\": {\"defaultValue\": \"200\", \"range\": {\"minValue\": \"1\", \"maxValue\": \"1000\"}},"
-    "   \"shuffle\": {\"defaultValue\": true}}}}";
-
-#define CHECK(call)                                                         \
-  do {                                                                      \
-    if ((call) != EDGETRAIN_OK) {                                           \
+#define CHECK(call)                                                             \
+  do {                                                                          \
+    if ((call) != EDGETRAIN_OK) {                                               \
       fprintf(stderr, "c_api: %s failed: %s\n", #call, edgetrain_last_error()); \
-      exit(1);                                                              \
-    }                                                                       \
+      exit(1);                                                                  \
+    }                                                                           \
   } while (0)
 
 enum { kPoints = 1000 };
@@ -76,12 +42,38 @@ static int on_progress(const edgetrain_progress* progress, void* user_data) {
   return progress->loss < 0.05;
 }
 
+/* The whole file as a NUL-terminated string (free it), or NULL. */
+static char* read_file(const char* path) {
+  FILE* file = fopen(path, "rb");
+  if (!file) return NULL;
+  char* text = NULL;
+  if (fseek(file, 0, SEEK_END) == 0) {
+    long size = ftell(file);
+    text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (text &&
+        (fseek(file, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, file) != (size_t)size)) {
+      free(text);
+      text = NULL;
+    }
+    if (text) text[size] = '\0';
+  }
+  fclose(file);
+  return text;
+}
+
 int main(int argc, char** argv) {
-  const char* output = argc > 1 ? argv[1] : "c_api.mlmodel";
+  const char* json_path = argc > 1 ? argv[1] : "circle_model.json";
+  const char* output = argc > 2 ? argv[2] : "c_api.mlmodel";
   printf("edgetrain %s (headers %s)\n", edgetrain_version_string(), EDGETRAIN_VERSION_STRING);
 
+  char* json = read_file(json_path);
+  if (!json) {
+    fprintf(stderr, "c_api: cannot read %s\n", json_path);
+    return 1;
+  }
   edgetrain_model* model = NULL;
-  CHECK(edgetrain_model_from_json(kModelJson, &model));
+  CHECK(edgetrain_model_from_json(json, &model));
+  free(json);
   CHECK(edgetrain_model_initialize(model, 42));
 
   static float points[kPoints * 2], test_points[kPoints * 2];

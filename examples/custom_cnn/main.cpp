@@ -11,7 +11,8 @@
 
 using namespace edgetrain;
 
-// `count` 1x12x12 images, pixels in [0, 1] (N, C, H, W); label 0 horizontal, 1 vertical, 2 diagonal.
+// `count` 1x12x12 images, pixels in [0, 1] (N, C, H, W); label 0 horizontal, 1 vertical, 2
+// diagonal.
 Dataset make_bars(size_t count, uint32_t seed) {
   Dataset data;
   data.source = "bars (made in code)";
@@ -50,22 +51,37 @@ int main(int argc, char** argv) {
             .output("probabilities", {3})
             .training_input("image", {1, 12, 12})
             .training_input("label", {1}, FeatureType::kInt32)
-            .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+            .loss(CategoricalCrossEntropy{
+                .name = "loss", .input = "probabilities", .target = "label"})
             .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {32, {32}}})
             .epochs({8, {}, {{1, 100}}})
             .shuffle(true)
             .layers({
-                Convolution{.name = "conv1", .input = "image", .output = "c1", .output_channels = 8,
-                            .kernel_channels = 1, .kernel_size = {3, 3}, .updatable = true},
+                Convolution{.name = "conv1",
+                            .input = "image",
+                            .output = "c1",
+                            .output_channels = 8,
+                            .kernel_channels = 1,
+                            .kernel_size = {3, 3},
+                            .updatable = true},
                 ReLU{.name = "relu1", .input = "c1", .output = "r1"},
                 Pooling{.name = "pool1", .input = "r1", .output = "p1"},
-                Convolution{.name = "conv2", .input = "p1", .output = "c2", .output_channels = 16,
-                            .kernel_channels = 8, .kernel_size = {3, 3}, .updatable = true},
+                Convolution{.name = "conv2",
+                            .input = "p1",
+                            .output = "c2",
+                            .output_channels = 16,
+                            .kernel_channels = 8,
+                            .kernel_size = {3, 3},
+                            .updatable = true},
                 ReLU{.name = "relu2", .input = "c2", .output = "r2"},
                 Pooling{.name = "pool2", .input = "r2", .output = "p2"},
                 Flatten{.name = "flatten", .input = "p2", .output = "f"},
-                InnerProduct{.name = "dense", .input = "f", .output = "logits",
-                             .input_channels = 16, .output_channels = 3, .updatable = true},
+                InnerProduct{.name = "dense",
+                             .input = "f",
+                             .output = "logits",
+                             .input_channels = 16,
+                             .output_channels = 3,
+                             .updatable = true},
                 Softmax{.name = "softmax", .input = "logits", .output = "probabilities"},
             })
             .build();

@@ -55,36 +55,49 @@ Table make_rows(size_t count, uint32_t seed) {
 
 int main() {
   try {
-    Model model = ModelBuilder()
-                      .metadata({.specification_version = 4, .short_description = "price"})
-                      .input("features", {4})
-                      .output("price", {1})
-                      .training_input("features", {4})
-                      .training_input("price_true", {1})
-                      .loss(MeanSquaredError{.name = "loss", .input = "price", .target = "price_true"})
-                      .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}},
-                                      .mini_batch_size = {32, {32}}})
-                      .epochs({60, {}, {{1, 500}}})
-                      .shuffle(true)
-                      .layers({
-                          InnerProduct{.name = "hidden1", .input = "features", .output = "h1",
-                                       .input_channels = 4, .output_channels = 32, .updatable = true},
-                          Tanh{.name = "tanh1", .input = "h1", .output = "t1"},
-                          InnerProduct{.name = "hidden2", .input = "t1", .output = "h2",
-                                       .input_channels = 32, .output_channels = 16, .updatable = true},
-                          Tanh{.name = "tanh2", .input = "h2", .output = "t2"},
-                          InnerProduct{.name = "out", .input = "t2", .output = "price",
-                                       .input_channels = 16, .output_channels = 1, .updatable = true},
-                      })
-                      .initializer(Initializer::kGlorotUniform, 3)
-                      .build();
+    Model model =
+        ModelBuilder()
+            .metadata({.specification_version = 4, .short_description = "price"})
+            .input("features", {4})
+            .output("price", {1})
+            .training_input("features", {4})
+            .training_input("price_true", {1})
+            .loss(MeanSquaredError{.name = "loss", .input = "price", .target = "price_true"})
+            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {32, {32}}})
+            .epochs({60, {}, {{1, 500}}})
+            .shuffle(true)
+            .layers({
+                InnerProduct{.name = "hidden1",
+                             .input = "features",
+                             .output = "h1",
+                             .input_channels = 4,
+                             .output_channels = 32,
+                             .updatable = true},
+                Tanh{.name = "tanh1", .input = "h1", .output = "t1"},
+                InnerProduct{.name = "hidden2",
+                             .input = "t1",
+                             .output = "h2",
+                             .input_channels = 32,
+                             .output_channels = 16,
+                             .updatable = true},
+                Tanh{.name = "tanh2", .input = "h2", .output = "t2"},
+                InnerProduct{.name = "out",
+                             .input = "t2",
+                             .output = "price",
+                             .input_channels = 16,
+                             .output_channels = 1,
+                             .updatable = true},
+            })
+            .initializer(Initializer::kGlorotUniform, 3)
+            .build();
     const Table train = make_rows(2000, 1), test = make_rows(500, 2);
 
     const double before = std::sqrt(evaluate(model, test).loss);
     UpdateTask task(model, train, {.seed = 1});
     task.handlers.epoch_end = [](UpdateTask&, const EpochEnd& e) {
       if ((e.epoch + 1) % 10 == 0) {
-        std::printf("epoch %lld: training RMSE %.4f\n", (long long)e.epoch + 1, std::sqrt(e.mean_loss));
+        std::printf("epoch %lld: training RMSE %.4f\n", (long long)e.epoch + 1,
+                    std::sqrt(e.mean_loss));
       }
     };
     task.run();

@@ -70,12 +70,12 @@ ValidationReport validate_coreml(const Model& model);
 struct MakeUpdatableOptions {
   std::vector<std::string> layers;  ///< Convolution / inner-product layers to make updatable.
   LossType loss = LossType::kCategoricalCrossEntropy;  ///< The training loss.
-  bool sgd = false;                 ///< SGD when true, else Adam.
-  double learning_rate = 1e-3;      ///< The optimizer's default learning rate.
-  int64_t batch_size = 32;          ///< The default mini-batch size.
-  int64_t epochs = 10;              ///< The default number of epochs.
-  double momentum = 0.0;            ///< SGD's momentum.
-  std::string target_name;          ///< The target training input; default "<loss input>_true".
+  bool sgd = false;                                    ///< SGD when true, else Adam.
+  double learning_rate = 1e-3;                         ///< The optimizer's default learning rate.
+  int64_t batch_size = 32;                             ///< The default mini-batch size.
+  int64_t epochs = 10;                                 ///< The default number of epochs.
+  double momentum = 0.0;                               ///< SGD's momentum.
+  std::string target_name;  ///< The target training input; default "<loss input>_true".
   /**
    * The blob the loss reads; default: the network's output (a classifier's probabilities). For
    * cross-entropy it must be a softmax layer's output.

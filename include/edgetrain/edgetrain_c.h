@@ -151,7 +151,8 @@ EDGETRAIN_C_API edgetrain_status edgetrain_model_output_size(const edgetrain_mod
  */
 EDGETRAIN_C_API edgetrain_status edgetrain_model_initialize(edgetrain_model* model, uint64_t seed);
 
-/* ---- Updatable parameters --------------------------------------------------------------------- */
+/* ---- Updatable parameters ---------------------------------------------------------------------
+ */
 /*
  * The parameters training changes, as one flat float array: the weight then the bias of every
  * updatable layer, in layer order, each laid out as Core ML stores it. This is what a federated
@@ -163,8 +164,8 @@ EDGETRAIN_C_API edgetrain_status edgetrain_model_initialize(edgetrain_model* mod
 
 /** One weight or bias tensor within the flat parameter array. */
 typedef struct edgetrain_tensor_info {
-  const char* name;                  /**< "<layer>.weight" or "<layer>.bias"; valid while the model is. */
-  size_t rank;                       /**< Used entries of shape. */
+  const char* name; /**< "<layer>.weight" or "<layer>.bias"; valid while the model is. */
+  size_t rank;      /**< Used entries of shape. */
   int64_t shape[EDGETRAIN_MAX_RANK]; /**< Convolution weight (out, in/groups, kh, kw), inner-product
                                           weight (out, in), bias (out). */
   size_t size;                       /**< Product of the shape. */
@@ -207,7 +208,8 @@ EDGETRAIN_C_API edgetrain_status edgetrain_model_get_parameters(const edgetrain_
 EDGETRAIN_C_API edgetrain_status edgetrain_model_set_parameters(edgetrain_model* model,
                                                                 const float* values, size_t count);
 
-/* ---- Data ------------------------------------------------------------------------------------- */
+/* ---- Data -------------------------------------------------------------------------------------
+ */
 
 /** Samples to train or evaluate on: float features laid out (C, H, W) per sample, with class labels
  *  or real-valued targets. */
@@ -281,16 +283,16 @@ typedef enum edgetrain_event {
 
 /** What the progress callback is told. */
 typedef struct edgetrain_progress {
-  edgetrain_event event;     /**< Which moment. */
-  int64_t epoch;             /**< From 0. */
-  int64_t batch;             /**< The mini-batch within the epoch, from 0 (epoch events: the last). */
+  edgetrain_event event; /**< Which moment. */
+  int64_t epoch;         /**< From 0. */
+  int64_t batch;         /**< The mini-batch within the epoch, from 0 (epoch events: the last). */
   int64_t batches_per_epoch; /**< Mini-batches in an epoch. */
   double loss;               /**< Batch events: the mini-batch's mean loss; epoch events: the
                                   epoch's. */
-  double accuracy;           /**< Epoch events of cross-entropy models: the fraction of samples whose
-                                  most probable class was the label; otherwise NaN. */
-  uint64_t samples_done;     /**< Samples trained on since the task began. */
-  double elapsed_seconds;    /**< Since the task began. */
+  double accuracy;        /**< Epoch events of cross-entropy models: the fraction of samples whose
+                               most probable class was the label; otherwise NaN. */
+  uint64_t samples_done;  /**< Samples trained on since the task began. */
+  double elapsed_seconds; /**< Since the task began. */
 } edgetrain_progress;
 
 /**
@@ -365,7 +367,8 @@ EDGETRAIN_C_API edgetrain_status edgetrain_train(edgetrain_model* model, const e
                                                  const edgetrain_train_options* options,
                                                  edgetrain_train_result* result);
 
-/* ---- Evaluation and prediction ---------------------------------------------------------------- */
+/* ---- Evaluation and prediction ----------------------------------------------------------------
+ */
 
 /** A model's score on a data set. */
 typedef struct edgetrain_evaluation {
@@ -405,4 +408,4 @@ EDGETRAIN_C_API edgetrain_status edgetrain_predict(edgetrain_model* model, const
 }  // extern "C"
 #endif
 
-#endif  // EDGETRAIN_EDGETRAIN_C_H_
+#endif /* EDGETRAIN_EDGETRAIN_C_H_ */

@@ -3,6 +3,8 @@
 
 namespace edgetrain {
 
-const char* version() noexcept { return EDGETRAIN_VERSION_STRING; }
+const char* version() noexcept {
+  return EDGETRAIN_VERSION_STRING;
+}
 
 }  // namespace edgetrain

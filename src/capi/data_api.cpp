@@ -86,8 +86,8 @@ edgetrain_status edgetrain_data_from_labels(const float* features, const int32_t
 }
 
 edgetrain_status edgetrain_data_from_targets(const float* features, const float* targets,
-                                             size_t count, size_t feature_size,
-                                             size_t target_size, edgetrain_data** data) {
+                                             size_t count, size_t feature_size, size_t target_size,
+                                             edgetrain_data** data) {
   return guarded([&] {
     require(data, "data");
     edgetrain::capi::check_sizes(count, feature_size);
@@ -106,14 +106,13 @@ edgetrain_status edgetrain_data_read_idx(const char* folder, const char* split,
     require(folder, "folder");
     require(split, "split");
     require(data, "data");
-    auto samples =
-        std::make_unique<edgetrain::Dataset>(edgetrain::read_idx_folder(folder, split));
+    auto samples = std::make_unique<edgetrain::Dataset>(edgetrain::read_idx_folder(folder, split));
     *data = edgetrain::capi::new_data(std::move(samples));
   });
 }
 
-edgetrain_status edgetrain_data_read_csv(const char* path, int height, int width,
-                                         int num_classes, edgetrain_data** data) {
+edgetrain_status edgetrain_data_read_csv(const char* path, int height, int width, int num_classes,
+                                         edgetrain_data** data) {
   return guarded([&] {
     require(path, "path");
     require(data, "data");
@@ -122,8 +121,8 @@ edgetrain_status edgetrain_data_read_csv(const char* path, int height, int width
                             std::to_string(height) + ", " + std::to_string(width) + ", " +
                             std::to_string(num_classes));
     }
-    auto samples = std::make_unique<edgetrain::Dataset>(
-        edgetrain::read_csv(path, height, width, num_classes));
+    auto samples =
+        std::make_unique<edgetrain::Dataset>(edgetrain::read_csv(path, height, width, num_classes));
     *data = edgetrain::capi::new_data(std::move(samples));
   });
 }
@@ -144,6 +143,8 @@ edgetrain_status edgetrain_data_feature_size(const edgetrain_data* data, size_t*
   });
 }
 
-void edgetrain_data_free(edgetrain_data* data) { delete data; }
+void edgetrain_data_free(edgetrain_data* data) {
+  delete data;
+}
 
 }  // extern "C"

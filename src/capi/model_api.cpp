@@ -74,11 +74,17 @@ using edgetrain::capi::require;
 
 extern "C" {
 
-const char* edgetrain_last_error(void) { return edgetrain::capi::last_error.c_str(); }
+const char* edgetrain_last_error(void) {
+  return edgetrain::capi::last_error.c_str();
+}
 
-const char* edgetrain_version_string(void) { return edgetrain::version(); }
+const char* edgetrain_version_string(void) {
+  return edgetrain::version();
+}
 
-void edgetrain_free(void* memory) { std::free(memory); }
+void edgetrain_free(void* memory) {
+  std::free(memory);
+}
 
 edgetrain_status edgetrain_model_load(const char* path, edgetrain_model** model) {
   return guarded([&] {
@@ -137,7 +143,9 @@ edgetrain_status edgetrain_model_to_bytes(const edgetrain_model* model, void** b
   });
 }
 
-void edgetrain_model_free(edgetrain_model* model) { delete model; }
+void edgetrain_model_free(edgetrain_model* model) {
+  delete model;
+}
 
 edgetrain_status edgetrain_model_input_size(const edgetrain_model* model, size_t* size) {
   return guarded([&] {

@@ -27,11 +27,14 @@ std::vector<TensorView<Value>> tensors_of(TheModel& model) {
     if (!layer.updatable) continue;
     const std::vector<int64_t> shape = weight_shape(layer);
     if (layer.weight.size > 0) {
-      tensors.push_back({layer.name + ".weight", shape, model.data(layer.weight), layer.weight.size});
+      tensors.push_back(
+          {layer.name + ".weight", shape, model.data(layer.weight), layer.weight.size});
     }
     if (layer.bias.size > 0) {
-      tensors.push_back(
-          {layer.name + ".bias", {int64_t(layer.bias.size)}, model.data(layer.bias), layer.bias.size});
+      tensors.push_back({layer.name + ".bias",
+                         {int64_t(layer.bias.size)},
+                         model.data(layer.bias),
+                         layer.bias.size});
     }
   }
   return tensors;

@@ -31,8 +31,7 @@ bool is_classification(const Model& model) {
 
 UpdateConfig to_config(const edgetrain_train_options& options) {
   if (options.threads < 0) {
-    throw InvalidArgument("threads is " + std::to_string(options.threads) +
-                          "; 0 means every core");
+    throw InvalidArgument("threads is " + std::to_string(options.threads) + "; 0 means every core");
   }
   if (options.shuffle < -1 || options.shuffle > 1) {
     throw InvalidArgument("shuffle is " + std::to_string(options.shuffle) +
@@ -170,7 +169,9 @@ void edgetrain_task_cancel(edgetrain_task* task) {
   if (task != nullptr) task->task->cancel();
 }
 
-void edgetrain_task_free(edgetrain_task* task) { delete task; }
+void edgetrain_task_free(edgetrain_task* task) {
+  delete task;
+}
 
 edgetrain_status edgetrain_train(edgetrain_model* model, const edgetrain_data* data,
                                  const edgetrain_train_options* options,
@@ -221,9 +222,8 @@ edgetrain_status edgetrain_predict(edgetrain_model* model, const float* features
     const size_t needed = edgetrain::capi::checked_product(count, output_size, "outputs");
     edgetrain::capi::checked_product(count, input_size, "features");
     if (outputs_count < needed) {
-      throw InvalidArgument("outputs has room for " + std::to_string(outputs_count) +
-                            " floats; " + std::to_string(count) + " samples need " +
-                            std::to_string(needed));
+      throw InvalidArgument("outputs has room for " + std::to_string(outputs_count) + " floats; " +
+                            std::to_string(count) + " samples need " + std::to_string(needed));
     }
     for (size_t i = 0; i < count; ++i) {
       const edgetrain::Prediction prediction = predictor.predict(features + i * input_size);

@@ -1,7 +1,8 @@
-/* The C API tested from C: models from JSON, bytes and files; data from arrays, IDX and CSV; training
- * with progress reports and cancellation; evaluation, prediction, the flat parameter array; and that
- * every misuse returns a status with a message instead of crashing. Fixtures: tests/fixtures/tiny_*.json
- * (a 4-8-3 softmax classifier with SGD, a 2-6-1 tanh regressor with Adam and mean squared error). */
+/* The C API tested from C: models from JSON, bytes and files; data from arrays, IDX and CSV;
+ * training with progress reports and cancellation; evaluation, prediction, the flat parameter
+ * array; and that every misuse returns a status with a message instead of crashing. Fixtures:
+ * tests/fixtures/tiny_*.json (a 4-8-3 softmax classifier with SGD, a 2-6-1 tanh regressor with Adam
+ * and mean squared error). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <edgetrain/edgetrain_c.h>
@@ -13,14 +14,14 @@
 
 static int checks = 0, failures = 0;
 
-#define CHECK(condition)                                                              \
-  do {                                                                                \
-    ++checks;                                                                         \
-    if (!(condition)) {                                                               \
-      ++failures;                                                                     \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, \
-              #condition, edgetrain_last_error());                                    \
-    }                                                                                 \
+#define CHECK(condition)                                                                           \
+  do {                                                                                             \
+    ++checks;                                                                                      \
+    if (!(condition)) {                                                                            \
+      ++failures;                                                                                  \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #condition, \
+              edgetrain_last_error());                                                             \
+    }                                                                                              \
   } while (0)
 #define CHECK_OK(call) CHECK((call) == EDGETRAIN_OK)
 
@@ -73,7 +74,9 @@ static void make_classes(void) {
   }
 }
 
-static int string_contains(const char* text, const char* part) { return strstr(text, part) != NULL; }
+static int string_contains(const char* text, const char* part) {
+  return strstr(text, part) != NULL;
+}
 
 /* ---- Progress callbacks ---- */
 typedef struct {
@@ -108,8 +111,8 @@ static int on_progress(const edgetrain_progress* p, void* user_data) {
 
 static void test_version_and_errors(void) {
   CHECK(strcmp(edgetrain_version_string(), EDGETRAIN_VERSION_STRING) == 0);
-  CHECK(EDGETRAIN_VERSION == EDGETRAIN_VERSION_MAJOR * 10000 + EDGETRAIN_VERSION_MINOR * 100 +
-                                 EDGETRAIN_VERSION_PATCH);
+  CHECK(EDGETRAIN_VERSION ==
+        EDGETRAIN_VERSION_MAJOR * 10000 + EDGETRAIN_VERSION_MINOR * 100 + EDGETRAIN_VERSION_PATCH);
 
   edgetrain_model* model = NULL;
   CHECK(edgetrain_model_load("/nonexistent/model.mlmodel", &model) == EDGETRAIN_ERROR);
@@ -253,7 +256,8 @@ static void test_classifier(void) {
   CHECK_OK(edgetrain_model_set_parameters(model, zeros, parameters));
   float uniform_outputs[kClasses];
   CHECK_OK(edgetrain_predict(model, features, 1, uniform_outputs, kClasses));
-  CHECK(fabsf(uniform_outputs[0] - 1.0f / 3) < 1e-6f && fabsf(uniform_outputs[2] - 1.0f / 3) < 1e-6f);
+  CHECK(fabsf(uniform_outputs[0] - 1.0f / 3) < 1e-6f &&
+        fabsf(uniform_outputs[2] - 1.0f / 3) < 1e-6f);
   /* A non-finite value is refused and changes nothing. */
   values[5] = NAN;
   CHECK(edgetrain_model_set_parameters(model, values, parameters) == EDGETRAIN_INVALID_ARGUMENT);

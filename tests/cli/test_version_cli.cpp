@@ -9,8 +9,9 @@ namespace {
 
 TEST(Version, LibraryMatchesTheHeaders) {
   EXPECT_STREQ(version(), EDGETRAIN_VERSION_STRING);
-  EXPECT_EQ(std::to_string(EDGETRAIN_VERSION_MAJOR) + "." + std::to_string(EDGETRAIN_VERSION_MINOR) +
-                "." + std::to_string(EDGETRAIN_VERSION_PATCH),
+  EXPECT_EQ(std::to_string(EDGETRAIN_VERSION_MAJOR) + "." +
+                std::to_string(EDGETRAIN_VERSION_MINOR) + "." +
+                std::to_string(EDGETRAIN_VERSION_PATCH),
             EDGETRAIN_VERSION_STRING);
 }
 
