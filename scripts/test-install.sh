@@ -40,7 +40,7 @@ run_examples() {
 part "the library and the CLI (build/, configured as scripts/test.sh does)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build --target edgetrain edgetrain_c edgetrain_cli
-ninja -C build -t query edgetrain | grep -q 'libedgetrain\.a' ||
+grep -q 'libedgetrain\.a' <<<"$(ninja -C build -t query edgetrain)" ||
   fail "'ninja edgetrain' does not build the library"
 
 part "cmake --install into a temporary prefix"
@@ -122,7 +122,7 @@ echo "configured as a subproject: library only, no GTest, PNG, CURL, OpenSSL, CL
 part "the shared library (EDGETRAIN_SHARED=ON): what it exports"
 cmake -S . -B build-shared -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGETRAIN_SHARED=ON \
   -DEDGETRAIN_BUILD_TESTS=OFF -DEDGETRAIN_BUILD_CLI=OFF -DEDGETRAIN_BUILD_BENCH=OFF >/dev/null
-cmake --build build-shared --target edgetrain
+cmake --build build-shared --target edgetrain edgetrain_c
 symbols="$(nm -D --defined-only -C build-shared/libedgetrain.so | cut -d' ' -f3-)"
 grep -q '^edgetrain::load_model(' <<<"$symbols" || fail "libedgetrain.so does not export load_model"
 grep -q '^edgetrain_train$' <<<"$symbols" || fail "libedgetrain.so does not export the C API"
@@ -136,7 +136,7 @@ cmake --install build-shared --prefix "$work/shared-prefix" >/dev/null
 cmake -S examples/tabular_regressor -B "$work/shared-cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/shared-prefix" >/dev/null
 cmake --build "$work/shared-cmake"
-ldd "$work/shared-cmake/tabular_regressor" | grep -q 'libedgetrain\.so' ||
+grep -q 'libedgetrain\.so' <<<"$(ldd "$work/shared-cmake/tabular_regressor")" ||
   fail "the example does not link libedgetrain.so"
 LD_LIBRARY_PATH="$work/shared-prefix/lib" "$work/shared-cmake/tabular_regressor" ||
   fail "tabular_regressor against libedgetrain.so"
