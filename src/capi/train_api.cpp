@@ -81,25 +81,6 @@ void connect_progress(edgetrain_task& handle) {
   };
 }
 
-// Scores targeted samples with every label 0: an evaluator's per-class tables index by label, and
-// a target has none.
-class TargetsOnly final : public BatchProvider {
- public:
-  explicit TargetsOnly(const BatchProvider& samples) : samples_(samples) {}
-  size_t count() const override { return samples_.count(); }
-  size_t feature_size() const override { return samples_.feature_size(); }
-  void copy_features(size_t index, float* dst) const override {
-    samples_.copy_features(index, dst);
-  }
-  int32_t label(size_t) const override { return 0; }
-  void copy_target(size_t index, float* dst, size_t size) const override {
-    samples_.copy_target(index, dst, size);
-  }
-
- private:
-  const BatchProvider& samples_;
-};
-
 size_t output_size(const Model& model) {
   const auto shapes = infer_shapes(model);
   const auto& shape = shapes.at(network_output_name(model));
@@ -191,13 +172,8 @@ edgetrain_status edgetrain_evaluate(const edgetrain_model* model, const edgetrai
     require(result, "result");
     if (threads < 0) throw InvalidArgument("threads is negative; 0 means every core");
     const bool classification = edgetrain::capi::is_classification(model->model);
-    edgetrain::Evaluation evaluation;
-    if (classification) {
-      evaluation = edgetrain::evaluate(model->model, *data->samples, threads);
-    } else {
-      const edgetrain::capi::TargetsOnly samples(*data->samples);
-      evaluation = edgetrain::evaluate(model->model, samples, threads);
-    }
+    const edgetrain::Evaluation evaluation =
+        edgetrain::evaluate(model->model, *data->samples, threads);
     edgetrain_evaluation out{};
     out.samples = evaluation.samples;
     out.loss = evaluation.loss;

@@ -51,7 +51,11 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
         int predicted = int(std::max_element(row, row + classes) - row);
         int truth = part.scratch.labels[size_t(i)];
         part.correct += predicted == truth;
-        part.confusion[size_t(truth) * classes + size_t(predicted)]++;
+        // A mean-squared-error model's data may carry labels its outputs have no class for (the
+        // loss checks no label): such a sample is in no row of the confusion matrix.
+        if (truth >= 0 && truth < classes) {
+          part.confusion[size_t(truth) * classes + size_t(predicted)]++;
+        }
       }
     });
   }

@@ -109,6 +109,21 @@ static int on_progress(const edgetrain_progress* p, void* user_data) {
   return 0;
 }
 
+/* Trains on one thread (epochs 0: the model's default; seed -1: the model's), reporting to
+ * `progress`. */
+static edgetrain_status train_watched(edgetrain_model* model, const edgetrain_data* data,
+                                      int64_t epochs, int64_t seed, Progress* progress,
+                                      edgetrain_train_result* result) {
+  edgetrain_train_options options;
+  edgetrain_train_options_init(&options);
+  options.epochs = epochs;
+  options.seed = seed;
+  options.threads = 1;
+  options.progress = on_progress;
+  options.user_data = progress;
+  return edgetrain_train(model, data, &options, result);
+}
+
 static void test_version_and_errors(void) {
   CHECK(strcmp(edgetrain_version_string(), EDGETRAIN_VERSION_STRING) == 0);
   CHECK(EDGETRAIN_VERSION ==
@@ -181,13 +196,8 @@ static void test_classifier(void) {
   edgetrain_train_options options;
   edgetrain_train_options_init(&options);
   CHECK(options.epochs == 0 && options.shuffle == -1 && options.seed == -1 && !options.progress);
-  options.epochs = 30;
-  options.seed = 7;
-  options.threads = 1;
-  options.progress = on_progress;
-  options.user_data = &progress;
   edgetrain_train_result result;
-  CHECK_OK(edgetrain_train(model, data, &options, &result));
+  CHECK_OK(train_watched(model, data, 30, 7, &progress, &result));
   CHECK(result.epochs_completed == 30 && !result.cancelled);
   CHECK(result.samples_seen == 30 * kSamples);
   CHECK(progress.batch_events == 30 * 12 && progress.epoch_events == 30);
@@ -287,13 +297,8 @@ static void test_cancel(void) {
 
   /* The callback stops the run after its 4th mini-batch: no report follows, no epoch ends. */
   Progress progress = {.ordered = 1, .batches_per_epoch_ok = 1, .cancel_at_batch = 4};
-  edgetrain_train_options options;
-  edgetrain_train_options_init(&options);
-  options.threads = 1;
-  options.progress = on_progress;
-  options.user_data = &progress;
   edgetrain_train_result result;
-  CHECK_OK(edgetrain_train(model, data, &options, &result));
+  CHECK_OK(train_watched(model, data, 0, -1, &progress, &result));
   CHECK(result.cancelled && result.epochs_completed == 0);
   CHECK(result.samples_seen == 4 * 8);
   CHECK(progress.batch_events == 4 && progress.epoch_events == 0);
@@ -309,6 +314,8 @@ static void test_cancel(void) {
   edgetrain_task_free(task);
 
   /* Overrides the model does not allow are refused when the task is made. */
+  edgetrain_train_options options;
+  edgetrain_train_options_init(&options);
   options.batch_size = 1000;
   task = NULL;
   CHECK(edgetrain_task_create(model, data, &options, &task) == EDGETRAIN_ERROR);
@@ -359,15 +366,8 @@ static void test_regressor(void) {
   CHECK(isnan(before.accuracy)); /* no accuracy for mean squared error */
 
   Progress progress = {.ordered = 1, .batches_per_epoch_ok = 1};
-  edgetrain_train_options options;
-  edgetrain_train_options_init(&options);
-  options.epochs = 100;
-  options.threads = 1;
-  options.seed = 3;
-  options.progress = on_progress;
-  options.user_data = &progress;
   edgetrain_train_result result;
-  CHECK_OK(edgetrain_train(model, data, &options, &result));
+  CHECK_OK(train_watched(model, data, 100, 3, &progress, &result));
   CHECK(result.epochs_completed == 100);
   CHECK(isnan(progress.last_epoch_accuracy) && isnan(result.final_accuracy));
   CHECK_OK(edgetrain_evaluate(model, data, 1, &after));
