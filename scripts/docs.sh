@@ -10,13 +10,15 @@ build="${1:-build}"
 # Documented by the layer/graph rewrite (issue #10); remove a header from here once it is.
 pending=(model.h train.h data.h inference.h)
 
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+[ -f "$build/CMakeCache.txt" ] ||
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target docs
 log="$build/docs/warnings.log"
 pattern="/($(IFS='|'; echo "${pending[*]//./\\.}")):"
 fatal="$(grep -Ev "$pattern" "$log" || true)"
 waiting="$(grep -Ec "$pattern" "$log" || true)"
-echo "docs: $build/docs/html/index.html; $waiting warnings in headers still to document (${pending[*]})"
+echo "docs: $build/docs/html/index.html;" \
+  "$waiting warnings in headers still to document (${pending[*]})"
 if [ -n "$fatal" ]; then
   echo "docs: FAILED: undocumented or badly documented public declarations:" >&2
   echo "$fatal" >&2

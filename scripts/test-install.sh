@@ -47,15 +47,17 @@ part "cmake --install into a temporary prefix"
 prefix="$work/prefix"
 cmake --install build --prefix "$prefix" >/dev/null
 "$prefix/bin/edgetrain" --version
-for file in include/edgetrain/edgetrain.h include/edgetrain/edgetrain_c.h include/edgetrain/version.h \
-  lib/libedgetrain.a lib/libedgetrain_c.so lib/cmake/edgetrain/edgetrainConfig.cmake \
-  lib/pkgconfig/edgetrain.pc lib/pkgconfig/edgetrain_c.pc lib/python3/dist-packages/edgetrain.py; do
+for file in include/edgetrain/edgetrain.h include/edgetrain/edgetrain_c.h \
+  include/edgetrain/version.h lib/libedgetrain.a lib/libedgetrain_c.so \
+  lib/cmake/edgetrain/edgetrainConfig.cmake lib/pkgconfig/edgetrain.pc lib/pkgconfig/edgetrain_c.pc \
+  lib/python3/dist-packages/edgetrain.py; do
   [ -e "$prefix/$file" ] || fail "the install has no $file"
 done
 exported="$(nm -D --defined-only "$prefix/lib/libedgetrain_c.so" | awk '{print $3}')"
 grep -qx edgetrain_train <<<"$exported" || fail "libedgetrain_c.so does not export edgetrain_train"
 if grep -vq '^edgetrain_' <<<"$exported"; then
-  fail "libedgetrain_c.so exports more than the C API: $(grep -v '^edgetrain_' <<<"$exported" | head -5)"
+  fail "libedgetrain_c.so exports more than the C API: $(grep -v '^edgetrain_' <<<"$exported" |
+    head -5)"
 fi
 echo "libedgetrain_c.so exports $(wc -l <<<"$exported") symbols, all edgetrain_*"
 
@@ -79,7 +81,8 @@ model = edgetrain.Model.load("'"$work"'/c_api.mlmodel")
 print("python: edgetrain", edgetrain.version(), "predicts", model.predict(np.zeros(2)).round(3))'
 
 part "the .deb (CPack), unpacked into a scratch root"
-(cd "$work" && cpack -G DEB --config "$source_dir/build/CPackConfig.cmake" -B "$work/deb" >/dev/null)
+(cd "$work" && cpack -G DEB --config "$source_dir/build/CPackConfig.cmake" -B "$work/deb" \
+  >/dev/null)
 deb="$(ls "$work"/deb/edgetrain_*.deb)"
 dpkg-deb --field "$deb" Package Version Depends
 apt-get install --simulate --no-install-recommends "$deb" >/dev/null ||
@@ -91,7 +94,8 @@ dpkg -x "$deb" "$root"
 cmake -S examples/custom_cnn -B "$work/deb-cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$root/usr" >/dev/null
 cmake --build "$work/deb-cmake"
-(cd "$work" && "$work/deb-cmake/custom_cnn" "$work/cnn-deb.mlmodel") || fail "custom_cnn from the .deb"
+(cd "$work" && "$work/deb-cmake/custom_cnn" "$work/cnn-deb.mlmodel") ||
+  fail "custom_cnn from the .deb"
 cp -r examples/c_api "$work/deb-make"
 PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" make -s -C "$work/deb-make"
 (cd "$work/deb-make" && LD_LIBRARY_PATH="$root/usr/lib" ./c_api circle_model.json \
@@ -114,7 +118,8 @@ done
 cmake -S "$work/subproject" -B "$work/subproject/build" -G Ninja "${no_packages[@]}" >/dev/null ||
   fail "configuring edgetrain as a subproject needs a package it should not"
 targets="$(ninja -C "$work/subproject/build" -t targets all)"
-if grep -Eq '^(edgetrain_tests|edgetrain_cli|edgetrain_bench|edgetrain_commands):' <<<"$targets"; then
+if grep -Eq '^(edgetrain_tests|edgetrain_cli|edgetrain_bench|edgetrain_commands):' \
+  <<<"$targets"; then
   fail "a subproject builds more than the library"
 fi
 echo "configured as a subproject: library only, no GTest, PNG, CURL, OpenSSL, CLI11 or benchmark"
@@ -127,9 +132,9 @@ symbols="$(nm -D --defined-only -C build-shared/libedgetrain.so | cut -d' ' -f3-
 grep -q '^edgetrain::load_model(' <<<"$symbols" || fail "libedgetrain.so does not export load_model"
 grep -q '^edgetrain_train$' <<<"$symbols" || fail "libedgetrain.so does not export the C API"
 grep -q '^typeinfo for edgetrain::Error$' <<<"$symbols" || fail "no typeinfo for edgetrain::Error"
-if grep -Eq 'edgetrain::(ops|coreml|cli|detail|data|capi)::|CoreML::|google::' <<<"$symbols"; then
-  fail "libedgetrain.so exports internals: $(grep -E 'edgetrain::(ops|coreml|cli|detail|data|capi)::|CoreML::|google::' \
-    <<<"$symbols" | head -3)"
+internals='edgetrain::(ops|coreml|cli|detail|data|capi)::|CoreML::|google::'
+if grep -Eq "$internals" <<<"$symbols"; then
+  fail "libedgetrain.so exports internals: $(grep -E "$internals" <<<"$symbols" | head -3)"
 fi
 echo "libedgetrain.so exports $(wc -l <<<"$symbols") symbols: the public API, no internals"
 cmake --install build-shared --prefix "$work/shared-prefix" >/dev/null
