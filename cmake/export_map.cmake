@@ -1,10 +1,10 @@
 # Writes the version script of the shared libedgetrain: every symbol the library's objects define in
 # namespace edgetrain (functions, data, typeinfo and vtables), except the internal namespaces below
-# (edgetrain::ops, ...), plus the C API's edgetrain_* functions; everything else (kernels, the protobuf schema, template
-# instances of std::) becomes local. Exact names, because GNU ld lets a global wildcard win over a
-# local one, so "edgetrain::* but not edgetrain::ops::*" cannot be said with patterns.
+# (edgetrain::ops, ...), plus the C API's edgetrain_* functions; everything else (kernels, the
+# protobuf schema, template instances of std::) becomes local. Exact names, because GNU ld lets a
+# global wildcard win over a local one, so "edgetrain::* but not edgetrain::ops::*" cannot be said
+# with patterns.
 # Usage: cmake -DNM=nm -DOBJECTS=list.txt -DOUTPUT=edgetrain.map -P export_map.cmake
-#
 cmake_minimum_required(VERSION 3.22)
 # Internal namespaces (Itanium-mangled: <length><name>); a new one goes here.
 set(internal_namespaces ops coreml cli detail data capi)
