@@ -132,18 +132,28 @@ class BindingTest(unittest.TestCase):
         self.assertEqual((seen, result["samples_seen"]), ([0, 1, 2], 24))
         self.assertTrue(np.isnan(result["final_loss"]))
 
-        # A thread cancels once the run has reported its first mini-batch; the run then ends
-        # within one more mini-batch, long before its 100 epochs.
-        started = threading.Event()
-        task = model.task(data, epochs=100, threads=1,
-                          progress=lambda p: started.set() and False)
-        canceller = threading.Thread(target=lambda: (started.wait(), task.cancel()))
+        # Another thread cancels while the run waits in its first report: the run then stops
+        # after that mini-batch. The report waits for the cancel, so nothing races.
+        reported, cancelled = threading.Event(), threading.Event()
+
+        def wait_for_cancel(progress):
+            reported.set()
+            self.assertTrue(cancelled.wait(timeout=300))
+
+        task = model.task(data, epochs=100, threads=1, progress=wait_for_cancel)
+
+        def cancel():
+            reported.wait()
+            task.cancel()
+            cancelled.set()
+
+        canceller = threading.Thread(target=cancel)
         canceller.start()
         result = task.run()
         canceller.join()
         task.close()
         self.assertTrue(result["cancelled"])
-        self.assertLess(result["epochs_completed"], 100)
+        self.assertEqual((result["epochs_completed"], result["samples_seen"]), (0, 8))
 
     def test_callback_exception_stops_training_and_is_raised(self):
         model = fixture("tiny_classifier.json")
