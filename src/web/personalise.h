@@ -41,7 +41,7 @@ SampleSplit split_samples(std::vector<LoadedSample> samples);
 
 struct PersonaliseRequest {
   UpdateConfig config;          // epochs, learning rate, ... (the model's defaults when unset)
-  double original_share = 0.5;  // of each epoch's samples, the share of original training images
+  double original_share = 0.8;  // of each epoch's samples, the share of original training images
 };
 
 // The job body: runs on the training thread, from the model current when the job started.

@@ -44,6 +44,12 @@ double positive_number(const nlohmann::json& request, const char* key) {
   return value.get<double>();
 }
 
+// Where the model came from ("LeNet", a file name): a job's description says it and what it did.
+std::string origin(const ModelSnapshot& model) {
+  const std::string& description = model.description();
+  return description.substr(0, description.find(", "));
+}
+
 // What every job needs: the model to start from (updatable) and the data (read on first use).
 struct JobStart {
   std::shared_ptr<const ModelSnapshot> model;
@@ -92,9 +98,7 @@ void start_training(ServerState& state, const nlohmann::json& request) {
     if (asked > 0 && (limit == 0 || asked < limit)) limit = asked;
   }
   const size_t test_limit = state.data.test_limit();
-  std::string base = start.model->description();
-  if (const size_t cut = base.find(", untrained"); cut != std::string::npos) base.resize(cut);
-  const std::string description = base + ", trained on " + start.data->name;
+  const std::string description = origin(*start.model) + ", trained on " + start.data->name;
   state.trainer.start("train", [start, config, limit, test_limit, description](Trainer::Job& job) {
     Model model = start.model->model();
     const FirstSamples train(start.data->train, limit);
@@ -135,7 +139,7 @@ void start_personalise(ServerState& state, const nlohmann::json& request) {
     throw HttpError(400, "there are no samples in " + state.samples.folder() +
                              ": draw some, label them and add them first");
   }
-  const std::string description = start.model->description() + ", personalised";
+  const std::string description = origin(*start.model) + ", personalised";
   const size_t train_limit = state.data.train_limit(), test_limit = state.data.test_limit();
   state.trainer.start("personalise", [start, samples = std::move(samples), personal, description,
                                       train_limit, test_limit](Trainer::Job& job) mutable {

@@ -22,6 +22,7 @@ export class DrawingPad {
     this.context.fillStyle = '#fff';
     this.context.fillRect(0, 0, this.canvas.width, this.canvas.height);
     this.strokes = 0;
+    this.canvas.dataset.strokes = '0';
   }
 
   isEmpty() {
@@ -55,6 +56,7 @@ export class DrawingPad {
     if (!this.last) return;
     this.last = null;
     this.strokes += 1;
+    this.canvas.dataset.strokes = String(this.strokes);
     this.onStroke();
   }
 
