@@ -11,8 +11,9 @@ namespace {
 // The part of the bounding box MNIST gives the digit: 20 of 28 pixels.
 constexpr double kBoxShare = 20.0 / 28.0;
 // Pixels dimmer than this share of the brightest ink do not widen the bounding box (a photo's
-// paper grain, the faint edge of an anti-aliased stroke).
-constexpr float kInkThreshold = 0.2f;
+// paper grain). Low, so that MNIST's own digits keep their 20-pixel boxes: 277 of the first 300
+// test digits come out of mnist_style_digit as they went in (tests/data/test_digit_image.cpp).
+constexpr float kInkThreshold = 0.05f;
 
 struct Box {
   int left = 0, top = 0, width = 0, height = 0;
@@ -121,8 +122,9 @@ GrayImage mnist_style_digit(const GrayImage& drawing, int field_size) {
       mass += sum, mass_x += sum * (x + 0.5), mass_y += sum * (y + 0.5);
     }
   }
-  // Centre of mass to the field's centre, whole pixels, the box kept inside the field.
-  const double centre = field_size / 2.0;
+  // Centre of mass to the middle of pixel field/2 (MNIST's: its test digits' centres of mass
+  // average 14.5 in both axes, spread as whole-pixel moves leave them), the box kept in the field.
+  const double centre = field_size / 2 + 0.5;
   const int left = std::clamp(int(std::lround(centre - mass_x / mass)), 0, field_size - scaled_w);
   const int top = std::clamp(int(std::lround(centre - mass_y / mass)), 0, field_size - scaled_h);
   for (int y = 0; y < scaled_h; ++y) {

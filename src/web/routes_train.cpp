@@ -57,6 +57,8 @@ struct JobStart {
 };
 JobStart prepare_job(ServerState& state) {
   if (state.stopping) throw HttpError(503, "the server is stopping");
+  // Said before any other check; Trainer::start says it again if two requests race here.
+  if (state.trainer.running()) throw HttpError(409, "a job is running; stop it first or wait");
   JobStart start{state.models.current(), nullptr};
   if (!start.model->model().update) {
     throw HttpError(400, "the model is not updatable (make it so with `edgetrain make-updatable`)");

@@ -24,6 +24,15 @@ bool valid_name(const std::string& name) {
          });
 }
 
+// A name or label as an error message quotes it: bytes that are not printable ASCII become '?'.
+std::string printable(const std::string& text, size_t length) {
+  std::string shown = text.substr(0, length);
+  for (char& c : shown) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return shown;
+}
+
 bool all_digits(const std::string& text) {
   return !text.empty() && text.size() <= 4 &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -33,14 +42,14 @@ bool all_digits(const std::string& text) {
 
 void SampleStore::check_name(const std::string& name) {
   if (!valid_name(name)) {
-    throw Error("sample name '" + name.substr(0, kMaxNameLength + 1) +
+    throw Error("sample name '" + printable(name, kMaxNameLength + 1) +
                 "' is not allowed: use 1 to 64 letters, digits, '_' or '-'");
   }
 }
 
 int SampleStore::parse_label(const std::string& text, int classes) {
   if (!all_digits(text) || std::stoi(text) >= classes) {
-    throw Error("label '" + text.substr(0, 16) + "' is not a class of the model (0 to " +
+    throw Error("label '" + printable(text, 16) + "' is not a class of the model (0 to " +
                 std::to_string(classes - 1) + ")");
   }
   return std::stoi(text);

@@ -95,6 +95,11 @@ Server::Server(ServerOptions options) : state_(std::make_unique<ServerState>(std
   const int threads = std::max(4, state_->options.http_threads);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   http_.set_payload_max_length(kMaxModelBytes);
+  // SO_REUSEADDR only: httplib's default, SO_REUSEPORT, would let a second server share the port.
+  http_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   add_routes();
 }
 
