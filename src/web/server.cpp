@@ -1,5 +1,7 @@
 #include "web/server.h"
 
+#include <sys/socket.h>
+
 #include <csignal>
 #include <filesystem>
 #include <random>
@@ -95,6 +97,7 @@ Server::Server(ServerOptions options) : state_(std::make_unique<ServerState>(std
   const int threads = std::max(4, state_->options.http_threads);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   http_.set_payload_max_length(kMaxModelBytes);
+  http_.set_tcp_nodelay(true);  // else small answers wait for the client's delayed ACK (40 ms)
   // SO_REUSEADDR only: httplib's default, SO_REUSEPORT, would let a second server share the port.
   http_.set_socket_options([](socket_t sock) {
     int yes = 1;
@@ -180,6 +183,7 @@ int Server::start() {
     throw Error("cannot listen on " + options.host + ":" + std::to_string(options.port) +
                 " (in use, or not an address of this machine)");
   }
+  ::listen(http_.listening_socket(), SOMAXCONN);  // a longer queue of connections to accept
   listener_ = std::thread([this] {
     http_.listen_after_bind();
     listener_done_ = true;

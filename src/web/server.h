@@ -69,7 +69,12 @@ class Server {
  private:
   void add_routes();
   std::unique_ptr<ServerState> state_;
-  httplib::Server http_;
+  // httplib's server, with a way to its listening socket: Debian's build listens with a backlog
+  // of 5, too few for a handful of clients connecting at once (a dropped SYN waits a second).
+  struct Http : httplib::Server {
+    socket_t listening_socket() const { return svr_sock_; }
+  };
+  Http http_;
   std::thread listener_;
   std::atomic<bool> listener_done_{false};
   int port_ = 0;
