@@ -6,8 +6,8 @@
 //   prediction = predictor.predict(input.pixels);
 //
 // `edgetrain predict` (for a PNG whose size differs from the model's input, or with --digit) and
-// `edgetrain serve` (every drawing) both go through mnist_style_digit, so a PNG given to one and the
-// same drawing given to the other become the same input.
+// `edgetrain serve` (every drawing) both go through mnist_style_digit, so a PNG given to one and
+// the same drawing given to the other become the same input.
 #pragma once
 
 #include <cstddef>
@@ -46,14 +46,14 @@ GrayImage decode_png_gray(const std::string& png, const std::string& source_name
 std::string encode_png_gray(const GrayImage& image);
 
 // MNIST's recipe (LeCun et al.): the digit is cropped to its bounding box, scaled into a box of
-// 20/28 of the field keeping its aspect ratio (area averaging, so edges get grey levels), and placed
-// in a field_size x field_size image with its centre of mass at the centre (moved no further than
-// keeps the whole box inside the field); MNIST's centre is the middle of pixel (14, 14). Ink is the
-// bright value, as in MNIST; an image whose border is mostly bright (dark ink on white paper) is
-// inverted first. The bounding box holds the pixels with at least 1/20 of the brightest ink. An
-// image without ink gives an empty (all-zero) field. MNIST's own digits go through unchanged.
-// Throws Error when the image is empty, its size does not match its pixels, or a value is not
-// finite.
+// 20/28 of the field keeping its aspect ratio (area averaging, so edges get grey levels), and
+// placed in a field_size x field_size image with its centre of mass at the centre (moved no further
+// than keeps the whole box inside the field); MNIST's centre is the middle of pixel (14, 14). Ink
+// is the bright value, as in MNIST; an image whose border is mostly bright (dark ink on white
+// paper) is inverted first. The bounding box holds the pixels with at least 1/20 of the brightest
+// ink. An image without ink gives an empty (all-zero) field. MNIST's own digits go through
+// unchanged. Throws Error when the image is empty, its size does not match its pixels, or a value
+// is not finite.
 GrayImage mnist_style_digit(const GrayImage& drawing, int field_size = 28);
 
 }  // namespace edgetrain

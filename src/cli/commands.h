@@ -105,10 +105,10 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (the address is printed)
   std::string samples_dir = "data/samples";
-  std::string token;          // required on every API call; made up for a non-loopback host
-  size_t limit = 0;           // train on the first N images (0: all)
-  size_t test_limit = 0;      // measure on the first N test images (0: all)
-  int threads = 0;            // training threads (0: every core)
+  std::string token;      // required on every API call; made up for a non-loopback host
+  size_t limit = 0;       // train on the first N images (0: all)
+  size_t test_limit = 0;  // measure on the first N test images (0: all)
+  int threads = 0;        // training threads (0: every core)
 };
 int run_serve(const ServeOptions& options);
 

@@ -31,8 +31,10 @@ std::vector<float> png_input(const std::string& png, const std::string& path, co
   }
   const bool digit_input = channels == 1 && !flat && height == width;
   if (digit && !digit_input) {
-    throw Error(path + ": --digit needs a model whose input is one square gray image (as MNIST's "
-                "28x28); '" + input.name + "' is not");
+    throw Error(path +
+                ": --digit needs a model whose input is one square gray image (as MNIST's "
+                "28x28); '" +
+                input.name + "' is not");
   }
   const bool bgr = input.type == FeatureType::kImage && input.image.color_space == ColorSpace::kBGR;
   const PngPixels image = decode_png(png, path,
@@ -40,8 +42,8 @@ std::vector<float> png_input(const std::string& png, const std::string& path, co
                                      : bgr         ? PngColor::kBGR
                                                    : PngColor::kRGB);
   const size_t pixels = size_t(image.width) * size_t(image.height);
-  const bool fits = flat ? pixels == size_t(shape[0])
-                         : image.width == width && image.height == height;
+  const bool fits =
+      flat ? pixels == size_t(shape[0]) : image.width == width && image.height == height;
   if (digit) {
     GrayImage gray{image.width, image.height, std::vector<float>(pixels)};
     for (size_t p = 0; p < pixels; ++p) gray.pixels[p] = image.bytes[p] / 255.0f;
@@ -52,8 +54,9 @@ std::vector<float> png_input(const std::string& png, const std::string& path, co
                                    : std::to_string(width) + "x" + std::to_string(height);
     throw Error(path + ": the image is " + std::to_string(image.width) + "x" +
                 std::to_string(image.height) + " but the model input '" + input.name + "' takes " +
-                takes + (digit_input ? " (resize it first, or give --digit for a drawing of a digit)"
-                                     : " (resize it first)"));
+                takes +
+                (digit_input ? " (resize it first, or give --digit for a drawing of a digit)"
+                             : " (resize it first)"));
   }
   // Interleaved (H, W, C) bytes → planar (C, H, W) floats in [0, 1].
   std::vector<float> features(pixels * size_t(channels));

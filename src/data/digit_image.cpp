@@ -1,4 +1,5 @@
-// MNIST-style digit preprocessing: crop, scale into 20x20 by area averaging, centre by mass in 28x28.
+// MNIST-style digit preprocessing: crop, scale into 20x20 by area averaging, centre by mass in
+// 28x28.
 #include <algorithm>
 #include <cmath>
 
@@ -116,7 +117,8 @@ GrayImage mnist_style_digit(const GrayImage& drawing, int field_size) {
   for (int y = 0; y < scaled_h; ++y) {
     for (int x = 0; x < scaled_w; ++x) {
       float sum = 0;
-      for (const Tap& tap : taps_y[size_t(y)]) sum += tap.share * rows[size_t(tap.source) * scaled_w + x];
+      for (const Tap& tap : taps_y[size_t(y)])
+        sum += tap.share * rows[size_t(tap.source) * scaled_w + x];
       sum = std::min(sum, 1.0f);  // rounding of the shares
       scaled[size_t(y) * scaled_w + x] = sum;
       mass += sum, mass_x += sum * (x + 0.5), mass_y += sum * (y + 0.5);

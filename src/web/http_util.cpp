@@ -18,33 +18,33 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
 }
 
 httplib::Server::HandlerWithContentReader with_body(size_t max_bytes, BodyHandler handler) {
-  return [max_bytes, handler = std::move(handler)](const httplib::Request& req,
-                                                     httplib::Response& res,
-                                                     const httplib::ContentReader& read) {
-    std::string body;
-    bool too_long = false;
-    const bool complete = read([&](const char* data, size_t size) {
-      if (body.size() + size > max_bytes) {
-        too_long = true;
-        return false;
-      }
-      body.append(data, size);
-      return true;
-    });
-    // httplib answers 413 itself (without calling the receiver) past its own payload limit.
-    if (too_long || res.status == 413) {
-      res.set_header("Connection", "close");  // the rest of the body is never read
-      send_error(res, 413,
-                 "the request body is larger than the " + std::to_string(max_bytes) +
-                     " bytes this route takes");
-      return;
-    }
-    if (!complete) {
-      send_error(res, 400, "the request body could not be read");
-      return;
-    }
-    handler(req, res, body);
-  };
+  return
+      [max_bytes, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
+                                                const httplib::ContentReader& read) {
+        std::string body;
+        bool too_long = false;
+        const bool complete = read([&](const char* data, size_t size) {
+          if (body.size() + size > max_bytes) {
+            too_long = true;
+            return false;
+          }
+          body.append(data, size);
+          return true;
+        });
+        // httplib answers 413 itself (without calling the receiver) past its own payload limit.
+        if (too_long || res.status == 413) {
+          res.set_header("Connection", "close");  // the rest of the body is never read
+          send_error(res, 413,
+                     "the request body is larger than the " + std::to_string(max_bytes) +
+                         " bytes this route takes");
+          return;
+        }
+        if (!complete) {
+          send_error(res, 400, "the request body could not be read");
+          return;
+        }
+        handler(req, res, body);
+      };
 }
 
 nlohmann::json parse_json_object(const std::string& body) {

@@ -15,8 +15,9 @@ constexpr int64_t kMaxDrawingSide = 4096;
 
 void require_drawable(const ModelSnapshot& model) {
   if (model.digit_field_size() == 0) {
-    throw HttpError(400, "the model's input is not one square gray image, so drawings cannot "
-                         "feed it; send its input values as {\"pixels\": [...]}");
+    throw HttpError(400,
+                    "the model's input is not one square gray image, so drawings cannot "
+                    "feed it; send its input values as {\"pixels\": [...]}");
   }
 }
 
@@ -47,7 +48,8 @@ std::vector<float> pixels_from_json(const nlohmann::json& body, const char* key,
 
 std::vector<float> drawing_from_json(const nlohmann::json& drawing, const ModelSnapshot& model) {
   require_drawable(model);
-  if (!drawing.is_object()) throw HttpError(400, "a drawing is {\"width\", \"height\", \"pixels\"}");
+  if (!drawing.is_object())
+    throw HttpError(400, "a drawing is {\"width\", \"height\", \"pixels\"}");
   int64_t side[2] = {0, 0};
   const char* names[2] = {"width", "height"};
   for (int i = 0; i < 2; ++i) {

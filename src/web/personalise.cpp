@@ -77,7 +77,9 @@ Measure measure(const Model& model, const Dataset& held_out, const BatchProvider
 
 MixedSamples::MixedSamples(const Dataset& personal, size_t repeat, const BatchProvider& original,
                            std::vector<size_t> original_indices)
-    : personal_(personal), repeat_(repeat), original_(original),
+    : personal_(personal),
+      repeat_(repeat),
+      original_(original),
       original_indices_(std::move(original_indices)) {
   if (original_.count() > 0 && original_.feature_size() != personal_.feature_size()) {
     throw Error("the training images have " + std::to_string(original_.feature_size()) +
@@ -118,9 +120,9 @@ SampleSplit split_samples(std::vector<LoadedSample> samples) {
   return split;
 }
 
-nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start, const std::string& description,
-                           std::vector<LoadedSample> samples, const cli::LoadedData& data,
-                           size_t train_limit, size_t test_limit,
+nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start,
+                           const std::string& description, std::vector<LoadedSample> samples,
+                           const cli::LoadedData& data, size_t train_limit, size_t test_limit,
                            const PersonaliseRequest& request) {
   const SampleSplit split = split_samples(std::move(samples));
   if (split.train.empty()) throw Error("there are no samples to fine-tune on: draw and add some");

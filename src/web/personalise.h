@@ -46,9 +46,9 @@ struct PersonaliseRequest {
 
 // The job body: runs on the training thread, from the model current when the job started.
 // Returns {"samples": {...before, after...}, "test": {...}, ...}; throws Error.
-nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start, const std::string& description,
-                           std::vector<LoadedSample> samples, const cli::LoadedData& data,
-                           size_t train_limit, size_t test_limit,
+nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start,
+                           const std::string& description, std::vector<LoadedSample> samples,
+                           const cli::LoadedData& data, size_t train_limit, size_t test_limit,
                            const PersonaliseRequest& request);
 
 }  // namespace edgetrain::web

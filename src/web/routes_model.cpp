@@ -69,15 +69,14 @@ void add_model_routes(httplib::Server& http, ServerState& state) {
 
   http.Get("/api/model", [&state](const httplib::Request&, httplib::Response& res) {
     const std::shared_ptr<const ModelSnapshot> model = state.models.current();
-    res.set_header("Content-Disposition",
-                   "attachment; filename=\"" + download_name(state) + "\"");
+    res.set_header("Content-Disposition", "attachment; filename=\"" + download_name(state) + "\"");
     res.set_header("X-Model-Version", std::to_string(model->version()));
     res.set_content(serialize_mlmodel(model->model()), "application/octet-stream");
   });
 
   http.Post("/api/model",
-            with_body(kMaxModelBytes, [&state](const httplib::Request& req,
-                                               httplib::Response& res, const std::string& body) {
+            with_body(kMaxModelBytes, [&state](const httplib::Request& req, httplib::Response& res,
+                                               const std::string& body) {
               std::string name = req.get_param_value("name");
               if (name.empty() || name.size() > 200) name = "uploaded model";
               Model model = parse_upload(body, name);
@@ -88,8 +87,8 @@ void add_model_routes(httplib::Server& http, ServerState& state) {
                   throw HttpError(400, std::string("the uploaded model cannot run: ") + e.what());
                 }
               });
-              state.events.publish("model", {{"version", state.models.current()->version()},
-                                             {"description", name}});
+              state.events.publish(
+                  "model", {{"version", state.models.current()->version()}, {"description", name}});
               send_json(res, info_json(state));
             }));
 
@@ -100,8 +99,10 @@ void add_model_routes(httplib::Server& http, ServerState& state) {
               std::lock_guard<std::mutex> lock(state.save_mutex);
               const std::filesystem::path file(state.model_file);
               std::error_code error;
-              if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), error);
-              save_model(model->model(), state.model_file);  // atomic: temporary file, fsync, rename
+              if (file.has_parent_path())
+                std::filesystem::create_directories(file.parent_path(), error);
+              save_model(model->model(),
+                         state.model_file);  // atomic: temporary file, fsync, rename
               send_json(res, {{"path", state.model_file}, {"version", model->version()}});
             }));
 }

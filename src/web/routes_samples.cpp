@@ -57,8 +57,9 @@ void add_sample_routes(httplib::Server& http, ServerState& state) {
               const std::shared_ptr<const ModelSnapshot> model = state.models.current();
               const int field = model->digit_field_size();
               if (field == 0) {
-                throw HttpError(400, "samples are images: the model's input is not one square "
-                                     "gray image");
+                throw HttpError(400,
+                                "samples are images: the model's input is not one square "
+                                "gray image");
               }
               std::string label_text, name;
               std::vector<float> input;
@@ -106,8 +107,8 @@ void add_sample_routes(httplib::Server& http, ServerState& state) {
                                                    httplib::Response& res, const std::string&) {
                 const Sample sample = sample_of_path(req.matches[1]);
                 if (!state.samples.remove(sample.label, sample.name)) {
-                  throw HttpError(404, "no sample " + std::to_string(sample.label) + "/" +
-                                           sample.name);
+                  throw HttpError(404,
+                                  "no sample " + std::to_string(sample.label) + "/" + sample.name);
                 }
                 send_json(res, {{"deleted", sample_json(sample)}});
               }));

@@ -15,9 +15,9 @@ constexpr std::chrono::seconds kKeepAlive{15};
 
 // The request's JSON object (an empty body is {}); keys outside `allowed` are refused.
 nlohmann::json job_request(const std::string& body, std::initializer_list<const char*> allowed) {
-  const nlohmann::json request =
-      body.find_first_not_of(" \t\r\n") == std::string::npos ? nlohmann::json::object()
-                                                             : parse_json_object(body);
+  const nlohmann::json request = body.find_first_not_of(" \t\r\n") == std::string::npos
+                                     ? nlohmann::json::object()
+                                     : parse_json_object(body);
   for (const auto& [key, value] : request.items()) {
     bool known = false;
     for (const char* name : allowed) known = known || key == name;
@@ -69,10 +69,9 @@ JobStart prepare_job(ServerState& state) {
     throw HttpError(503, e.what());
   }
   if (start.data->train.feature_size() != start.model->input_size()) {
-    throw HttpError(400, "the data set's images have " +
-                             std::to_string(start.data->train.feature_size()) +
-                             " pixels but the model takes " +
-                             std::to_string(start.model->input_size()));
+    throw HttpError(
+        400, "the data set's images have " + std::to_string(start.data->train.feature_size()) +
+                 " pixels but the model takes " + std::to_string(start.model->input_size()));
   }
   return start;
 }
@@ -93,7 +92,8 @@ UpdateConfig update_config(const nlohmann::json& request, const Model& model, in
 
 void start_training(ServerState& state, const nlohmann::json& request) {
   JobStart start = prepare_job(state);
-  const UpdateConfig config = update_config(request, start.model->model(), state.options.trainer.threads);
+  const UpdateConfig config =
+      update_config(request, start.model->model(), state.options.trainer.threads);
   size_t limit = state.data.train_limit();
   if (request.contains("limit")) {
     const size_t asked = size_t(whole_number(request, "limit", 0));
@@ -145,8 +145,8 @@ void start_personalise(ServerState& state, const nlohmann::json& request) {
   const size_t train_limit = state.data.train_limit(), test_limit = state.data.test_limit();
   state.trainer.start("personalise", [start, samples = std::move(samples), personal, description,
                                       train_limit, test_limit](Trainer::Job& job) mutable {
-    return personalise(job, *start.model, description, std::move(samples), *start.data,
-                       train_limit, test_limit, personal);
+    return personalise(job, *start.model, description, std::move(samples), *start.data, train_limit,
+                       test_limit, personal);
   });
 }
 
@@ -195,26 +195,26 @@ void add_training_routes(httplib::Server& http, ServerState& state) {
     stream->hello = sse_text({0, "status", state.trainer.status(true).dump()});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
-        "text/event-stream", [&state, stream](size_t, httplib::DataSink& sink) {
-          if (!stream->hello.empty()) {
-            const std::string hello = std::move(stream->hello);
-            stream->hello.clear();
-            return sink.write(hello.data(), hello.size());
-          }
-          const EventHub::Wait wait = state.events.wait_after(
-              stream->next_after, std::chrono::duration_cast<std::chrono::milliseconds>(kKeepAlive));
-          if (wait.closed) {
-            sink.done();
-            return true;
-          }
-          std::string text;
-          if (wait.lagged) text += sse_text({0, "lagged", "{}"});
-          for (const Event& event : wait.events) text += sse_text(event);
-          if (!wait.events.empty()) stream->next_after = wait.events.back().id;
-          if (text.empty()) text = ": keep-alive\n\n";
-          return sink.write(text.data(), text.size());
-        });
+    res.set_chunked_content_provider("text/event-stream", [&state, stream](
+                                                              size_t, httplib::DataSink& sink) {
+      if (!stream->hello.empty()) {
+        const std::string hello = std::move(stream->hello);
+        stream->hello.clear();
+        return sink.write(hello.data(), hello.size());
+      }
+      const EventHub::Wait wait = state.events.wait_after(
+          stream->next_after, std::chrono::duration_cast<std::chrono::milliseconds>(kKeepAlive));
+      if (wait.closed) {
+        sink.done();
+        return true;
+      }
+      std::string text;
+      if (wait.lagged) text += sse_text({0, "lagged", "{}"});
+      for (const Event& event : wait.events) text += sse_text(event);
+      if (!wait.events.empty()) stream->next_after = wait.events.back().id;
+      if (text.empty()) text = ": keep-alive\n\n";
+      return sink.write(text.data(), text.size());
+    });
   });
 }
 

@@ -37,8 +37,10 @@ int run_serve(const ServeOptions& options) {
   std::printf("edgetrain serve: serving on %s\n", server.url().c_str());
   std::string model = state.models.current()->description();
   if (options.model.empty() && !std::filesystem::exists(state.model_file)) {
-    model += " (no " + state.model_file + ": train it on the page and save it there, or run "
-             "`edgetrain train --output " + state.model_file + "`)";
+    model += " (no " + state.model_file +
+             ": train it on the page and save it there, or run "
+             "`edgetrain train --output " +
+             state.model_file + "`)";
   }
   std::printf("model: %s\n", model.c_str());
   std::printf("data: %s (read when training starts); samples in %s\n", state.data.name().c_str(),

@@ -74,12 +74,18 @@ bool trusted_browser_request(const httplib::Request& req) {
 // Messages for the refusals httplib makes before any route runs.
 std::string status_text(int status) {
   switch (status) {
-    case 400: return "the request is malformed";
-    case 404: return "no such route";
-    case 413: return "the request body is too large";
-    case 414: return "the request line is too long";
-    case 416: return "the requested range is malformed";
-    default: return "HTTP status " + std::to_string(status);
+    case 400:
+      return "the request is malformed";
+    case 404:
+      return "no such route";
+    case 413:
+      return "the request body is too large";
+    case 414:
+      return "the request line is too long";
+    case 416:
+      return "the requested range is malformed";
+    default:
+      return "HTTP status " + std::to_string(status);
   }
 }
 
@@ -106,11 +112,18 @@ Server::Server(ServerOptions options) : state_(std::make_unique<ServerState>(std
   add_routes();
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::add_routes() {
   ServerState& state = *state_;
   http_.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
+    // A request without Content-Length or chunked encoding has no body (RFC 9112 6.3); httplib
+    // would read one until the connection closes (curl's DELETE, say), so say it is empty.
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      const_cast<httplib::Request&>(req).set_header("Content-Length", "0");
+    }
     const bool api = req.path.rfind("/api/", 0) == 0;
     if (!state.options.token.empty()) {
       if (api && !constant_time_equal(request_token(req), state.options.token)) {
@@ -118,15 +131,16 @@ void Server::add_routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     } else if (!trusted_browser_request(req)) {
-      send_error(res, 403, "requests from other sites are refused (start the server with a token "
-                           "to use it from elsewhere)");
+      send_error(res, 403,
+                 "requests from other sites are refused (start the server with a token "
+                 "to use it from elsewhere)");
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // httplib's own refusals (a bad request line, a body past its limit) get a JSON body too.
-  http_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
+  http_.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty() || res.content_provider_) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
@@ -160,10 +174,10 @@ void Server::add_routes() {
     if (!asset) throw HttpError(404, "no such page or route: GET " + req.path);
     res.set_content(asset->bytes.data(), asset->bytes.size(), std::string(asset->content_type));
   });
-  auto not_found = with_body(kMaxRequestBytes, [](const httplib::Request& req,
-                                                  httplib::Response&, const std::string&) {
-    throw HttpError(404, "no such route: " + req.method + " " + req.path);
-  });
+  auto not_found = with_body(
+      kMaxRequestBytes, [](const httplib::Request& req, httplib::Response&, const std::string&) {
+        throw HttpError(404, "no such route: " + req.method + " " + req.path);
+      });
   http_.Post("(/.*)", not_found);
   http_.Put("(/.*)", not_found);
   http_.Patch("(/.*)", not_found);

@@ -27,9 +27,9 @@ namespace edgetrain::web {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;     // 0: any free port
-  std::string token;   // checked on every API call when set; made up for a non-loopback host
-  std::string model;   // --model; empty: default_model if that file exists, else the LeNet
+  int port = 8080;    // 0: any free port
+  std::string token;  // checked on every API call when set; made up for a non-loopback host
+  std::string model;  // --model; empty: default_model if that file exists, else the LeNet
   std::string default_model = "data/lenet.mlmodel";
   cli::DataRequest data;
   std::string samples_dir = "samples";

@@ -8,8 +8,14 @@
 namespace edgetrain::web {
 
 std::shared_ptr<const cli::LoadedData> DataHolder::get() {
+  std::lock_guard<std::mutex> loading(load_mutex_);  // one reader; name() need not wait for it
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (data_) return data_;
+  }
+  auto data = std::make_shared<const cli::LoadedData>(cli::load_data(request_));
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!data_) data_ = std::make_shared<const cli::LoadedData>(cli::load_data(request_));
+  data_ = data;
   return data_;
 }
 
@@ -22,8 +28,8 @@ std::string DataHolder::name() const {
 // The current (or last) job, as /api/train/status reports it. Guarded by Trainer::mutex_.
 struct Trainer::Progress {
   uint64_t run = 0;
-  std::string kind;             // "train" or "personalise"
-  std::string state = "idle";   // idle, running, done, cancelled, failed
+  std::string kind;            // "train" or "personalise"
+  std::string state = "idle";  // idle, running, done, cancelled, failed
   std::string phase, error;
   nlohmann::json settings = nlohmann::json::object();
   int64_t epochs = 0, batches_per_epoch = 0, epoch = 0, batch = 0;
@@ -37,10 +43,14 @@ struct Trainer::Progress {
 };
 
 Trainer::Trainer(ModelHost& models, EventHub& events, TrainerOptions options)
-    : models_(models), events_(events), options_(std::move(options)),
+    : models_(models),
+      events_(events),
+      options_(std::move(options)),
       progress_(std::make_unique<Progress>()) {}
 
-Trainer::~Trainer() { stop(); }
+Trainer::~Trainer() {
+  stop();
+}
 
 bool Trainer::running() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -116,9 +126,13 @@ void Trainer::Job::publish(const Model& model, const std::string& description) {
   trainer_.publish_model(model, description);
 }
 
-bool Trainer::Job::cancelled() const { return trainer_.cancel_requested_; }
+bool Trainer::Job::cancelled() const {
+  return trainer_.cancel_requested_;
+}
 
-int Trainer::Job::threads() const { return trainer_.options_.threads; }
+int Trainer::Job::threads() const {
+  return trainer_.options_.threads;
+}
 
 void Trainer::Job::phase(const std::string& text) {
   uint64_t run;
@@ -149,8 +163,11 @@ TrainingResult Trainer::Job::train(Model& model, const BatchProvider& data,
                     {"optimizer", began.settings.adam ? "adam" : "sgd"},
                     {"threads", began.settings.threads},
                     {"samples", began.samples}};
-      event = {{"run", p.run}, {"kind", p.kind}, {"settings", p.settings},
-               {"batches_per_epoch", p.batches_per_epoch}, {"total_samples", p.total_samples}};
+      event = {{"run", p.run},
+               {"kind", p.kind},
+               {"settings", p.settings},
+               {"batches_per_epoch", p.batches_per_epoch},
+               {"total_samples", p.total_samples}};
     }
     t.events_.publish("began", event);
     if (t.cancel_requested_) task.cancel();
@@ -203,8 +220,12 @@ TrainingResult Trainer::Job::train(Model& model, const BatchProvider& data,
       p.epoch_x.push_back(double(end.epoch + 1));
       p.epoch_loss.push_back(end.mean_loss);
       p.epoch_accuracy.push_back(end.accuracy);
-      event = {{"run", p.run},         {"epoch", end.epoch},       {"x", end.epoch + 1},
-               {"loss", end.mean_loss}, {"accuracy", end.accuracy}, {"elapsed_seconds", end.elapsed_seconds}};
+      event = {{"run", p.run},
+               {"epoch", end.epoch},
+               {"x", end.epoch + 1},
+               {"loss", end.mean_loss},
+               {"accuracy", end.accuracy},
+               {"elapsed_seconds", end.elapsed_seconds}};
     }
     t.events_.publish("epoch", event);
     unpublished = 0;
@@ -238,9 +259,9 @@ nlohmann::json Trainer::status(bool with_history) const {
                            {"result", p.result}};
   if (!p.error.empty()) status["error"] = p.error;
   if (with_history) {
-    status["history"] = {{"batch_x", p.batch_x},         {"batch_loss", p.batch_loss},
-                         {"batch_accuracy", p.batch_accuracy}, {"epoch_x", p.epoch_x},
-                         {"epoch_loss", p.epoch_loss},   {"epoch_accuracy", p.epoch_accuracy}};
+    status["history"] = {
+        {"batch_x", p.batch_x}, {"batch_loss", p.batch_loss}, {"batch_accuracy", p.batch_accuracy},
+        {"epoch_x", p.epoch_x}, {"epoch_loss", p.epoch_loss}, {"epoch_accuracy", p.epoch_accuracy}};
   }
   return status;
 }

@@ -50,12 +50,13 @@ class DataHolder {
  private:
   const cli::DataRequest request_;
   const size_t train_limit_, test_limit_;
-  mutable std::mutex mutex_;
+  std::mutex load_mutex_;
+  mutable std::mutex mutex_;  // guards data_
   std::shared_ptr<const cli::LoadedData> data_;
 };
 
 struct TrainerOptions {
-  int threads = 0;                     // training and evaluation threads; 0: every core
+  int threads = 0;                      // training and evaluation threads; 0: every core
   int64_t snapshot_every_batches = 10;  // besides every epoch's end and the run's end
   // Called on the training thread after each model it publishes (a test's window into the run).
   std::function<void(const std::shared_ptr<const ModelSnapshot>&)> on_model_published;

@@ -13,7 +13,8 @@
 namespace edgetrain {
 namespace {
 
-const std::string kCnn = test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel");
+const std::string kCnn =
+    test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel");
 const std::string kMlp = test_paths::source("../shared/coreml-models/mnist-mlp-multiarray.mlmodel");
 
 // MNIST test digit `index` drawn 6 times larger in dark ink on a 240x200 sheet of white paper.
@@ -24,7 +25,8 @@ std::string paper_drawing(size_t index) {
   GrayImage sheet{240, 200, std::vector<float>(240 * 200, 1.0f)};
   for (int y = 0; y < 168; ++y) {
     for (int x = 0; x < 168; ++x) {
-      sheet.pixels[size_t(y + 20) * 240 + size_t(x + 50)] = 1.0f - digit[size_t(y / 6) * 28 + size_t(x / 6)];
+      sheet.pixels[size_t(y + 20) * 240 + size_t(x + 50)] =
+          1.0f - digit[size_t(y / 6) * 28 + size_t(x / 6)];
     }
   }
   return encode_png_gray(sheet);
@@ -50,9 +52,10 @@ TEST_F(PredictDigit, ReadsDrawingsOfAnySize) {
   // Without --digit the size is an error that says what to do.
   const CliRun plain = run("predict '" + kCnn + "' digit0.png");
   EXPECT_EQ(plain.exit_code, 1);
-  EXPECT_NE(plain.err.find("digit0.png: the image is 240x200 but the model input 'image' takes 28x28 "
-                           "(resize it first, or give --digit for a drawing of a digit)"),
-            std::string::npos)
+  EXPECT_NE(
+      plain.err.find("digit0.png: the image is 240x200 but the model input 'image' takes 28x28 "
+                     "(resize it first, or give --digit for a drawing of a digit)"),
+      std::string::npos)
       << plain.err;
   // A model whose input is not one square gray image cannot take a drawing.
   const CliRun flat = run("predict --digit '" + kMlp + "' digit0.png");

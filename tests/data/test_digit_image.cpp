@@ -73,7 +73,7 @@ TEST(DigitImage, ARectangleIsScaledIntoTheBoxKeepingItsShapeAndCentred) {
   const Ink ink = ink_of(field);
   EXPECT_EQ(ink.right - ink.left + 1, 10);
   EXPECT_EQ(ink.bottom - ink.top + 1, 20);
-  EXPECT_NEAR(ink.mass, 200.0, 1e-3);  // area averaging keeps the ink
+  EXPECT_NEAR(ink.mass, 200.0, 1e-3);    // area averaging keeps the ink
   EXPECT_NEAR(ink.centre_x, 14.5, 0.5);  // the middle of pixel 14, as MNIST
   EXPECT_NEAR(ink.centre_y, 14.5, 0.5);
   for (float v : field.pixels) EXPECT_TRUE(v == 0.0f || std::abs(v - 1.0f) < 1e-5f) << v;
@@ -98,7 +98,8 @@ TEST(DigitImage, WhereAndHowLargeTheDigitIsDrawnDoesNotMatter) {
   EXPECT_EQ(small.pixels, moved.pixels) << "a translation changes nothing";
   // Dark ink on white paper is the same digit.
   const GrayImage paper = mnist_style_digit(drawn_digit(0, 2, 120, 90, 10, 20, true));
-  for (size_t i = 0; i < small.pixels.size(); ++i) EXPECT_NEAR(paper.pixels[i], small.pixels[i], 1e-6f);
+  for (size_t i = 0; i < small.pixels.size(); ++i)
+    EXPECT_NEAR(paper.pixels[i], small.pixels[i], 1e-6f);
   // Four times larger: the same to within the rounding of the box's sides.
   const GrayImage large = mnist_style_digit(drawn_digit(0, 8, 300, 300, 40, 7, false));
   double difference = 0;
@@ -111,7 +112,8 @@ TEST(DigitImage, WhereAndHowLargeTheDigitIsDrawnDoesNotMatter) {
 // MNIST's own digits were made this way: redrawn five times larger (on white paper, or ink on
 // black), they come out as they were, and a trained network reads them as well as the originals.
 TEST(DigitImage, RedrawnMnistDigitsComeOutAsThemselves) {
-  const Model model = read_mlmodel(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
+  const Model model =
+      read_mlmodel(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
   Predictor predictor(model);
   const Dataset& test = mnist_test_set();
   size_t original = 0, redrawn = 0, same = 0;
@@ -119,17 +121,19 @@ TEST(DigitImage, RedrawnMnistDigitsComeOutAsThemselves) {
   for (size_t i = 0; i < count; ++i) {
     const std::vector<float> digit = test.image(i);
     original += predictor.predict(digit).label == test.labels[i];
-    const GrayImage input = mnist_style_digit(drawn_digit(i, 5, 190, 170, int(i % 40), 15, i % 2 == 0));
+    const GrayImage input =
+        mnist_style_digit(drawn_digit(i, 5, 190, 170, int(i % 40), 15, i % 2 == 0));
     redrawn += predictor.predict(input.pixels).label == test.labels[i];
     float difference = 0;
-    for (size_t p = 0; p < 784; ++p) difference = std::max(difference, std::abs(input.pixels[p] - digit[p]));
+    for (size_t p = 0; p < 784; ++p)
+      difference = std::max(difference, std::abs(input.pixels[p] - digit[p]));
     same += difference < 1e-5f;
   }
   // The others have edge pixels fainter than 1/20 of their ink, left out of the bounding box.
   EXPECT_GE(same, 270u) << "of " << count;
   EXPECT_GE(original, 295u);
-  EXPECT_GE(redrawn + 1, original) << original << " originals and " << redrawn
-                                   << " redrawn digits read right, of " << count;
+  EXPECT_GE(redrawn + 1, original)
+      << original << " originals and " << redrawn << " redrawn digits read right, of " << count;
 }
 
 TEST(DigitImage, EmptyAndBadImages) {
@@ -181,7 +185,8 @@ TEST(PngImage, RefusesWhatIsNotAPngOrTooLarge) {
     decode_png("not a png", "bad.png");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("bad.png: cannot read it as a PNG image"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("bad.png: cannot read it as a PNG image"),
+              std::string::npos)
         << e.what();
   }
   const std::string png = encode_png_gray(blank(40, 30));
@@ -190,7 +195,8 @@ TEST(PngImage, RefusesWhatIsNotAPngOrTooLarge) {
     decode_png(png, "big.png", PngColor::kGray, 1000);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("the image is 40x30; at most 1000 pixels"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("the image is 40x30; at most 1000 pixels"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_THROW(encode_png_gray(GrayImage{2, 2, std::vector<float>(3)}), Error);

@@ -1,5 +1,9 @@
 // The JSON API of `edgetrain serve`: predictions (pixels, PNG, drawings), every kind of bad request
 // (a 4xx with a JSON error, and the server keeps serving), the token, and other sites' requests.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmath>
 
 #include "edgetrain/coreml.h"
@@ -22,7 +26,8 @@ TEST_F(WebServer, PredictsPixelsPngsAndDrawings) {
   for (size_t i = 0; i < 5; ++i) {
     const std::vector<float> image = mnist_test_set().image(i);
     const Prediction expected = reference.predict(image);
-    const nlohmann::json answer = json_of(http.Post("/api/predict", pixels_json(image), "application/json"));
+    const nlohmann::json answer =
+        json_of(http.Post("/api/predict", pixels_json(image), "application/json"));
     ASSERT_TRUE(answer.contains("label")) << answer;
     EXPECT_EQ(answer["label"], mnist_test_set().labels[i]);
     EXPECT_EQ(answer["label"], expected.label);
@@ -38,7 +43,8 @@ TEST_F(WebServer, PredictsPixelsPngsAndDrawings) {
   const std::vector<float> digit = mnist_test_set().image(0);  // a 7
   GrayImage drawing{120, 100, std::vector<float>(12000, 1.0f)};
   for (int y = 0; y < 84; ++y) {
-    for (int x = 0; x < 84; ++x) drawing.pixels[size_t(y + 7) * 120 + x + 30] = 1.0f - digit[size_t(y / 3) * 28 + x / 3];
+    for (int x = 0; x < 84; ++x)
+      drawing.pixels[size_t(y + 7) * 120 + x + 30] = 1.0f - digit[size_t(y / 3) * 28 + x / 3];
   }
   const std::vector<float> input = mnist_style_digit(drawing).pixels;
   const nlohmann::json answer = json_of(http.Post(
@@ -47,7 +53,8 @@ TEST_F(WebServer, PredictsPixelsPngsAndDrawings) {
       "application/json"));
   EXPECT_EQ(answer["label"], 7) << answer;
   EXPECT_EQ(answer["input"].get<std::vector<float>>(), input);
-  EXPECT_EQ(answer["probabilities"].get<std::vector<float>>(), reference.predict(input).probabilities);
+  EXPECT_EQ(answer["probabilities"].get<std::vector<float>>(),
+            reference.predict(input).probabilities);
   // As a PNG the drawing goes through predict --digit's path: the same function, 8-bit pixels.
   const std::string png = encode_png_gray(drawing);
   const nlohmann::json from_png = json_of(http.Post("/api/predict/drawing", png, "image/png"));
@@ -118,8 +125,8 @@ TEST_F(WebServer, BadRequestsGetA4xxWithAJsonErrorAndTheServerKeepsServing) {
       {"a model cut short", "POST", "/api/model",
        serialize_mlmodel(server->state().models.current()->model()).substr(0, 5000),
        "application/octet-stream", 400, "the uploaded model cannot be used"},
-      {"a model as broken JSON", "POST", "/api/model", "{\"specificationVersion\": ", "application/json",
-       400, "the uploaded model cannot be used"},
+      {"a model as broken JSON", "POST", "/api/model",
+       "{\"specificationVersion\": ", "application/json", 400, "the uploaded model cannot be used"},
       {"training settings the model does not allow", "POST", "/api/train/start",
        "{\"epochs\": 1000}", "application/json", 400, "epochs"},
       {"an unknown training setting", "POST", "/api/train/start", "{\"epochz\": 1}",
@@ -130,10 +137,10 @@ TEST_F(WebServer, BadRequestsGetA4xxWithAJsonErrorAndTheServerKeepsServing) {
   httplib::Client http = client();
   for (const BadRequest& request : requests) {
     SCOPED_TRACE(request.what);
-    const httplib::Result result = request.method == "GET"      ? http.Get(request.path)
-                                   : request.method == "DELETE" ? http.Delete(request.path)
-                                                                : http.Post(request.path, request.body,
-                                                                            request.content_type);
+    const httplib::Result result =
+        request.method == "GET"      ? http.Get(request.path)
+        : request.method == "DELETE" ? http.Delete(request.path)
+                                     : http.Post(request.path, request.body, request.content_type);
     ASSERT_TRUE(result) << httplib::to_string(result.error());
     EXPECT_EQ(result->status, request.status) << result->body;
     EXPECT_EQ(result->get_header_value("Content-Type"), "application/json");
@@ -165,16 +172,41 @@ TEST_F(WebServer, BadRequestsGetA4xxWithAJsonErrorAndTheServerKeepsServing) {
   EXPECT_FALSE(fs::exists(folder / "samples"));
 }
 
+// A request without Content-Length (curl -X DELETE sends none) has no body: it is answered, not
+// held until the connection's read times out.
+TEST_F(WebServer, ARequestWithoutContentLengthHasNoBody) {
+  start();
+  const int connection = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(uint16_t(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(connection, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string request =
+      "DELETE /api/samples/7/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(connection, request.data(), request.size(), 0), ssize_t(request.size()));
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(connection, buffer, sizeof buffer, 0)) > 0;)
+    answer.append(buffer, size_t(n));
+  ::close(connection);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 404", 0), 0u) << answer;
+  EXPECT_NE(answer.find("{\"error\":\"no sample 7/nothing\"}"), std::string::npos) << answer;
+}
+
 TEST_F(WebServer, EveryApiCallNeedsTheTokenWhenOneIsSet) {
   web::ServerOptions with_token = options();
   with_token.token = "a-secret-token";
   start(with_token);
   const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/api/model/info"}, {"GET", "/api/model"},          {"POST", "/api/predict"},
-      {"POST", "/api/predict/drawing"}, {"GET", "/api/train/status"}, {"GET", "/api/train/events"},
-      {"POST", "/api/train/start"}, {"POST", "/api/train/stop"},   {"GET", "/api/samples"},
-      {"POST", "/api/samples"},   {"DELETE", "/api/samples/7/x"}, {"POST", "/api/personalise"},
-      {"POST", "/api/model"},     {"POST", "/api/model/save"},    {"GET", "/api/nothing"}};
+      {"GET", "/api/model/info"},     {"GET", "/api/model"},
+      {"POST", "/api/predict"},       {"POST", "/api/predict/drawing"},
+      {"GET", "/api/train/status"},   {"GET", "/api/train/events"},
+      {"POST", "/api/train/start"},   {"POST", "/api/train/stop"},
+      {"GET", "/api/samples"},        {"POST", "/api/samples"},
+      {"DELETE", "/api/samples/7/x"}, {"POST", "/api/personalise"},
+      {"POST", "/api/model"},         {"POST", "/api/model/save"},
+      {"GET", "/api/nothing"}};
   for (const auto& [method, route] : routes) {
     SCOPED_TRACE(method + " " + route);
     for (const httplib::Headers& headers :
@@ -182,9 +214,10 @@ TEST_F(WebServer, EveryApiCallNeedsTheTokenWhenOneIsSet) {
           httplib::Headers{{"Authorization", "Bearer a-secret-token-and-more"}},
           httplib::Headers{{"X-Edgetrain-Token", ""}}}) {
       httplib::Client http = client();
-      const httplib::Result result = method == "GET"      ? http.Get(route, headers)
-                                     : method == "DELETE" ? http.Delete(route, headers)
-                                                          : http.Post(route, headers, "{}", "application/json");
+      const httplib::Result result = method == "GET" ? http.Get(route, headers)
+                                     : method == "DELETE"
+                                         ? http.Delete(route, headers)
+                                         : http.Post(route, headers, "{}", "application/json");
       ASSERT_TRUE(result);
       EXPECT_EQ(result->status, 401);
       EXPECT_EQ(json_of(result)["error"],
@@ -246,8 +279,10 @@ TEST_F(WebServer, RequestsFromOtherSitesAreRefusedWithoutAToken) {
   EXPECT_FALSE(server->state().trainer.running());
   // Our own page: same origin.
   const std::string origin = "http://127.0.0.1:" + std::to_string(port);
-  EXPECT_EQ(http.Post("/api/predict", {{"Origin", origin}}, seven, "application/json")->status, 200);
-  EXPECT_EQ(http.Get("/api/model/info", {{"Host", "localhost:" + std::to_string(port)}})->status, 200);
+  EXPECT_EQ(http.Post("/api/predict", {{"Origin", origin}}, seven, "application/json")->status,
+            200);
+  EXPECT_EQ(http.Get("/api/model/info", {{"Host", "localhost:" + std::to_string(port)}})->status,
+            200);
 }
 
 }  // namespace

@@ -33,11 +33,12 @@ TEST_F(WebServer, SamplesAreAddedListedServedAndDeleted) {
   httplib::Client http = client();
   // A drawing as JSON, the model's input as it is, and a PNG drawing.
   const std::vector<float> three = mnist_test_set().image(18);
-  const nlohmann::json drawn = json_of(http.Post(
-      "/api/samples",
-      nlohmann::json({{"label", 3}, {"drawing", {{"width", 28}, {"height", 28}, {"pixels", three}}}})
-          .dump(),
-      "application/json"));
+  const nlohmann::json drawn = json_of(
+      http.Post("/api/samples",
+                nlohmann::json(
+                    {{"label", 3}, {"drawing", {{"width", 28}, {"height", 28}, {"pixels", three}}}})
+                    .dump(),
+                "application/json"));
   ASSERT_TRUE(drawn.contains("name")) << drawn;
   EXPECT_EQ(drawn["input"].get<std::vector<float>>(), mnist_style_digit({28, 28, three}).pixels);
   const httplib::Result mine = http.Post(
@@ -52,12 +53,14 @@ TEST_F(WebServer, SamplesAreAddedListedServedAndDeleted) {
   EXPECT_EQ(taken->status, 409) << taken->body;
   GrayImage paper{90, 60, std::vector<float>(5400, 1.0f)};
   for (int y = 10; y < 50; ++y) paper.pixels[size_t(y) * 90 + 40] = 0.0f;  // a one
-  const httplib::Result png = http.Post("/api/samples?label=1&name=stroke", encode_png_gray(paper), "image/png");
+  const httplib::Result png =
+      http.Post("/api/samples?label=1&name=stroke", encode_png_gray(paper), "image/png");
   ASSERT_EQ(png->status, 201) << png->body;
 
   // On disk: <samples>/<label>/<name>.png, the input the model saw (8-bit), nothing else.
   const fs::path samples = folder / "samples";
-  const GrayImage stored = decode_png_gray(file_bytes((samples / "3" / "mine.png").string()), "mine");
+  const GrayImage stored =
+      decode_png_gray(file_bytes((samples / "3" / "mine.png").string()), "mine");
   ASSERT_EQ(stored.pixels.size(), 784u);
   for (size_t i = 0; i < 784; ++i) EXPECT_NEAR(stored.pixels[i], three[i], 0.5f / 255.0f + 1e-6f);
   EXPECT_TRUE(fs::exists(samples / "1" / "stroke.png"));
@@ -85,9 +88,13 @@ TEST_F(WebServer, SamplesAreAddedListedServedAndDeleted) {
 // never shows it and it reads as other digits; after fine-tuning on twelve of them it reads most
 // of the four held out as 7, and the test set about as well as before.
 TEST_F(WebServer, FineTuningLearnsTheSamplesAndKeepsTheRest) {
-  const Model cnn = read_mlmodel(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
-  save_model(make_updatable(cnn, {.layers = {"dense_1", "dense_2"}, .sgd = true,
-                                  .learning_rate = 1e-4, .batch_size = 32, .epochs = 10}),
+  const Model cnn =
+      read_mlmodel(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
+  save_model(make_updatable(cnn, {.layers = {"dense_1", "dense_2"},
+                                  .sgd = true,
+                                  .learning_rate = 1e-4,
+                                  .batch_size = 32,
+                                  .epochs = 10}),
              path("cnn.mlmodel"));
   web::ServerOptions updatable = options();
   updatable.model = path("cnn.mlmodel");
@@ -102,8 +109,10 @@ TEST_F(WebServer, FineTuningLearnsTheSamplesAndKeepsTheRest) {
     for (size_t y = 0; y < 28; ++y) {
       for (size_t x = 0; x < 28; ++x) mirrored[y * 28 + x] = seven[y * 28 + 27 - x];
     }
-    const nlohmann::json body = {{"label", 7}, {"name", "mirrored-" + std::to_string(10 + added)},
-                                 {"drawing", {{"width", 28}, {"height", 28}, {"pixels", mirrored}}}};
+    const nlohmann::json body = {
+        {"label", 7},
+        {"name", "mirrored-" + std::to_string(10 + added)},
+        {"drawing", {{"width", 28}, {"height", 28}, {"pixels", mirrored}}}};
     ASSERT_EQ(http.Post("/api/samples", body.dump(), "application/json")->status, 201);
     ++added;
   }
@@ -135,23 +144,25 @@ TEST_F(WebServer, TheModelIsDownloadedUploadedAndSavedWhole) {
   const nlohmann::json before = json_of(http.Post("/api/predict", seven, "application/json"));
   const httplib::Result download = http.Get("/api/model");
   ASSERT_EQ(download->status, 200);
-  EXPECT_EQ(download->get_header_value("Content-Disposition"), "attachment; filename=\"lenet.mlmodel\"");
+  EXPECT_EQ(download->get_header_value("Content-Disposition"),
+            "attachment; filename=\"lenet.mlmodel\"");
   EXPECT_EQ(download->body, serialize_mlmodel(server->state().models.current()->model()));
 
-  const nlohmann::json uploaded =
-      json_of(http.Post("/api/model?name=again.mlmodel", download->body, "application/octet-stream"));
+  const nlohmann::json uploaded = json_of(
+      http.Post("/api/model?name=again.mlmodel", download->body, "application/octet-stream"));
   EXPECT_EQ(uploaded["version"], 2) << uploaded;
   EXPECT_EQ(uploaded["description"], "again.mlmodel");
   const nlohmann::json after = json_of(http.Post("/api/predict", seven, "application/json"));
   EXPECT_EQ(after["probabilities"], before["probabilities"]);
   EXPECT_EQ(after["model_version"], 2);
   // Its JSON text form too.
-  const nlohmann::json from_json = json_of(http.Post(
-      "/api/model", mlmodel_to_json(download->body, "lenet"), "application/json"));
+  const nlohmann::json from_json = json_of(
+      http.Post("/api/model", mlmodel_to_json(download->body, "lenet"), "application/json"));
   EXPECT_EQ(from_json["version"], 3) << from_json;
 
   // Saved atomically where the server was told to keep it, then found there at the next start.
-  EXPECT_EQ(json_of(http.Post("/api/model/save", "", "application/json"))["path"], path("lenet.mlmodel"));
+  EXPECT_EQ(json_of(http.Post("/api/model/save", "", "application/json"))["path"],
+            path("lenet.mlmodel"));
   EXPECT_EQ(serialize_mlmodel(load_model(path("lenet.mlmodel"))), download->body);
   EXPECT_TRUE(temporary_files(folder).empty());
   server.reset();
@@ -159,7 +170,8 @@ TEST_F(WebServer, TheModelIsDownloadedUploadedAndSavedWhole) {
   EXPECT_EQ(json_of(client().Get("/api/model/info"))["description"], path("lenet.mlmodel"));
 
   // A model that cannot train still predicts; training it is refused.
-  const std::string cnn = file_bytes(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
+  const std::string cnn =
+      file_bytes(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
   EXPECT_EQ(client().Post("/api/model", cnn, "application/octet-stream")->status, 200);
   EXPECT_EQ(json_of(client().Post("/api/predict", seven, "application/json"))["label"], 7);
   const httplib::Result refused = client().Post("/api/train/start", "{}", "application/json");

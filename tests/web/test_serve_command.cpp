@@ -28,7 +28,8 @@ class ServeProcess {
       std::vector<char*> argv;
       const std::string cli = test_paths::cli();
       argv.push_back(const_cast<char*>(cli.c_str()));
-      for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+      for (const std::string& argument : arguments)
+        argv.push_back(const_cast<char*>(argument.c_str()));
       argv.push_back(nullptr);
       ::execv(cli.c_str(), argv.data());
       ::_exit(127);
@@ -122,7 +123,8 @@ TEST_F(WebServer, SigtermStopsItAndABusyPortIsAnError) {
   const std::string said = second.find(std::regex("(serving on|error: .*)"));
   ASSERT_NE(said, "serving on") << "two servers on one port";
   EXPECT_EQ(second.wait(), 1);
-  EXPECT_NE(second.output().find("edgetrain: error: cannot listen on 127.0.0.1:" + found), std::string::npos)
+  EXPECT_NE(second.output().find("edgetrain: error: cannot listen on 127.0.0.1:" + found),
+            std::string::npos)
       << second.output();
   first.signal(SIGTERM);
   EXPECT_EQ(first.wait(), 0) << first.output();

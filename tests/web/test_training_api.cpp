@@ -50,7 +50,8 @@ TEST_F(WebServer, OneJobAtATimeAndStopCancelsIt) {
   held.trainer.on_model_published = [&](const auto&) { gate.hold(); };
   start(held);
   httplib::Client http = client();
-  const httplib::Result first = http.Post("/api/train/start", "{\"epochs\": 3}", "application/json");
+  const httplib::Result first =
+      http.Post("/api/train/start", "{\"epochs\": 3}", "application/json");
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 202) << first->body;
   gate.wait_reached();  // the run has trained a mini-batch and is held there
@@ -78,7 +79,8 @@ TEST_F(WebServer, OneJobAtATimeAndStopCancelsIt) {
   EXPECT_EQ(status["samples_done"], 128) << "stopped after the mini-batch it was on";
   EXPECT_EQ(json_of(http.Post("/api/train/stop", "", "application/json"))["stopping"], false);
   // The next one may start.
-  const httplib::Result again = http.Post("/api/train/start", "{\"epochs\": 1}", "application/json");
+  const httplib::Result again =
+      http.Post("/api/train/start", "{\"epochs\": 1}", "application/json");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 202);
   wait_until_idle(*server);
@@ -196,8 +198,8 @@ TEST_F(WebServer, PredictionsRacingATrainingRunAreAnsweredByWholeModels) {
       httplib::Client http = client();
       for (size_t i = 0; !done; ++i) {
         const size_t image = (c * 5 + i) % 20;
-        const nlohmann::json answer = json_of(
-            http.Post("/api/predict", pixels_json(mnist_test_set().image(image)), "application/json"));
+        const nlohmann::json answer = json_of(http.Post(
+            "/api/predict", pixels_json(mnist_test_set().image(image)), "application/json"));
         const uint64_t version = answer.value("model_version", uint64_t(0));
         answers[c].push_back({version, image, answer});
         std::lock_guard<std::mutex> lock(mutex);
@@ -218,7 +220,8 @@ TEST_F(WebServer, PredictionsRacingATrainingRunAreAnsweredByWholeModels) {
   ASSERT_EQ(published.size(), 23u);
   size_t checked = 0;
   std::map<uint64_t, Predictor> references;
-  for (const auto& [version, model] : published) references.emplace(version, Predictor(model->model()));
+  for (const auto& [version, model] : published)
+    references.emplace(version, Predictor(model->model()));
   for (const std::vector<Answer>& list : answers) {
     for (const Answer& answer : list) {
       ASSERT_TRUE(published.count(answer.version)) << answer.answer;
@@ -230,7 +233,8 @@ TEST_F(WebServer, PredictionsRacingATrainingRunAreAnsweredByWholeModels) {
       ++checked;
     }
   }
-  for (const auto& [version, model] : published) EXPECT_GE(answers_by_version[version], 3) << version;
+  for (const auto& [version, model] : published)
+    EXPECT_GE(answers_by_version[version], 3) << version;
   EXPECT_GE(checked, 3u * 23u);
   // And the run trained as the library does on its own: same data, seed and threads, same weights.
   Model alone = published[1]->model();
