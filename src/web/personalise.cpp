@@ -52,13 +52,16 @@ std::vector<size_t> choose(size_t total, size_t count) {
 struct Measure {
   nlohmann::json samples_accuracy;  // null without held-out samples
   std::vector<int> sample_labels;   // the predicted label of each held-out sample
-  Evaluation test;
+  nlohmann::json test_accuracy;     // null without a test set, or when the job was cancelled
 };
 
+// The held-out samples (a few) always; the test set (thousands) unless the job is cancelled, so
+// a server stopping does not wait for it.
 Measure measure(const Model& model, const Dataset& held_out, const BatchProvider& test,
-                int threads) {
+                const Trainer::Job& job) {
   Measure result;
   result.samples_accuracy = nullptr;
+  result.test_accuracy = nullptr;
   if (held_out.count() > 0) {
     Predictor predictor(model);
     size_t correct = 0;
@@ -69,7 +72,9 @@ Measure measure(const Model& model, const Dataset& held_out, const BatchProvider
     }
     result.samples_accuracy = double(correct) / double(held_out.count());
   }
-  if (test.count() > 0) result.test = evaluate(model, test, threads);
+  if (test.count() > 0 && !job.cancelled()) {
+    result.test_accuracy = evaluate(model, test, job.threads()).accuracy;
+  }
   return result;
 }
 
@@ -142,11 +147,11 @@ nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start,
   const MixedSamples mixed(personal, repeat, original, choose(original.count(), originals));
 
   job.phase("measuring the model before fine-tuning");
-  const Measure before = measure(model, held_out, test, job.threads());
+  const Measure before = measure(model, held_out, test, job);
   job.phase("fine-tuning on " + std::to_string(personal.count()) + " samples");
   const TrainingResult trained = job.train(model, mixed, request.config, description);
   job.phase("measuring the model after fine-tuning");
-  const Measure after = measure(model, held_out, test, job.threads());
+  const Measure after = measure(model, held_out, test, job);
 
   nlohmann::json held = nlohmann::json::array();
   for (size_t i = 0; i < split.held_out.size(); ++i) {
@@ -163,8 +168,8 @@ nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start,
             {"held_out_predictions", held}}},
           {"test",
            {{"samples", test.count()},
-            {"before", test.count() ? nlohmann::json(before.test.accuracy) : nlohmann::json()},
-            {"after", test.count() ? nlohmann::json(after.test.accuracy) : nlohmann::json()}}},
+            {"before", before.test_accuracy},
+            {"after", after.test_accuracy}}},
           {"repeat", repeat},
           {"original_images", mixed.count() - personal.count() * repeat},
           {"epochs", trained.epochs_completed},

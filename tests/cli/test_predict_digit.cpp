@@ -8,6 +8,7 @@
 #include "cli/cli_fixture.h"
 #include "edgetrain/data.h"
 #include "edgetrain/image.h"
+#include "mnist_test_set.h"
 #include "test_paths.h"
 
 namespace edgetrain {
@@ -19,9 +20,7 @@ const std::string kMlp = test_paths::source("../shared/coreml-models/mnist-mlp-m
 
 // MNIST test digit `index` drawn 6 times larger in dark ink on a 240x200 sheet of white paper.
 std::string paper_drawing(size_t index) {
-  static const Dataset test = read_idx(test_paths::mnist("t10k-images-idx3-ubyte.gz"),
-                                       test_paths::mnist("t10k-labels-idx1-ubyte.gz"));
-  const std::vector<float> digit = test.image(index);
+  const std::vector<float> digit = test_data::mnist_test_set().image(index);
   GrayImage sheet{240, 200, std::vector<float>(240 * 200, 1.0f)};
   for (int y = 0; y < 168; ++y) {
     for (int x = 0; x < 168; ++x) {

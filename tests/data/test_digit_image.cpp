@@ -8,16 +8,13 @@
 #include "edgetrain/error.h"
 #include "edgetrain/image.h"
 #include "edgetrain/inference.h"
+#include "mnist_test_set.h"
 #include "test_paths.h"
 
 namespace edgetrain {
 namespace {
 
-const Dataset& mnist_test_set() {
-  static const Dataset data = read_idx(test_paths::mnist("t10k-images-idx3-ubyte.gz"),
-                                       test_paths::mnist("t10k-labels-idx1-ubyte.gz"));
-  return data;
-}
+using test_data::mnist_test_set;
 
 GrayImage blank(int width, int height, float value = 0.0f) {
   return {width, height, std::vector<float>(size_t(width) * size_t(height), value)};

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "edgetrain/data.h"
+#include "mnist_test_set.h"
 #include "test_paths.h"
 #include "web/server.h"
 
@@ -21,11 +22,7 @@ namespace edgetrain::web_test {
 
 namespace fs = std::filesystem;
 
-inline const Dataset& mnist_test_set() {
-  static const Dataset data = read_idx(test_paths::mnist("t10k-images-idx3-ubyte.gz"),
-                                       test_paths::mnist("t10k-labels-idx1-ubyte.gz"));
-  return data;
-}
+using test_data::mnist_test_set;
 
 // The first `count` images of `data` as the seed's CSV (label, then 784 values 0-255).
 inline void write_csv(const Dataset& data, size_t first, size_t count, const fs::path& path) {
