@@ -16,7 +16,12 @@ packages=(
   dataset-fashion-mnist                           # Fashion-MNIST in /usr/share/datasets
   python3 python3-numpy python3-torch libopenblas0  # PyTorch reference and side-by-side benchmark
   doxygen                                         # API reference (scripts/docs.sh)
+  # ---- edgetrain serve: the HTTP server, and the browser its end-to-end test drives ----
+  libcpp-httplib-dev chromium
 )
+# ---- edgetrain serve: Node.js and npm for the page's chart library and the browser test, unless a
+# Node.js is installed already (Debian's nodejs 18 is enough: web/package.json needs >= 18) ----
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -29,6 +34,10 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# ---- edgetrain serve: uPlot (embedded into the binary at build time) and playwright-core (the
+# browser test), exactly as web/package-lock.json pins them ----
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
 
 [ "${1:-}" = "--no-build" ] && exit 0
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

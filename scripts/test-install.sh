@@ -112,7 +112,7 @@ target_link_libraries(consumer PRIVATE edgetrain::edgetrain)
 EOF
 echo 'int main() {}' >"$work/subproject/main.cpp"
 no_packages=()
-for package in GTest PNG CURL OpenSSL CLI11 benchmark; do
+for package in GTest CURL OpenSSL CLI11 benchmark; do
   no_packages+=("-DCMAKE_DISABLE_FIND_PACKAGE_$package=ON")
 done
 cmake -S "$work/subproject" -B "$work/subproject/build" -G Ninja "${no_packages[@]}" >/dev/null ||
@@ -122,7 +122,7 @@ if grep -Eq '^(edgetrain_tests|edgetrain_cli|edgetrain_bench|edgetrain_commands)
   <<<"$targets"; then
   fail "a subproject builds more than the library"
 fi
-echo "configured as a subproject: library only, no GTest, PNG, CURL, OpenSSL, CLI11 or benchmark"
+echo "configured as a subproject: library only, no GTest, CURL, OpenSSL, CLI11 or benchmark"
 
 part "the shared library (EDGETRAIN_SHARED=ON): what it exports"
 cmake -S . -B build-shared -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGETRAIN_SHARED=ON \

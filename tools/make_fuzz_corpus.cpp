@@ -275,7 +275,8 @@ void mlmodel_seeds(const fs::path& dir) {
   write(dir / "cnn-2bit-lut-conv.mlmodel", with_storage(plain, 0, Storage::kLookupTable2Bit));
 }
 
-// ---- fuzz_png: [model input kind: 0 gray multiArray, 1 gray, 2 RGB, 3 BGR image, 4 flat][PNG]
+// ---- fuzz_png: [model input kind: 0 gray multiArray, 1 gray, 2 RGB, 3 BGR image, 4 flat; + 5:
+// --digit for kinds 0 and 1][PNG]
 std::string png(uint32_t width, uint32_t height, uint32_t format) {
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -313,6 +314,8 @@ void png_seeds(const fs::path& dir) {
   write(dir / "gray-alpha-5x1-flat", char(4) + png(5, 1, PNG_FORMAT_GA));
   write(dir / "gray16-2x2", char(1) + png(2, 2, PNG_FORMAT_LINEAR_Y));
   write(dir / "palette-3x3-rgb", char(2) + png(3, 3, PNG_FORMAT_RGB_COLORMAP));
+  // Byte 0 = 5 (kind 0, odd / 5): `predict --digit` makes the 40x30 image MNIST-like.
+  write(dir / "gray-40x30-digit", char(5) + png(40, 30, PNG_FORMAT_GRAY));
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ struct BatchEnd {
   double loss = 0;          // this mini-batch's mean loss
   size_t samples_done = 0;  // since training began
   double elapsed_seconds = 0;
+  double accuracy = 0;  // this mini-batch's training accuracy (cross-entropy models)
 };
 struct EpochEnd {
   int64_t epoch = 0;  // from 0

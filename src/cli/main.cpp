@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   predict_command->add_option("--limit", predict.limit, "at most N predictions per input file");
   predict_command->add_flag("--json", predict.json, "one JSON object per prediction");
+  predict_command->add_flag("--digit", predict.digit,
+                            "PNG drawings of a digit, any size: cropped, scaled into 20x20 and "
+                            "centred by mass in 28x28, as MNIST was made (and as `serve` does)");
 
   FetchDataOptions fetch;
   CLI::App* fetch_command = app.add_subcommand("fetch-data", "download a data set (mnist)");
@@ -144,6 +147,29 @@ int main(int argc, char** argv) {
   convert_command->add_option("input", convert.input, ".mlmodel or .json file")->required();
   convert_command->add_option("output", convert.output, ".json or .mlmodel file")->required();
 
+  // ---- edgetrain serve (the web app; src/web/) ----
+  ServeOptions serve;
+  CLI::App* serve_command = app.add_subcommand(
+      "serve", "a local web app: draw digits, watch training live, personalise the model");
+  serve_command->add_option("--model", serve.model,
+                            "model file to start from (default: data/lenet.mlmodel if it "
+                            "exists, else the untrained LeNet)");
+  add_data_options(serve_command, serve.data);
+  serve_command->add_option("--host", serve.host, "address to listen on (default 127.0.0.1)");
+  serve_command->add_option("--port", serve.port, "port (default 8080; 0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  serve_command->add_option("--samples-dir", serve.samples_dir,
+                            "where personal samples go, as <label>/<name>.png (default "
+                            "data/samples)");
+  serve_command->add_option("--token", serve.token,
+                            "token every API call must carry (made up when the host is not "
+                            "loopback)");
+  serve_command->add_option("--limit", serve.limit, "train on the first N images only");
+  serve_command->add_option("--test-limit", serve.test_limit,
+                            "measure test accuracy on the first N test images only");
+  serve_command->add_option("--threads", serve.threads, "training threads (default: every core)")
+      ->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
     train.epochs_set = epochs->count() > 0;
@@ -169,6 +195,7 @@ int main(int argc, char** argv) {
     if (inspect_command->parsed()) return run_inspect(inspect);
     if (updatable_command->parsed()) return run_make_updatable(updatable);
     if (convert_command->parsed()) return run_convert(convert);
+    if (serve_command->parsed()) return run_serve(serve);
   } catch (const edgetrain::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "edgetrain: error: %s\n", e.what());

@@ -95,7 +95,7 @@ int run_predict(const PredictOptions& options) {
   };
   for (const std::string& input : options.inputs) {
     if (lower_extension(input) == ".png") {
-      const std::vector<float> features = read_png_input(input, model);
+      const std::vector<float> features = read_png_input(input, model, options.digit);
       report(input, features.data(), -1);
       continue;
     }

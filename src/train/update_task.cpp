@@ -216,10 +216,12 @@ TrainingResult UpdateTask::run() {
         });
       });
       double batch_loss = 0;
+      size_t batch_correct = 0;
       for (int t = 0; t < threads; ++t) {
         batch_loss += thread_loss[size_t(t)];
-        state.epoch_correct += thread_correct[size_t(t)];
+        batch_correct += thread_correct[size_t(t)];
       }
+      state.epoch_correct += batch_correct;
       if (!std::isfinite(batch_loss)) {
         throw Error("training diverged: the loss became " + std::to_string(batch_loss) +
                     " at epoch " + std::to_string(state.epoch + 1) + ", batch " +
@@ -231,7 +233,8 @@ TrainingResult UpdateTask::run() {
       result.samples_seen = state.samples_seen;
       if (handlers.batch_end) {
         handlers.batch_end(*this, {state.epoch, state.batch, batches, batch_loss,
-                                   state.samples_seen, elapsed()});
+                                   state.samples_seen, elapsed(),
+                                   double(batch_correct) / double(count)});
       }
       if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
         state.batch += 1;  // the checkpoint resumes at the next mini-batch

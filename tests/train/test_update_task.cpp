@@ -1,6 +1,9 @@
 // The update task: determinism, events, cancellation, overrides, and that it actually learns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/model.h"
@@ -42,6 +45,32 @@ TEST(UpdateTask, SameSeedAndThreadsGiveBitIdenticalWeights) {
     UpdateTask(c, data, {.seed = 10, .threads = threads}).run();
     EXPECT_NE(a.parameters, c.parameters) << "the shuffling seed must matter";
   }
+}
+
+// Each mini-batch reports its own accuracy; weighted by batch size they make the epoch's.
+TEST(UpdateTask, BatchAccuraciesMakeTheEpochAccuracy) {
+  const Dataset data = first(300);
+  Model model = lenet({.batch_size = 128, .epochs = 2});
+  UpdateTask task(model, data, {.threads = 2});
+  double weighted = 0;
+  std::vector<double> batch_accuracies, epoch_accuracies, epoch_sums;
+  task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) {
+    const size_t first_sample = size_t(end.batch) * 128;
+    const double size = double(std::min<size_t>(128, 300 - first_sample));
+    batch_accuracies.push_back(end.accuracy);
+    weighted += end.accuracy * size;
+    EXPECT_DOUBLE_EQ(end.accuracy * size, std::round(end.accuracy * size)) << "a whole count";
+  };
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
+    epoch_accuracies.push_back(end.accuracy);
+    epoch_sums.push_back(weighted / 300.0);
+    weighted = 0;
+  };
+  task.run();
+  ASSERT_EQ(batch_accuracies.size(), 6u);
+  ASSERT_EQ(epoch_accuracies.size(), 2u);
+  for (size_t e = 0; e < 2; ++e) EXPECT_NEAR(epoch_accuracies[e], epoch_sums[e], 1e-12);
+  EXPECT_GT(*std::max_element(batch_accuracies.begin(), batch_accuracies.end()), 0.0);
 }
 
 TEST(UpdateTask, EventsArriveInOrderWithSensibleValues) {
