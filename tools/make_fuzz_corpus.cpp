@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 #include "edgetrain/model.h"

@@ -37,7 +37,7 @@ ValidationReport validate_coreml(const Model& model);
 struct MakeUpdatableOptions {
   std::vector<std::string> layers;  // convolution / inner-product layers to make updatable
   LossType loss = LossType::kCategoricalCrossEntropy;
-  bool sgd = false;  // else Adam
+  OptimizerKind optimizer = OptimizerKind::kAdam;
   double learning_rate = 1e-3;
   int64_t batch_size = 32;
   int64_t epochs = 10;

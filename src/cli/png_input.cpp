@@ -11,7 +11,13 @@ namespace edgetrain::cli {
 
 std::vector<float> read_png_input(const std::string& path, const Model& model) {
   const Feature& input = model.inputs.at(0);
-  const std::array<int, 3> shape = feature_shape(input);  // (C, H, W)
+  const Shape input_shape = feature_shape(input, model);
+  if (model.inputs.size() != 1 || input_shape.rank() != 3) {
+    throw Error(path + ": a PNG image feeds a model with one input of shape [C, H, W] or [n]; " +
+                "this one takes " + std::to_string(model.inputs.size()) + " input(s), the first " +
+                input_shape.text());
+  }
+  const std::array<int, 3> shape{input_shape[0], input_shape[1], input_shape[2]};  // (C, H, W)
   int channels = shape[0], height = shape[1], width = shape[2];
   if (height == 1 && width == 1 && input.type != FeatureType::kImage) {
     channels = 1;  // a flat [n] multiArray: any gray image of n pixels, row by row

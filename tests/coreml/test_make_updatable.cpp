@@ -82,7 +82,7 @@ TEST(MakeUpdatable, SgdAndMeanSquaredError) {
   sigmoid.outputs[0].type = FeatureType::kDouble;
   const Model model = make_updatable(sigmoid, {.layers = {"conv1", "dense1"},
                                                .loss = LossType::kMeanSquaredError,
-                                               .sgd = true,
+                                               .optimizer = OptimizerKind::kSgd,
                                                .learning_rate = 0.05,
                                                .momentum = 0.9});
   const Sgd& sgd = std::get<Sgd>(model.update->optimizer);

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "mlmodel_test_util.h"
 

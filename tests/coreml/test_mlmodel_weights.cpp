@@ -6,8 +6,8 @@
 #include <bit>
 #include <cmath>
 
-#include "coreml/spec.h"
-#include "coreml/weights.h"
+#include "schema/spec.h"
+#include "schema/weights.h"
 #include "edgetrain/coreml.h"
 #include "mlmodel_test_util.h"
 

@@ -1,0 +1,108 @@
+// The layer kinds: one parameter struct per kind, as Core ML's NeuralNetwork specification names
+// them, and LayerParams, the one list of kinds. A model's Layer holds one of these plus its name,
+// inputs, outputs and parameter tensors (model.h).
+//
+// Shapes are per sample (the batch is never part of them). Core ML's classic layers (convolution,
+// pooling, batchnorm, softmax, concat, ...) read the last three dimensions as (C, H, W) and treat
+// any leading ones as more batch; a rank-1 blob [C] is (C, 1, 1). The ND layers (spec 4+:
+// concatND, reshapeStatic, squeeze, expandDims, flattenTo2D, embeddingND, batchedMatmul) work on
+// the per-sample tensor as it is.
+//
+// Adding a kind: its struct here and one line in LayerParams, one file in src/nn/layers/ with its
+// whole contract (shape inference, parameters, forward, backward, Core ML read and write,
+// description), and its message in src/schema/coreml.proto. Nothing else switches on kinds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+namespace edgetrain {
+
+enum class Padding { kValid, kSame };
+// Where same padding puts the odd pixel when the total is odd (Core ML's SamePaddingMode).
+enum class SamePaddingMode { kBottomRightHeavy, kTopLeftHeavy };
+
+// (out, in / groups, kernel height, kernel width) weights as Core ML stores them; bias (out).
+struct Convolution {
+  int output_channels = 0;
+  int kernel_channels = 0;  // input channels / groups; 0: inferred from the input when built
+  int groups = 1;
+  std::array<int, 2> kernel_size{3, 3};  // (height, width)
+  std::array<int, 2> stride{1, 1};
+  std::array<int, 2> dilation{1, 1};
+  Padding padding = Padding::kValid;
+  SamePaddingMode same_mode = SamePaddingMode::kBottomRightHeavy;
+  // Valid padding with explicit amounts (top, bottom, left, right), as Core ML's ValidPadding.
+  std::array<int, 4> padding_amounts{0, 0, 0, 0};
+  bool has_bias = true;
+};
+
+enum class PoolingType { kMax, kAverage, kL2 };
+struct Pooling {
+  PoolingType type = PoolingType::kMax;
+  std::array<int, 2> kernel_size{2, 2};
+  std::array<int, 2> stride{2, 2};
+  Padding padding = Padding::kValid;
+  SamePaddingMode same_mode = SamePaddingMode::kBottomRightHeavy;
+  std::array<int, 4> padding_amounts{0, 0, 0, 0};  // valid padding: (top, bottom, left, right)
+  // Valid padding whose output size rounds up (Core ML's includeLastPixel): a last, partial window
+  // covers the pixels a rounded-down size would leave out.
+  bool include_last_pixel = false;
+  bool global = false;  // one output per channel over the whole plane
+  bool average_excludes_padding = true;
+};
+
+// Every nonlinearity of Core ML's ActivationParams. PReLU and parametric softplus keep their
+// per-channel alpha (and beta) as parameter tensors of the layer.
+enum class ActivationType {
+  kLinear,             // alpha * x + beta
+  kReLU,               // max(0, x)
+  kLeakyReLU,          // x >= 0 ? x : alpha * x
+  kThresholdedReLU,    // x > alpha ? x : 0
+  kPReLU,              // x >= 0 ? x : alpha[c] * x
+  kTanh,               //
+  kScaledTanh,         // alpha * tanh(beta * x)
+  kSigmoid,            //
+  kSigmoidHard,        // min(max(alpha * x + beta, 0), 1)
+  kELU,                // x >= 0 ? x : alpha * (exp(x) - 1)
+  kSoftsign,           // x / (1 + |x|)
+  kSoftplus,           // log(1 + exp(x))
+  kParametricSoftplus  // alpha[c] * log(1 + exp(beta[c] * x))
+};
+struct Activation {
+  ActivationType type = ActivationType::kReLU;
+  float alpha = 0.0f, beta = 0.0f;  // scalar parameters where the type has them
+  // PReLU and parametric softplus: channels of the per-channel parameters; 0: inferred.
+  int channels = 0;
+};
+inline Activation ReLU() { return {ActivationType::kReLU}; }
+inline Activation Sigmoid() { return {ActivationType::kSigmoid}; }
+inline Activation Tanh() { return {ActivationType::kTanh}; }
+inline Activation Linear(float alpha = 1.0f, float beta = 0.0f) {
+  return {ActivationType::kLinear, alpha, beta};
+}
+inline Activation LeakyReLU(float alpha = 0.3f) { return {ActivationType::kLeakyReLU, alpha}; }
+
+enum class FlattenOrder { kChannelFirst, kChannelLast };
+// (C, H, W) → (C·H·W, 1, 1), in (C, H, W) order or, channel-last, in (H, W, C) order.
+struct Flatten {
+  FlattenOrder order = FlattenOrder::kChannelFirst;
+};
+
+// Dense layer: weights (out, in) as Core ML stores them, bias (out). Over the last dimensions of
+// the input (Core ML's rules for each rank), so a sample may hold several rows.
+struct InnerProduct {
+  int output_channels = 0;
+  int input_channels = 0;  // 0: inferred from the input when built
+  bool has_bias = true;
+};
+
+// Softmax over the channel axis (-3) of (C, H, W).
+struct Softmax {};
+
+using LayerParams =
+    std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax>;
+
+}  // namespace edgetrain
