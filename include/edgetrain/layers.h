@@ -37,6 +37,7 @@ struct Convolution {
   // Valid padding with explicit amounts (top, bottom, left, right), as Core ML's ValidPadding.
   std::array<int, 4> padding_amounts{0, 0, 0, 0};
   bool has_bias = true;
+  bool operator==(const Convolution&) const = default;
 };
 
 enum class PoolingType { kMax, kAverage, kL2 };
@@ -52,6 +53,7 @@ struct Pooling {
   bool include_last_pixel = false;
   bool global = false;  // one output per channel over the whole plane
   bool average_excludes_padding = true;
+  bool operator==(const Pooling&) const = default;
 };
 
 // Every nonlinearity of Core ML's ActivationParams. PReLU and parametric softplus keep their
@@ -76,6 +78,7 @@ struct Activation {
   float alpha = 0.0f, beta = 0.0f;  // scalar parameters where the type has them
   // PReLU and parametric softplus: channels of the per-channel parameters; 0: inferred.
   int channels = 0;
+  bool operator==(const Activation&) const = default;
 };
 inline Activation ReLU() { return {ActivationType::kReLU}; }
 inline Activation Sigmoid() { return {ActivationType::kSigmoid}; }
@@ -89,18 +92,22 @@ enum class FlattenOrder { kChannelFirst, kChannelLast };
 // (C, H, W) → (C·H·W, 1, 1), in (C, H, W) order or, channel-last, in (H, W, C) order.
 struct Flatten {
   FlattenOrder order = FlattenOrder::kChannelFirst;
+  bool operator==(const Flatten&) const = default;
 };
 
 // Dense layer: weights (out, in) as Core ML stores them, bias (out). Over the last dimensions of
 // the input (Core ML's rules for each rank), so a sample may hold several rows.
 struct InnerProduct {
-  int output_channels = 0;
   int input_channels = 0;  // 0: inferred from the input when built
+  int output_channels = 0;
   bool has_bias = true;
+  bool operator==(const InnerProduct&) const = default;
 };
 
 // Softmax over the channel axis (-3) of (C, H, W).
-struct Softmax {};
+struct Softmax {
+  bool operator==(const Softmax&) const = default;
+};
 
 using LayerParams =
     std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax>;

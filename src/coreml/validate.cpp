@@ -154,7 +154,7 @@ class Checker {
       for (const LayerParameter& parameter : layer.parameters) {
         if (parameter.role == ParameterRole::kTrainable && !layer.marked_updatable(parameter)) {
           fail(describe(layer) + " is updatable but its " + parameter.name +
-               " are not marked updatable");
+               (parameter.name == "weights" ? " are" : " is") + " not marked updatable");
         }
       }
       if (layer.quantized) {
@@ -327,9 +327,8 @@ class Checker {
           const Layer& parent = model_.layers[found->second];
           queue.push_back({found->second, parent.inputs});
           if (parent.updatable && blocker) {
-            fail(describe(*blocker) +
-                 " does not support back-propagation, but it sits between an updatable layer ("
-                 + describe(parent) + ") and " + describe(loss) +
+            fail(describe(*blocker) + " does not support back-propagation, but it sits between " +
+                 "updatable " + describe(parent) + " and " + describe(loss) +
                  " (Core ML back-propagates only through convolution, innerProduct, flatten, "
                  "pooling, batchnorm and ReLU, sigmoid or tanh activations)");
             return;

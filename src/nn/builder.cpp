@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/rng.h"
 #include "edgetrain/error.h"
 #include "edgetrain/model.h"
 #include "nn/layer_kind.h"
 #include "nn/shapes.h"
-#include "base/rng.h"
 
 namespace edgetrain {
 
@@ -36,7 +36,8 @@ ModelBuilder& ModelBuilder::loss(CategoricalCrossEntropy loss) {
 }
 ModelBuilder& ModelBuilder::loss(MeanSquaredError loss) {
   if (!model_.update) model_.update.emplace();
-  model_.update->losses.push_back({loss.name, LossType::kMeanSquaredError, loss.input, loss.target});
+  model_.update->losses.push_back(
+      {loss.name, LossType::kMeanSquaredError, loss.input, loss.target});
   return *this;
 }
 ModelBuilder& ModelBuilder::optimizer(Sgd sgd) {
@@ -118,7 +119,8 @@ Model lenet(const LenetOptions& options) {
       .output("output", {10})
       .training_input("image", {1, 28, 28})
       .training_input("output_true", {1}, FeatureType::kInt32)
-      .loss(CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
+      .loss(
+          CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
       .optimizer(Adam{.learning_rate = {options.learning_rate, {{0.0, 0.3}}},
                       .mini_batch_size = {options.batch_size, std::nullopt, {options.batch_size}},
                       .beta1 = {0.9, {{0.0, 1.0}}},
@@ -132,13 +134,14 @@ Model lenet(const LenetOptions& options) {
           {"relu1", "outConv1", "outRelu1", ReLU()},
           {"pooling1", "outRelu1", "outPooling1",
            Pooling{.type = PoolingType::kMax, .kernel_size = {2, 2}, .stride = {2, 2}}},
-          {"conv2", "outPooling1", "outConv2", Convolution{.output_channels = 32, .kernel_size = {2, 2}},
-           kUpdatable},
+          {"conv2", "outPooling1", "outConv2",
+           Convolution{.output_channels = 32, .kernel_size = {2, 2}}, kUpdatable},
           {"relu2", "outConv2", "outRelu2", ReLU()},
           {"pooling2", "outRelu2", "outPooling2",
            Pooling{.type = PoolingType::kMax, .kernel_size = {2, 2}, .stride = {2, 2}}},
           {"flatten1", "outPooling2", "outFlatten1", Flatten{.order = FlattenOrder::kChannelLast}},
-          {"hidden1", "outFlatten1", "outHidden1", InnerProduct{.output_channels = 500}, kUpdatable},
+          {"hidden1", "outFlatten1", "outHidden1", InnerProduct{.output_channels = 500},
+           kUpdatable},
           {"relu3", "outHidden1", "outRelu3", ReLU()},
           {"hidden2", "outRelu3", "outHidden2", InnerProduct{.output_channels = 10}, kUpdatable},
           {"softmax", "outHidden2", "output", Softmax{}},

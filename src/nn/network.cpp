@@ -47,13 +47,17 @@ bool Network::couples_batch() const {
                      [](const PlanStep& step) { return step.op->couples_batch(Mode::kTraining); });
 }
 
-size_t Network::workspace_bytes(int capacity) const {
-  size_t bytes = scratch_floats_ * sizeof(float);
+size_t Network::buffer_floats(int capacity) const {
+  size_t floats = 0;
   for (size_t b = 0; b < plan_.blob_names.size(); ++b) {
     if (plan_.buffer[b] != int(b) || !plan_.materialised[b]) continue;
-    const size_t floats = blob_size(int(b)) * size_t(capacity);
-    bytes += floats * sizeof(float) * (train_ && plan_.needs_grad[b] ? 2 : 1);
+    floats += blob_size(int(b)) * size_t(capacity) * (train_ && plan_.needs_grad[b] ? 2 : 1);
   }
+  return floats;
+}
+
+size_t Network::workspace_bytes(int capacity) const {
+  size_t bytes = (scratch_floats_ + buffer_floats(capacity)) * sizeof(float);
   for (const PlanStep& step : plan_.steps) {
     bytes += step.op->saved_bytes_per_sample() * size_t(capacity);
   }

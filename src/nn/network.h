@@ -56,8 +56,10 @@ class Network {
 
   // Gradient buffers exist when the network was planned for training.
   Workspace make_workspace(int capacity) const;
-  // Bytes a workspace of this capacity takes, without making it.
+  // Bytes a workspace of this capacity takes, without making it; the floats of its value and
+  // gradient buffers alone.
   size_t workspace_bytes(int capacity) const;
+  size_t buffer_floats(int capacity) const;
 
   int blob(const std::string& name) const;  // throws Error naming an unknown blob
   const std::string& blob_name(int blob) const { return plan_.blob_names[size_t(blob)]; }

@@ -33,7 +33,7 @@ Model read(const spec::Model& m) {
   return parse_mlmodel(coreml::serialize_spec(m), "weights.mlmodel");
 }
 const float* hidden2(const Model& model) {
-  return model.data(model.layers[kLayer].weight);
+  return model.data(model.layers[kLayer].parameters[0]);
 }
 
 // Reference: sign * 2^(exponent - 15) * (1 + mantissa / 1024), subnormals and specials apart.

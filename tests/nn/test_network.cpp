@@ -7,14 +7,14 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
-#include <variant>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "base/rng.h"
 #include "edgetrain/model.h"
 #include "nn/network.h"
-#include "base/rng.h"
-#include "train/loss_head.h"
+#include "nn/loss_head.h"
 
 namespace edgetrain {
 namespace {
@@ -28,20 +28,26 @@ Model smooth_model() {
       .training_input("label", {1}, FeatureType::kInt32)
       .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
       .layers({
-          Convolution{.name = "conv", .input = "image", .output = "c", .output_channels = 4,
-                      .kernel_channels = 1, .groups = 2, .kernel_size = {3, 2}, .stride = {2, 1},
-                      .padding = Padding::kSame, .updatable = true},
-          Tanh{.name = "tanh", .input = "c", .output = "t"},
-          Pooling{.name = "avg", .input = "t", .output = "a", .type = PoolingType::kAverage,
-                  .kernel_size = {2, 2}, .stride = {1, 1}, .padding = Padding::kSame},
-          Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = 0.1f},
-          Flatten{.name = "flatten", .input = "l", .output = "f", .order = FlattenOrder::kChannelLast},
-          InnerProduct{.name = "dense", .input = "f", .output = "d", .input_channels = 96,
-                       .output_channels = 5, .updatable = true},
-          Sigmoid{.name = "sigmoid", .input = "d", .output = "s"},
-          InnerProduct{.name = "out", .input = "s", .output = "o", .input_channels = 5,
-                       .output_channels = 4, .updatable = true},
-          Softmax{.name = "softmax", .input = "o", .output = "probabilities"},
+          {"conv", "image", "c",
+           Convolution{.output_channels = 4,
+                       .kernel_channels = 1,
+                       .groups = 2,
+                       .kernel_size = {3, 2},
+                       .stride = {2, 1},
+                       .padding = Padding::kSame},
+           kUpdatable},
+          {"tanh", "c", "t", Tanh()},
+          {"avg", "t", "a",
+           Pooling{.type = PoolingType::kAverage,
+                   .kernel_size = {2, 2},
+                   .stride = {1, 1},
+                   .padding = Padding::kSame}},
+          {"scale", "a", "l", Linear(1.5f, 0.1f)},
+          {"flatten", "l", "f", Flatten{.order = FlattenOrder::kChannelLast}},
+          {"dense", "f", "d", InnerProduct{.input_channels = 96, .output_channels = 5}, kUpdatable},
+          {"sigmoid", "d", "s", Sigmoid()},
+          {"out", "s", "o", InnerProduct{.input_channels = 5, .output_channels = 4}, kUpdatable},
+          {"softmax", "o", "probabilities", Softmax{}},
       })
       .initializer(Initializer::kGlorotUniform, 3)
       .build();
@@ -63,7 +69,7 @@ Dataset random_data(int n, uint64_t seed) {
 // Loss over samples [first, first + n), with gradients added into `gradients` when given.
 double run(const Model& model, const Dataset& data, int first, int n, int scale,
            std::vector<float>* gradients) {
-  const Network network(model);
+  const Network network(model, {.train = true});
   const LossHead head(model, network);
   Workspace ws = network.make_workspace(n);
   LossHead::Scratch scratch = head.make_scratch(n);
@@ -74,7 +80,7 @@ double run(const Model& model, const Dataset& data, int first, int n, int scale,
   if (!gradients) return head.score(ws, scratch, n, scale).loss;
   network.zero_grads(ws, n);
   const double loss = head.loss_and_seed(ws, scratch, n, scale).loss;
-  network.backward(ws, model, gradients->data(), n, head.backward_end());
+  network.backward(ws, model, gradients->data(), n);
   return loss;
 }
 
@@ -98,8 +104,8 @@ TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
     EXPECT_LT(error, 2e-2) << "parameter " << i << ": analytic " << analytic[i] << ", numeric "
                            << numeric;
   }
-  std::printf("worst relative gradient error over %zu parameters: %.2e\n",
-              model.parameters.size(), worst);
+  std::printf("worst relative gradient error over %zu parameters: %.2e\n", model.parameters.size(),
+              worst);
 }
 
 // Runs `data` (n samples) as one batch and as two halves whose gradients add up; returns the
@@ -129,13 +135,15 @@ TEST(Network, OnlyUpdatableLayersGetGradients) {
   const Dataset data = random_data(2, 8);
   std::vector<float> gradients(model.parameters.size(), 0.0f);
   run(model, data, 0, 2, 2, &gradients);
-  const Layer& conv = model.layer("conv");
-  for (size_t i = 0; i < conv.weight.size + conv.bias.size; ++i) {
-    EXPECT_EQ(gradients[conv.weight.offset + i], 0.0f);
+  for (const LayerParameter& parameter : model.layer("conv").parameters) {
+    for (size_t i = 0; i < parameter.slice.size; ++i) {
+      EXPECT_EQ(gradients[parameter.slice.offset + i], 0.0f);
+    }
   }
-  const Layer& dense = model.layer("dense");
+  const LayerParameter& dense = model.layer("dense").parameters[0];
   double magnitude = 0;
-  for (size_t i = 0; i < dense.weight.size; ++i) magnitude += std::fabs(gradients[dense.weight.offset + i]);
+  for (size_t i = 0; i < dense.slice.size; ++i)
+    magnitude += std::fabs(gradients[dense.slice.offset + i]);
   EXPECT_GT(magnitude, 0.0);
 }
 
@@ -149,14 +157,15 @@ Model exact_lenet() {
   Model model = lenet({.seed = 3});
   Rng rng(17);
   for (const Layer& layer : model.layers) {
-    float* weight = model.data(layer.weight);
-    float* bias = model.data(layer.bias);
-    if (std::holds_alternative<ConvolutionParams>(layer.params)) {
-      for (size_t i = 0; i < layer.weight.size; ++i)
-        weight[i] = std::round(weight[i] * 32.0f) / 32.0f;
-      for (size_t i = 0; i < layer.bias.size; ++i) bias[i] = float(int(rng.below(33)) - 16) / 64.0f;
+    if (layer.parameters.empty()) continue;
+    const LayerParameter &weights = layer.parameters[0], &bias = layer.parameters[1];
+    float* w = model.data(weights);
+    float* b = model.data(bias);
+    if (std::holds_alternative<Convolution>(layer.params)) {
+      for (size_t i = 0; i < weights.slice.size; ++i) w[i] = std::round(w[i] * 32.0f) / 32.0f;
+      for (size_t i = 0; i < bias.slice.size; ++i) b[i] = float(int(rng.below(33)) - 16) / 64.0f;
     } else {
-      for (size_t i = 0; i < layer.bias.size; ++i) bias[i] = 0.2f * rng.uniform() - 0.1f;
+      for (size_t i = 0; i < bias.slice.size; ++i) b[i] = 0.2f * rng.uniform() - 0.1f;
     }
   }
   return model;
@@ -178,7 +187,7 @@ struct LenetPass {
 };
 
 LenetPass lenet_pass(const Model& model, const Dataset& data, int n, bool fuse) {
-  const Network network(model, fuse);
+  const Network network(model, {.fuse = fuse, .train = true});
   const LossHead head(model, network);
   Workspace ws = network.make_workspace(n);
   LossHead::Scratch scratch = head.make_scratch(n);
@@ -194,7 +203,7 @@ LenetPass lenet_pass(const Model& model, const Dataset& data, int n, bool fuse) 
   network.zero_grads(ws, n);
   pass.loss = head.loss_and_seed(ws, scratch, n, n).loss;
   pass.gradients.assign(model.parameters.size(), 0.0f);
-  network.backward(ws, model, pass.gradients.data(), n, head.backward_end());
+  network.backward(ws, model, pass.gradients.data(), n);
   return pass;
 }
 
@@ -221,9 +230,9 @@ TEST(NetworkFusion, LenetFusedMatchesUnfused) {
     EXPECT_NEAR(fused.probabilities[i], unfused.probabilities[i], 1e-5) << "probability " << i;
   }
   for (const Layer& layer : model.layers) {
-    for (const ParameterSlice* slice : {&layer.weight, &layer.bias}) {
-      if (slice->size == 0) continue;
-      SCOPED_TRACE(layer.name + (slice == &layer.weight ? " weight" : " bias"));
+    for (const LayerParameter& parameter : layer.parameters) {
+      const ParameterSlice* slice = &parameter.slice;
+      SCOPED_TRACE(layer.name + " " + parameter.name);
       const float* a = fused.gradients.data() + slice->offset;
       const float* b = unfused.gradients.data() + slice->offset;
       double magnitude = 0;
@@ -241,8 +250,8 @@ TEST(NetworkFusion, LenetFusedMatchesUnfused) {
           ADD_FAILURE() << "gradient " << i << ": fused " << a[i] << ", unfused " << b[i];
         }
       }
-      std::printf("%-8s %-6s max difference / max |gradient| = %.2e\n", layer.name.c_str(),
-                  slice == &layer.weight ? "weight" : "bias", error);
+      std::printf("%-8s %-7s max difference / max |gradient| = %.2e\n", layer.name.c_str(),
+                  parameter.name.c_str(), error);
     }
   }
 }
@@ -252,22 +261,16 @@ TEST(NetworkFusion, LenetFusedTwoHalfBatchesAccumulateToOneBatch) {
   EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
 }
 
-size_t workspace_floats(const Workspace& ws) {
-  size_t floats = 0;
-  for (const auto& buffer : ws.values) floats += buffer.size();
-  for (const auto& buffer : ws.grads) floats += buffer.size();
-  return floats;
-}
-
 TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
   const Model model = lenet();
-  const Network fused(model, true), unfused(model, false);
   const int capacity = 4;
   for (bool with_gradients : {true, false}) {
     SCOPED_TRACE(with_gradients ? "training" : "inference");
-    const size_t fused_floats = workspace_floats(fused.make_workspace(capacity, with_gradients));
-    const size_t unfused_floats =
-        workspace_floats(unfused.make_workspace(capacity, with_gradients));
+    const Network fused(model, {.fuse = true, .train = with_gradients});
+    const Network unfused(model, {.fuse = false, .train = with_gradients});
+    // Buffers only: the ops' scratch and saved bytes differ by design.
+    const size_t fused_floats = fused.buffer_floats(capacity);
+    const size_t unfused_floats = unfused.buffer_floats(capacity);
     EXPECT_LT(fused_floats, unfused_floats);
     // Exactly the two convolution outputs (32x26x26 and 32x12x12, each shared with its in-place
     // ReLU) and the flatten's output (1152: it shares pool2's, written channel-last) are gone,

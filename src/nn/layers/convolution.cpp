@@ -132,6 +132,11 @@ class ConvolutionKind : public LayerKind {
       reader.valid_padding(c.valid(), conv.padding_amounts);
     }
     conv.has_bias = c.hasbias();
+    if (conv.output_channels == 0) reader.fail("outputChannels must be positive");
+    if (conv.kernel_channels == 0) reader.fail("kernelChannels must be positive");
+    if (conv.kernel_size[0] == 0 || conv.kernel_size[1] == 0) {
+      reader.fail("kernelSize must be positive");
+    }
     reader.layer().params = conv;
     uint64_t count = 1;
     for (uint64_t factor : {uint64_t(conv.output_channels), uint64_t(conv.kernel_channels),

@@ -78,14 +78,13 @@ class InnerProductKind : public LayerKind {
     const bool exact = context.model.exact_array_mapping;
     const Contraction c = contraction(in, exact);
     if (c.features != dense.input_channels) {
-      const int k = contracted(in, exact);
-      context.fail(context.input_text(0) + " but inputChannels " +
-                   std::to_string(dense.input_channels) + " expects " +
-                   (k == 1 ? "a last dimension of " : "trailing (C, H, W) of ") +
-                   std::to_string(dense.input_channels) + " values" +
-                   (k == 3 && in.rank() >= 3 && (in[in.rank() - 1] != 1 || in[in.rank() - 2] != 1)
-                        ? " (a flatten layer before it makes that explicit)"
-                        : ""));
+      const std::string n = std::to_string(dense.input_channels);
+      const bool spatial = contracted(in, exact) == 3 && in.rank() >= 3 &&
+                           (in[in.rank() - 1] != 1 || in[in.rank() - 2] != 1);
+      context.fail(context.input_text(0) + " but inputChannels " + n + " expects " +
+                   (contracted(in, exact) == 1 ? "a last dimension of " + n
+                                               : "[" + n + ", 1, 1]") +
+                   (spatial ? " (add a flatten layer before it)" : ""));
     }
     const int k = contracted(in, exact);
     std::vector<int64_t> dims;
@@ -124,6 +123,8 @@ class InnerProductKind : public LayerKind {
     dense.output_channels = reader.checked(d.outputchannels(), LayerReader::kMaxChannels,
                                            "outputChannels");
     dense.has_bias = d.hasbias();
+    if (dense.input_channels == 0) reader.fail("inputChannels must be positive");
+    if (dense.output_channels == 0) reader.fail("outputChannels must be positive");
     reader.layer().params = dense;
     reader.tensor("weights", d.weights(),
                   uint64_t(dense.output_channels) * uint64_t(dense.input_channels),
