@@ -28,7 +28,7 @@ class Case:
     """One layer: `inputs` maps input names to per-sample shapes, `layer` is the Core ML JSON."""
 
     def __init__(self, name, layer, inputs, exact_mapping=False, indices=(), gradient=True,
-                 low=-1.0, high=1.0):
+                 low=-1.0, high=1.0, mode="inference"):
         self.name = name
         self.layer = layer
         self.inputs = inputs  # [(name, per-sample shape)]
@@ -36,6 +36,9 @@ class Case:
         self.indices = set(indices)  # input names holding integer indices (no gradient)
         self.gradient = gradient
         self.low, self.high = low, high
+        # "training": forward and gradients in training mode (batch statistics); the reference
+        # must compute the same (both samples as one batch).
+        self.mode = mode
 
 
 def rng_for(name):
@@ -69,7 +72,8 @@ def tensor(array):
 
 def write(family, cases, compute, output_dir):
     """Runs every case through `compute(case, layer_json, inputs) -> [outputs]` (torch tensors of
-    shape (SAMPLES, ...)) and writes the fixture file of the family."""
+    shape (SAMPLES, ...)) and writes the fixture file of the family. Integer-index inputs (named in
+    Case.indices) are drawn from [0, high)."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
     records = []
@@ -94,6 +98,7 @@ def write(family, cases, compute, output_dir):
             "outputs": [{"name": name, "shape": list(out.shape[1:]), "values": floats(out.numpy())}
                         for name, out in zip(layer["output"], outputs)],
             "gradient": case.gradient,
+            "mode": case.mode,
         })
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, family + ".json")

@@ -153,6 +153,25 @@ void check_element(const char* what, size_t index, float& x, float analytic,
   }
 }
 
+// Within 1e-5 + 1e-4 relative of PyTorch; prints the first differences.
+::testing::AssertionResult ops_close(const std::vector<float>& actual,
+                                     const std::vector<float>& expected) {
+  size_t failed = 0;
+  double worst = 0;
+  std::string first;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double difference = std::fabs(double(actual[i]) - expected[i]);
+    worst = std::max(worst, difference);
+    if (!(difference <= 1e-5 + 1e-4 * std::fabs(expected[i])) && ++failed <= 5) {
+      first += "\n  [" + std::to_string(i) + "]: " + std::to_string(actual[i]) + ", PyTorch " +
+               std::to_string(expected[i]);
+    }
+  }
+  if (failed == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << failed << " of " << expected.size()
+                                       << " values differ, max difference " << worst << first;
+}
+
 class Layers : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { all_ = new std::vector<Fixture>(fixtures()); }
@@ -191,6 +210,17 @@ TEST_F(Layers, ForwardMatchesPyTorch) {
         EXPECT_EQ(shapes.at(output["name"]).dims(), output["shape"].get<std::vector<int64_t>>())
             << "inferred shape of '" << output["name"].get<std::string>() << "'";
       }
+      // Training-mode cases (batch statistics) run the op alone, both samples as one batch.
+      if (c.value("mode", "inference") == "training") {
+        OpRun run(model, Mode::kTraining);
+        for (size_t i = 0; i < run.in.size(); ++i) run.in[i] = values_of(c["inputs"][i]);
+        run.forward();
+        for (size_t o = 0; o < run.out.size(); ++o) {
+          EXPECT_TRUE(ops_close(run.out[o], values_of(c["outputs"][o])));
+        }
+        ++cases;
+        continue;
+      }
       const Network network(model);
       Workspace ws = network.make_workspace(kSamples);
       std::vector<std::vector<float>> inputs;
@@ -208,16 +238,8 @@ TEST_F(Layers, ForwardMatchesPyTorch) {
       for (const json& output : c["outputs"]) {
         const std::vector<float> expected = values_of(output);
         const float* actual = ws.value(network.blob(output["name"]));
-        size_t failed = 0;
-        double worst = 0;
-        for (size_t i = 0; i < expected.size(); ++i) {
-          const double difference = std::fabs(double(actual[i]) - expected[i]);
-          worst = std::max(worst, difference);
-          if (!(difference <= 1e-5 + 1e-4 * std::fabs(expected[i])) && ++failed <= 5) {
-            ADD_FAILURE() << "output[" << i << "]: " << actual[i] << ", PyTorch " << expected[i];
-          }
-        }
-        EXPECT_EQ(failed, 0u) << "max difference " << worst;
+        EXPECT_TRUE(ops_close(std::vector<float>(actual, actual + expected.size()), expected))
+            << "output '" << output["name"].get<std::string>() << "'";
       }
       ++cases;
     }
