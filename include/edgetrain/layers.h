@@ -109,7 +109,79 @@ struct Softmax {
   bool operator==(const Softmax&) const = default;
 };
 
+// ---- Layers that move data ----------------------------------------------------------------------
+// Classic reshape (Core ML's `reshape`) of the (C, H, W) blocks of a blob whose leading dimensions
+// are the sequence: a 3-value target [C, H, W] reshapes each block, a 4-value [Seq, C, H, W] the
+// whole sample. Channel-first keeps the bytes; channel-last reads the blocks in (H, W, C) order and
+// writes the new ones in (H, W, C) order too (Apple's ReshapeLayerParams).
+enum class ReshapeOrder { kChannelFirst, kChannelLast };
+struct Reshape {
+  std::vector<int64_t> target_shape;  // [C, H, W] or [Seq, C, H, W], every size positive
+  ReshapeOrder order = ReshapeOrder::kChannelFirst;
+  bool operator==(const Reshape&) const = default;
+};
+
+// Core ML's permute: reorders the axes (Seq, C, H, W) of a blob; output axis k is input axis
+// axes[k]. A per-sample (C, H, W) has Seq 1; an axis of 1 may move anywhere.
+struct Permute {
+  std::array<int, 4> axes{0, 1, 2, 3};  // a permutation of 0..3 over (Seq, C, H, W)
+  bool operator==(const Permute&) const = default;
+};
+
+// Core ML's `padding` of the last two dimensions (H, W); leading ones are batch.
+enum class PaddingType { kConstant, kReflection, kReplication };
+struct Pad {
+  PaddingType type = PaddingType::kConstant;
+  float value = 0.0f;                      // kConstant: the value of the border
+  std::array<int, 4> amounts{0, 0, 0, 0};  // (top, bottom, left, right), in values
+  bool operator==(const Pad&) const = default;
+};
+
+// The ND layers below count axes as Core ML does, on the whole tensor: under the exact array
+// mapping that is the per-sample shape; under the default rank-5 mapping a per-sample blob of
+// rank r is Core ML's (Seq, Batch, ...) of rank r + 2, so non-negative axes are 2 more than the
+// per-sample axis and may not name Seq or Batch (src/nn/layers/nd_axis.h). Negative axes count
+// from the end. The layers keep the values as Core ML stores them; shape inference reads them.
+
+// reshapeStatic: the whole tensor's new shape; one entry may be -1 (inferred from the count). Under
+// the rank-5 mapping the first two entries (Seq, Batch) must be 1.
+struct ReshapeStatic {
+  std::vector<int64_t> target_shape;
+  bool operator==(const ReshapeStatic&) const = default;
+};
+
+// flattenTo2D: (d0 ... d[axis-1], d[axis] ... d[r-1]) → (product before axis, product from axis).
+struct FlattenTo2D {
+  int64_t axis = 1;
+  bool operator==(const FlattenTo2D&) const = default;
+};
+
+// squeeze: removes the named axes (each of size 1), or with squeeze_all every axis of size 1; a
+// rank-1 result stays rank 1.
+struct Squeeze {
+  std::vector<int64_t> axes;
+  bool squeeze_all = false;
+  bool operator==(const Squeeze&) const = default;
+};
+
+// expandDims: inserts axes of size 1, at the named positions of the output.
+struct ExpandDims {
+  std::vector<int64_t> axes;
+  bool operator==(const ExpandDims&) const = default;
+};
+
+// constantPad: pads every axis with `value`: pad_amounts holds (before, after) per axis of the
+// whole tensor. pad_to_given_output_size: one of each pair is instead the size the axis grows to
+// (before or after the values).
+struct ConstantPad {
+  float value = 0.0f;
+  std::vector<int64_t> pad_amounts;  // 2 × Core ML's rank
+  bool pad_to_given_output_size = false;
+  bool operator==(const ConstantPad&) const = default;
+};
+
 using LayerParams =
-    std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax>;
+    std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax, Reshape, Permute,
+                 Pad, ReshapeStatic, FlattenTo2D, Squeeze, ExpandDims, ConstantPad>;
 
 }  // namespace edgetrain
