@@ -1,35 +1,16 @@
 // The ND layers that give a tensor a new shape and keep its bytes (spec 4+): reshapeStatic,
 // flattenTo2D, squeeze and expandDims. Axes and target shapes are Core ML's, on the whole tensor
-// (nd_axis.h). Each is a copy the planner turns into a shared buffer (copies_input); run as a step
-// (when its input is read elsewhere too) it copies, and backward adds the gradient back unchanged.
+// (nd_axis.h). Each runs as KeepBytesOp (move_ops.h), which the planner turns into a shared buffer.
 #include <algorithm>
-#include <cstring>
-#include <set>
 
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
+#include "nn/layers/move_ops.h"
 #include "nn/layers/nd_axis.h"
 #include "nn/shapes.h"
 
 namespace edgetrain {
 namespace {
-
-class KeepBytesOp : public Op {
- public:
-  explicit KeepBytesOp(int64_t count) : count_(size_t(count)) {}
-  void forward(const OpArgs& a) const override {
-    std::memcpy(a.out[0], a.in[0], size_t(a.n) * count_ * sizeof(float));
-  }
-  void backward(const OpArgs& a) const override {
-    if (!a.din[0]) return;
-    for (size_t i = 0; i < size_t(a.n) * count_; ++i) a.din[0][i] += a.dout[0][i];
-  }
-  bool backward_reads_output() const override { return false; }
-  bool copies_input() const override { return true; }
-
- private:
-  size_t count_;  // values per sample
-};
 
 // The base of the four kinds: the op, and the output rank every kind checks.
 class KeepBytesKind : public LayerKind {

@@ -13,7 +13,7 @@
 
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
-#include "nn/layers/gather_op.h"
+#include "nn/layers/move_ops.h"
 #include "nn/layers/nd_axis.h"
 #include "nn/shapes.h"
 

@@ -9,7 +9,7 @@
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
 #include "nn/layers/classic.h"
-#include "nn/layers/gather_op.h"
+#include "nn/layers/move_ops.h"
 #include "nn/shapes.h"
 
 namespace edgetrain {

@@ -8,12 +8,10 @@
 // CHANNEL_LAST, as Apple's ReshapeLayerParams says, flattens each block in (H, W, C) order,
 // reshapes the values to [Seq', H', W', C'] and permutes every block back to (C', H', W').
 // Keeps nothing for backward.
-#include <algorithm>
-#include <cstring>
-
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
 #include "nn/layers/classic.h"
+#include "nn/layers/move_ops.h"
 #include "nn/shapes.h"
 #include "ops/layout.h"
 
@@ -25,33 +23,23 @@ ops::Blocks blocks_of(const Shape& s) {
   return {v.outer, v.c, v.h, v.w};
 }
 
-class ReshapeOp : public Op {
+// CHANNEL_LAST: the blocks pass through (H, W, C) order on both sides.
+class ChannelLastReshapeOp : public Op {
  public:
-  ReshapeOp(ops::Blocks in, ops::Blocks out, bool channel_last)
-      : in_(in), out_(out), channel_last_(channel_last) {}
+  ChannelLastReshapeOp(ops::Blocks in, ops::Blocks out) : in_(in), out_(out) {}
   void forward(const OpArgs& a) const override {
-    if (channel_last_) {
-      ops::reshape_channel_last_forward(a.out[0], a.in[0], a.scratch, a.n, in_, out_);
-    } else {
-      std::memcpy(a.out[0], a.in[0], size_t(a.n) * sample() * sizeof(float));
-    }
+    ops::reshape_channel_last_forward(a.out[0], a.in[0], a.scratch, a.n, in_, out_);
   }
   void backward(const OpArgs& a) const override {
-    if (!a.din[0]) return;
-    if (channel_last_) {
+    if (a.din[0]) {
       ops::reshape_channel_last_backward(a.din[0], a.dout[0], a.scratch, a.n, in_, out_);
-      return;
     }
-    for (size_t i = 0; i < size_t(a.n) * sample(); ++i) a.din[0][i] += a.dout[0][i];
   }
-  size_t scratch_floats() const override { return channel_last_ ? sample() : 0; }
+  size_t scratch_floats() const override { return size_t(in_.seq * in_.count()); }  // one sample
   bool backward_reads_output() const override { return false; }
-  bool copies_input() const override { return !channel_last_; }
 
  private:
-  size_t sample() const { return size_t(in_.seq * in_.count()); }
   ops::Blocks in_, out_;
-  bool channel_last_;
 };
 
 class ReshapeKind : public LayerKind {
@@ -108,9 +96,10 @@ class ReshapeKind : public LayerKind {
   }
 
   std::unique_ptr<Op> compile(const CompileContext& c) const override {
-    return std::make_unique<ReshapeOp>(
-        blocks_of(c.inputs[0]), blocks_of(c.outputs[0]),
-        std::get<Reshape>(c.layer.params).order == ReshapeOrder::kChannelLast);
+    if (std::get<Reshape>(c.layer.params).order == ReshapeOrder::kChannelFirst) {
+      return std::make_unique<KeepBytesOp>(c.inputs[0].count());
+    }
+    return std::make_unique<ChannelLastReshapeOp>(blocks_of(c.inputs[0]), blocks_of(c.outputs[0]));
   }
 
   void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {
