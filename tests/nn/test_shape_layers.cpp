@@ -4,6 +4,7 @@
 // kind's own forward, backward and Core ML reading are checked by test_layers.cpp.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "base/rng.h"
@@ -93,6 +94,8 @@ TEST(ShapeLayers, ReshapeAndSqueezeTrainLikeFlatten) {
   const TrainingResult result = task.run();
   UpdateTask(flat, data, {.seed = 4, .threads = 2}).run();
 
+  std::printf("reshape + squeeze model: epoch 1 loss %.4f, epoch 6 loss %.4f, accuracy %.4f\n",
+              first_loss, result.final_loss, result.final_accuracy);
   EXPECT_EQ(result.epochs_completed, 6);
   EXPECT_LT(result.final_loss, 0.5 * first_loss) << "first epoch's loss " << first_loss;
   EXPECT_GT(result.final_accuracy, 0.9);
