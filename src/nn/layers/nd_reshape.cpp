@@ -125,6 +125,7 @@ class ReshapeStaticKind : public KeepBytesKind {
     }
   }
 
+  std::string notes() const override { return "one size may be -1 (inferred)"; }
   std::string describe(const Layer& layer) const override {
     return "to " + shape_string(std::get<ReshapeStatic>(layer.params).target_shape);
   }
@@ -155,6 +156,7 @@ class FlattenTo2DKind : public KeepBytesKind {
     message.mutable_flattento2d()->set_axis(std::get<FlattenTo2D>(layer.params).axis);
   }
 
+  std::string notes() const override { return "axis in [-rank, rank)"; }
   std::string describe(const Layer& layer) const override {
     return "at axis " + std::to_string(std::get<FlattenTo2D>(layer.params).axis);
   }
@@ -204,6 +206,7 @@ class SqueezeKind : public KeepBytesKind {
     p->set_squeezeall(squeeze.squeeze_all);
   }
 
+  std::string notes() const override { return "named axes or squeezeAll"; }
   std::string describe(const Layer& layer) const override {
     const auto& squeeze = std::get<Squeeze>(layer.params);
     return squeeze.squeeze_all ? "every axis of size 1" : "axes " + axes_text(squeeze.axes);
@@ -245,6 +248,7 @@ class ExpandDimsKind : public KeepBytesKind {
     }
   }
 
+  std::string notes() const override { return "negative axes count from the end of the output"; }
   std::string describe(const Layer& layer) const override {
     return "axes " + axes_text(std::get<ExpandDims>(layer.params).axes);
   }

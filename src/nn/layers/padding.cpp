@@ -160,6 +160,9 @@ class PadKind : public LayerKind {
     }
   }
 
+  std::string notes() const override {
+    return "constant, reflection and replication; any amounts (reflection: below the size)";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& pad = std::get<Pad>(layer.params);
     std::string text = type_name(pad.type);
@@ -272,6 +275,9 @@ class ConstantPadKind : public LayerKind {
     p->set_padtogivenoutputsizemode(pad.pad_to_given_output_size);
   }
 
+  std::string notes() const override {
+    return "every axis, padToGivenOutputSizeMode; not amounts from a second input";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& pad = std::get<ConstantPad>(layer.params);
     return "value " + number_text(pad.value) + ", " +

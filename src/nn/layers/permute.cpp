@@ -88,6 +88,9 @@ class PermuteKind : public LayerKind {
     for (int axis : std::get<Permute>(layer.params).axes) p->add_axis(uint64_t(axis));
   }
 
+  std::string notes() const override {
+    return "any permutation of (Seq, C, H, W), also those moving Seq";
+  }
   std::string describe(const Layer& layer) const override {
     return "axes " + axes_text(std::get<Permute>(layer.params).axes) + " of (Seq, C, H, W)";
   }

@@ -134,6 +134,10 @@ class ReshapeKind : public LayerKind {
                     : spec::ReshapeLayerParams::CHANNEL_FIRST);
   }
 
+  std::string notes() const override {
+    return "[C, H, W] per block or [Seq, C, H, W]; channel-first (shares its input's buffer) and "
+           "channel-last order";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& reshape = std::get<Reshape>(layer.params);
     return "to " + shape_string(reshape.target_shape) +
