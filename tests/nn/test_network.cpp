@@ -1,6 +1,6 @@
 // The compiled network: gradients through a whole graph against finite differences, the
-// accumulation rule (two half-batches add up to one batch), and the fused conv + ReLU + max-pool
-// against the unfused layers in LeNet.
+// accumulation rule (two half-batches add up to one batch), the fused conv + ReLU + max-pool
+// against the unfused layers in LeNet, and graphs that branch and merge.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 
 #include "base/rng.h"
 #include "edgetrain/model.h"
+#include "edgetrain/train.h"
 #include "nn/network.h"
 #include "nn/loss_head.h"
 
@@ -279,6 +280,113 @@ TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
     EXPECT_EQ(unfused_floats - fused_floats, (with_gradients ? 2 : 1) * gone);
     std::printf("%s workspace, %d samples: fused %zu floats, unfused %zu\n",
                 with_gradients ? "training" : "inference", capacity, fused_floats, unfused_floats);
+  }
+}
+
+// ---- Branches: fan-out and merges
+// ---------------------------------------------------------------- conv0 → activation, whose output
+// three layers read: two convolutions whose sum (add) is joined (concat) with the activation's
+// output itself, then flatten → dense → softmax. The gradient reaching the activation adds up from
+// all three readers. With ReLU the activation runs in place over conv0's output, so the three
+// contributions add into the buffer ReLU's backward then masks.
+Model branching_model(Activation activation) {
+  return ModelBuilder()
+      .input("image", {2, 7, 6})
+      .output("probabilities", {4})
+      .training_input("image", {2, 7, 6})
+      .training_input("label", {1}, FeatureType::kInt32)
+      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+      .optimizer(Adam{.learning_rate = {1e-2, {{0.0, 1.0}}}, .mini_batch_size = {4, {{1, 64}}}})
+      .epochs({30, {{1, 100}}})
+      .layers({
+          {"conv0", "image", "c0", Convolution{.output_channels = 3, .padding = Padding::kSame},
+           kUpdatable},
+          {"act0", "c0", "r", activation},
+          {"conv_a", "r", "a", Convolution{.output_channels = 3, .padding = Padding::kSame},
+           kUpdatable},
+          {"conv_b", "r", "b", Convolution{.output_channels = 3, .kernel_size = {1, 1}},
+           kUpdatable},
+          {"sum", {"a", "b"}, "s", Add{}},
+          {"join", {"s", "r"}, "j", Concat{}},
+          {"flatten", "j", "f", Flatten{}},
+          {"dense", "f", "d", InnerProduct{.output_channels = 4}, kUpdatable},
+          {"softmax", "d", "probabilities", Softmax{}},
+      })
+      .initializer(Initializer::kGlorotUniform, 5)
+      .build();
+}
+
+TEST(NetworkBranches, WholeGraphGradientsMatchFiniteDifferences) {
+  Model model = branching_model(Tanh());  // smooth: no kink for the differences to cross
+  const Dataset data = random_data(3, 13);
+  std::vector<float> analytic(model.parameters.size(), 0.0f);
+  run(model, data, 0, 3, 3, &analytic);
+  const float step = 1e-2f;
+  double worst = 0;
+  for (size_t i = 0; i < model.parameters.size(); ++i) {
+    const float saved = model.parameters[i];
+    model.parameters[i] = saved + step;
+    const double plus = run(model, data, 0, 3, 3, nullptr);
+    model.parameters[i] = saved - step;
+    const double minus = run(model, data, 0, 3, 3, nullptr);
+    model.parameters[i] = saved;
+    const double numeric = (plus - minus) / (2.0 * step);
+    const double error = std::fabs(numeric - analytic[i]) / (1e-3 + std::fabs(numeric));
+    worst = std::max(worst, error);
+    EXPECT_LT(error, 2e-2) << "parameter " << i << ": analytic " << analytic[i] << ", numeric "
+                           << numeric;
+  }
+  std::printf("worst relative gradient error over %zu parameters: %.2e\n", model.parameters.size(),
+              worst);
+}
+
+// ReLU in place under a fan-out against LeakyReLU(0), the same function planned out of place (its
+// backward reads its input): the same loss and gradients.
+TEST(NetworkBranches, InPlaceReluUnderFanOutMatchesOutOfPlace) {
+  const Model in_place = branching_model(ReLU());
+  Model out_of_place = branching_model(LeakyReLU(0.0f));
+  out_of_place.parameters = in_place.parameters;
+  const Network network(in_place, {.train = true});
+  EXPECT_NE(network.describe_plan().find("act0: [3, 7, 6] -> [3, 7, 6] (in place)"),
+            std::string::npos)
+      << network.describe_plan();
+  const Dataset data = random_data(5, 17);
+  std::vector<float> expected(in_place.parameters.size(), 0.0f), actual = expected;
+  const double loss = run(in_place, data, 0, 5, 5, &actual);
+  EXPECT_NEAR(loss, run(out_of_place, data, 0, 5, 5, &expected), 1e-6);
+  EXPECT_LE(scaled_difference(actual.data(), expected.data(), expected.size()), 1e-6);
+  for (const char* name : {"conv0", "conv_a", "conv_b", "dense"}) {
+    const LayerParameter& weights = *in_place.layer(name).parameter("weights");
+    const float* gradient = actual.data() + weights.slice.offset;
+    EXPECT_TRUE(
+        std::any_of(gradient, gradient + weights.slice.size, [](float g) { return g != 0; }))
+        << name << " got no gradient";
+  }
+}
+
+TEST(NetworkBranches, TwoHalfBatchesAccumulateToOneBatch) {
+  const auto [whole, halves] = whole_and_halves(branching_model(ReLU()), random_data(8, 19), 8);
+  EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
+}
+
+TEST(NetworkBranches, TrainsWithTheUpdateTask) {
+  Model model = branching_model(ReLU());
+  const Model before = model;
+  const Dataset data = random_data(16, 23);
+  UpdateTask task(model, data, {.seed = 3, .threads = 2});
+  std::vector<double> losses;
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
+    losses.push_back(end.mean_loss);
+  };
+  const TrainingResult result = task.run();
+  ASSERT_EQ(losses.size(), 30u);
+  EXPECT_EQ(result.samples_seen, 30u * 16u);
+  // 16 random samples are learned by heart: the loss falls well below its start.
+  EXPECT_LT(losses.back(), 0.5 * losses.front());
+  for (const char* name : {"conv0", "conv_a", "conv_b", "dense"}) {
+    const LayerParameter& weights = *model.layer(name).parameter("weights");
+    EXPECT_GT(scaled_difference(model.data(weights), before.data(weights), weights.slice.size), 0.0)
+        << name << " did not train";
   }
 }
 
