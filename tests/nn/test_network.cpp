@@ -69,8 +69,8 @@ Dataset random_data(int n, uint64_t seed) {
 
 // Loss over samples [first, first + n), with gradients added into `gradients` when given.
 double run(const Model& model, const Dataset& data, int first, int n, int scale,
-           std::vector<float>* gradients) {
-  const Network network(model, {.train = true});
+           std::vector<float>* gradients, bool fuse = true) {
+  const Network network(model, {.fuse = fuse, .train = true});
   const LossHead head(model, network);
   Workspace ws = network.make_workspace(n);
   LossHead::Scratch scratch = head.make_scratch(n);
@@ -85,9 +85,8 @@ double run(const Model& model, const Dataset& data, int first, int n, int scale,
   return loss;
 }
 
-TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
-  Model model = smooth_model();
-  const Dataset data = random_data(3, 11);
+// Every parameter's gradient over 3 samples against central differences.
+void expect_gradients_match_finite_differences(Model& model, const Dataset& data) {
   std::vector<float> analytic(model.parameters.size(), 0.0f);
   run(model, data, 0, 3, 3, &analytic);
   const float step = 1e-2f;
@@ -107,6 +106,11 @@ TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
   }
   std::printf("worst relative gradient error over %zu parameters: %.2e\n", model.parameters.size(),
               worst);
+}
+
+TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
+  Model model = smooth_model();
+  expect_gradients_match_finite_differences(model, random_data(3, 11));
 }
 
 // Runs `data` (n samples) as one batch and as two halves whose gradients add up; returns the
@@ -318,26 +322,7 @@ Model branching_model(Activation activation) {
 
 TEST(NetworkBranches, WholeGraphGradientsMatchFiniteDifferences) {
   Model model = branching_model(Tanh());  // smooth: no kink for the differences to cross
-  const Dataset data = random_data(3, 13);
-  std::vector<float> analytic(model.parameters.size(), 0.0f);
-  run(model, data, 0, 3, 3, &analytic);
-  const float step = 1e-2f;
-  double worst = 0;
-  for (size_t i = 0; i < model.parameters.size(); ++i) {
-    const float saved = model.parameters[i];
-    model.parameters[i] = saved + step;
-    const double plus = run(model, data, 0, 3, 3, nullptr);
-    model.parameters[i] = saved - step;
-    const double minus = run(model, data, 0, 3, 3, nullptr);
-    model.parameters[i] = saved;
-    const double numeric = (plus - minus) / (2.0 * step);
-    const double error = std::fabs(numeric - analytic[i]) / (1e-3 + std::fabs(numeric));
-    worst = std::max(worst, error);
-    EXPECT_LT(error, 2e-2) << "parameter " << i << ": analytic " << analytic[i] << ", numeric "
-                           << numeric;
-  }
-  std::printf("worst relative gradient error over %zu parameters: %.2e\n", model.parameters.size(),
-              worst);
+  expect_gradients_match_finite_differences(model, random_data(3, 13));
 }
 
 // ReLU in place under a fan-out against LeakyReLU(0), the same function planned out of place (its
@@ -361,6 +346,66 @@ TEST(NetworkBranches, InPlaceReluUnderFanOutMatchesOutOfPlace) {
     EXPECT_TRUE(
         std::any_of(gradient, gradient + weights.slice.size, [](float g) { return g != 0; }))
         << name << " got no gradient";
+  }
+}
+
+// conv0 → ReLU → max-pool (a chain the planner fuses), whose output three layers read: a
+// convolution, the add of that convolution's output and the pooled blob, and the concat of the sum
+// and the pooled blob.
+Model fan_out_after_fused_chain() {
+  return ModelBuilder()
+      .input("image", {2, 7, 6})
+      .output("probabilities", {4})
+      .training_input("image", {2, 7, 6})
+      .training_input("label", {1}, FeatureType::kInt32)
+      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+      .layers({
+          {"conv0", "image", "c0", Convolution{.output_channels = 8, .kernel_size = {2, 2}},
+           kUpdatable},
+          {"act0", "c0", "r", ReLU()},
+          {"pool0", "r", "p", Pooling{}},
+          {"conv_a", "p", "a", Convolution{.output_channels = 8, .kernel_size = {1, 1}},
+           kUpdatable},
+          {"sum", {"a", "p"}, "s", Add{}},
+          {"join", {"s", "p"}, "j", Concat{}},
+          {"flatten", "j", "f", Flatten{}},
+          {"dense", "f", "d", InnerProduct{.output_channels = 4}, kUpdatable},
+          {"softmax", "d", "probabilities", Softmax{}},
+      })
+      .initializer(Initializer::kGlorotUniform, 7)
+      .build();
+}
+
+// The fused chain under fan-out against the same graph unfused. As in exact_lenet(), conv0's
+// weights (multiples of 1/32), biases (of 1/64) and the images (of 1/8) make its every value exact,
+// so both plans take the same ReLU and max decisions.
+TEST(NetworkBranches, FusedChainUnderFanOutMatchesUnfused) {
+  Model model = fan_out_after_fused_chain();
+  Rng rng(31);
+  const Layer& conv0 = model.layer("conv0");
+  for (const LayerParameter& parameter : conv0.parameters) {
+    float* values = model.data(parameter);
+    for (size_t i = 0; i < parameter.slice.size; ++i) {
+      values[i] = parameter.name == "bias" ? float(int(rng.below(33)) - 16) / 64.0f
+                                           : std::round(values[i] * 32.0f) / 32.0f;
+    }
+  }
+  Dataset data = random_data(6, 37);
+  for (float& p : data.pixels) p = std::round(p * 8.0f) / 8.0f;
+  const Network fused(model, {.fuse = true, .train = true});
+  EXPECT_NE(fused.describe_plan().find("conv0+act0+pool0:"), std::string::npos)
+      << fused.describe_plan();
+  std::vector<float> with(model.parameters.size(), 0.0f), without = with;
+  const double loss = run(model, data, 0, 6, 6, &with, true);
+  EXPECT_NEAR(loss, run(model, data, 0, 6, 6, &without, false), 1e-6);
+  for (const Layer& layer : model.layers) {
+    for (const LayerParameter& parameter : layer.parameters) {
+      SCOPED_TRACE(layer.name + " " + parameter.name);
+      const float* a = with.data() + parameter.slice.offset;
+      const float* b = without.data() + parameter.slice.offset;
+      EXPECT_TRUE(std::any_of(b, b + parameter.slice.size, [](float g) { return g != 0; }));
+      EXPECT_LE(scaled_difference(a, b, parameter.slice.size), 1e-5);
+    }
   }
 }
 
