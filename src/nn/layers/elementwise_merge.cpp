@@ -12,6 +12,7 @@
 // by the other inputs' product, max and min route it to the first input holding the winning value
 // (ties: the first). Forward keeps nothing; multiply, max and min read their inputs again.
 #include <algorithm>
+#include <functional>
 
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
@@ -56,6 +57,17 @@ MergeLayout merge_layout(const std::vector<Shape>& inputs, const Shape& output) 
   return layout;
 }
 
+// y[p] = f(y[p], x[p · stride]) over a run of `pixels` values; stride 1, or 0 for a broadcast
+// value. Split so the contiguous case vectorises.
+template <typename F>
+void combine(float* y, const float* x, int64_t stride, int64_t pixels, F f) {
+  if (stride == 1) {
+    for (int64_t p = 0; p < pixels; ++p) y[p] = f(y[p], x[p]);
+  } else {
+    for (int64_t p = 0; p < pixels; ++p) y[p] = f(y[p], x[0]);
+  }
+}
+
 class MergeOp : public Op {
  public:
   MergeOp(Merge merge, MergeLayout layout, float alpha)
@@ -70,33 +82,32 @@ class MergeOp : public Op {
         for (size_t j = 0; j < inputs; ++j) {
           const Operand& o = layout_.inputs[j];
           const float* x = a.in[j] + r * o.row + c * o.channel;
-          for (int64_t p = 0; p < pixels; ++p) {
-            const float v = x[p * o.pixel];
-            if (j == 0) {
-              y[p] = v;
-              continue;
-            }
-            switch (merge_) {
-              case Merge::kAdd:
-              case Merge::kAverage:
-                y[p] += v;
-                break;
-              case Merge::kMultiply:
-                y[p] *= v;
-                break;
-              case Merge::kMax:
-                y[p] = v > y[p] ? v : y[p];
-                break;
-              case Merge::kMin:
-                y[p] = v < y[p] ? v : y[p];
-                break;
-            }
+          if (j == 0) {
+            combine(y, x, o.pixel, pixels, [](float, float v) { return v; });
+            continue;
+          }
+          switch (merge_) {
+            case Merge::kAdd:
+            case Merge::kAverage:
+              combine(y, x, o.pixel, pixels, std::plus<float>());
+              break;
+            case Merge::kMultiply:
+              combine(y, x, o.pixel, pixels, std::multiplies<float>());
+              break;
+            case Merge::kMax:
+              combine(y, x, o.pixel, pixels, [](float s, float v) { return v > s ? v : s; });
+              break;
+            case Merge::kMin:
+              combine(y, x, o.pixel, pixels, [](float s, float v) { return v < s ? v : s; });
+              break;
           }
         }
-        for (int64_t p = 0; p < pixels; ++p) {
-          if (merge_ == Merge::kAverage) y[p] /= float(inputs);
-          if (inputs == 1 && merge_ == Merge::kAdd) y[p] += alpha_;
-          if (inputs == 1 && merge_ == Merge::kMultiply) y[p] *= alpha_;
+        if (merge_ == Merge::kAverage) {
+          for (int64_t p = 0; p < pixels; ++p) y[p] /= float(inputs);
+        } else if (inputs == 1 && merge_ == Merge::kAdd) {
+          for (int64_t p = 0; p < pixels; ++p) y[p] += alpha_;
+        } else if (inputs == 1 && merge_ == Merge::kMultiply) {
+          for (int64_t p = 0; p < pixels; ++p) y[p] *= alpha_;
         }
       }
     }
