@@ -133,14 +133,14 @@ TEST(MergeLayers, ConcatNDAxesUnderBothMappings) {
 }
 
 TEST(MergeLayers, SequenceConcatIsRefusedWhenRead) {
-  const std::string json = R"({
-    "specificationVersion": 4,
-    "description": {
-      "input": [{"name": "a", "type": {"multiArrayType": {"shape": [2, 3, 4], "dataType": "FLOAT32"}}},
-                {"name": "b", "type": {"multiArrayType": {"shape": [2, 3, 4], "dataType": "FLOAT32"}}}],
-      "output": [{"name": "y", "type": {"multiArrayType": {"shape": [4, 3, 4], "dataType": "FLOAT32"}}}]},
-    "neuralNetwork": {"layers": [
-      {"name": "join", "input": ["a", "b"], "output": ["y"], "concat": {"sequenceConcat": true}}]}})";
+  const std::string array = R"({"multiArrayType": {"shape": [2, 3, 4], "dataType": "FLOAT32"}})";
+  const std::string json = R"({"specificationVersion": 4, "description": {
+      "input": [{"name": "a", "type": )" +
+                           array + R"(}, {"name": "b", "type": )" + array + R"(}],
+      "output": [{"name": "y", "type": )" +
+                           array + R"(}]},
+    "neuralNetwork": {"layers": [{"name": "join", "input": ["a", "b"], "output": ["y"],
+                                  "concat": {"sequenceConcat": true}}]}})";
   try {
     parse_mlmodel(json_to_mlmodel(json, "seq.json"), "seq.mlmodel");
     FAIL() << "sequenceConcat was accepted";

@@ -287,19 +287,25 @@ TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
   }
 }
 
-// ---- Branches: fan-out and merges
-// ---------------------------------------------------------------- conv0 → activation, whose output
-// three layers read: two convolutions whose sum (add) is joined (concat) with the activation's
-// output itself, then flatten → dense → softmax. The gradient reaching the activation adds up from
-// all three readers. With ReLU the activation runs in place over conv0's output, so the three
-// contributions add into the buffer ReLU's backward then masks.
-Model branching_model(Activation activation) {
-  return ModelBuilder()
-      .input("image", {2, 7, 6})
+// ---- Branches: fan-out and merges ---------------------------------------------------------------
+
+// The branch tests' frame: a 2x7x6 image in, 4 class probabilities out, cross-entropy on a label.
+ModelBuilder branch_frame() {
+  ModelBuilder builder;
+  builder.input("image", {2, 7, 6})
       .output("probabilities", {4})
       .training_input("image", {2, 7, 6})
       .training_input("label", {1}, FeatureType::kInt32)
-      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"});
+  return builder;
+}
+
+// conv0 → activation, whose output three layers read: two convolutions whose sum (add) is joined
+// (concat) with the activation's output itself, then flatten → dense → softmax. The gradient
+// reaching the activation adds up from all three readers. With ReLU the activation runs in place
+// over conv0's output, so the three contributions add into the buffer ReLU's backward then masks.
+Model branching_model(Activation activation) {
+  return branch_frame()
       .optimizer(Adam{.learning_rate = {1e-2, {{0.0, 1.0}}}, .mini_batch_size = {4, {{1, 64}}}})
       .epochs({30, {{1, 100}}})
       .layers({
@@ -353,12 +359,7 @@ TEST(NetworkBranches, InPlaceReluUnderFanOutMatchesOutOfPlace) {
 // convolution, the add of that convolution's output and the pooled blob, and the concat of the sum
 // and the pooled blob.
 Model fan_out_after_fused_chain() {
-  return ModelBuilder()
-      .input("image", {2, 7, 6})
-      .output("probabilities", {4})
-      .training_input("image", {2, 7, 6})
-      .training_input("label", {1}, FeatureType::kInt32)
-      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+  return branch_frame()
       .layers({
           {"conv0", "image", "c0", Convolution{.output_channels = 8, .kernel_size = {2, 2}},
            kUpdatable},
