@@ -80,13 +80,21 @@ struct Activation {
   int channels = 0;
   bool operator==(const Activation&) const = default;
 };
-inline Activation ReLU() { return {ActivationType::kReLU}; }
-inline Activation Sigmoid() { return {ActivationType::kSigmoid}; }
-inline Activation Tanh() { return {ActivationType::kTanh}; }
+inline Activation ReLU() {
+  return {ActivationType::kReLU};
+}
+inline Activation Sigmoid() {
+  return {ActivationType::kSigmoid};
+}
+inline Activation Tanh() {
+  return {ActivationType::kTanh};
+}
 inline Activation Linear(float alpha = 1.0f, float beta = 0.0f) {
   return {ActivationType::kLinear, alpha, beta};
 }
-inline Activation LeakyReLU(float alpha = 0.3f) { return {ActivationType::kLeakyReLU, alpha}; }
+inline Activation LeakyReLU(float alpha = 0.3f) {
+  return {ActivationType::kLeakyReLU, alpha};
+}
 
 enum class FlattenOrder { kChannelFirst, kChannelLast };
 // (C, H, W) → (C·H·W, 1, 1), in (C, H, W) order or, channel-last, in (H, W, C) order.
@@ -180,8 +188,50 @@ struct ConstantPad {
   bool operator==(const ConstantPad&) const = default;
 };
 
+// ---- Layers that merge several inputs ----------------------------------------------------------
+// Concatenation along the channel axis (-3) of (C, H, W), leading dimensions as batch: inputs of
+// the same rank (3 or more) that differ only in C (Core ML's `concat`; its sequenceConcat, along
+// axis -5, is not supported).
+struct Concat {
+  bool operator==(const Concat&) const = default;
+};
+
+// Concatenation along any axis (Core ML's `concatND`). `axis` counts Core ML's axes: under the
+// exact array mapping the per-sample tensor's; under the default rank-5 mapping a per-sample
+// (C, H, W) is Core ML's (Seq, Batch, C, H, W), so axis 2 is C, and 0 and 1 are refused.
+struct ConcatND {
+  int axis = 0;             // negative counts from the last axis
+  bool interleave = false;  // inputs of one shape, taken in turn along the axis (spec 5)
+  bool operator==(const ConcatND&) const = default;
+};
+
+// Element-wise over inputs of one shape, with Core ML's limited broadcasting between inputs of rank
+// 3 and up: add, multiply and average let C and the (H, W) plane of an input be 1 ([1, 1, 1],
+// [C, 1, 1], [1, H, W] against [C, H, W]); max and min only the plane ([C, 1, 1] against
+// [C, H, W]). The output has the broadcast shape.
+struct Add {  // y = x1 + x2 + ...; one input: y = x + alpha
+  float alpha = 0.0f;
+  bool operator==(const Add&) const = default;
+};
+struct Multiply {  // y = x1 · x2 · ...; one input: y = alpha · x
+  float alpha = 1.0f;
+  bool operator==(const Multiply&) const = default;
+};
+struct Average {  // y = (x1 + x2 + ...) / inputs
+  bool operator==(const Average&) const = default;
+};
+struct Max {  // y = max(x1, x2, ...); the gradient goes to the first input holding the maximum
+  bool operator==(const Max&) const = default;
+};
+struct Min {  // y = min(x1, x2, ...); the gradient goes to the first input holding the minimum
+  bool operator==(const Min&) const = default;
+};
+
+// The one list of kinds: each alternative's kind_for<T>() is in src/nn/layers/.
 using LayerParams =
-    std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax, Reshape, Permute,
-                 Pad, ReshapeStatic, FlattenTo2D, Squeeze, ExpandDims, ConstantPad>;
+    std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax,  // LeNet's
+                 Reshape, Permute, Pad, ReshapeStatic, FlattenTo2D, Squeeze, ExpandDims,
+                 ConstantPad,                                          // moving data
+                 Concat, ConcatND, Add, Multiply, Average, Max, Min>;  // merging inputs
 
 }  // namespace edgetrain
