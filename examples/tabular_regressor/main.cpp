@@ -67,26 +67,14 @@ int main() {
             .epochs({60, {}, {{1, 500}}})
             .shuffle(true)
             .layers({
-                InnerProduct{.name = "hidden1",
-                             .input = "features",
-                             .output = "h1",
-                             .input_channels = 4,
-                             .output_channels = 32,
-                             .updatable = true},
-                Tanh{.name = "tanh1", .input = "h1", .output = "t1"},
-                InnerProduct{.name = "hidden2",
-                             .input = "t1",
-                             .output = "h2",
-                             .input_channels = 32,
-                             .output_channels = 16,
-                             .updatable = true},
-                Tanh{.name = "tanh2", .input = "h2", .output = "t2"},
-                InnerProduct{.name = "out",
-                             .input = "t2",
-                             .output = "price",
-                             .input_channels = 16,
-                             .output_channels = 1,
-                             .updatable = true},
+                {"hidden1", "features", "h1",
+                 InnerProduct{.input_channels = 4, .output_channels = 32}, kUpdatable},
+                {"tanh1", "h1", "t1", Tanh()},
+                {"hidden2", "t1", "h2", InnerProduct{.input_channels = 32, .output_channels = 16},
+                 kUpdatable},
+                {"tanh2", "h2", "t2", Tanh()},
+                {"out", "t2", "price", InnerProduct{.input_channels = 16, .output_channels = 1},
+                 kUpdatable},
             })
             .initializer(Initializer::kGlorotUniform, 3)
             .build();

@@ -55,7 +55,8 @@ std::string json_to_mlmodel(const std::string& json_text, const std::string& sou
 /** What validate_coreml() found. */
 struct ValidationReport {
   std::vector<std::string> errors;    ///< Rules Core ML enforces; each names the layer or field.
-  std::vector<std::string> warnings;  ///< Accepted by Apple's validator but known to fail training.
+  /** What the file asks that nothing will do (a layer marked updatable in a model that is not). */
+  std::vector<std::string> warnings;
   /** True when there is no error (warnings allowed). */
   bool ok() const { return errors.empty(); }
 };
@@ -70,7 +71,7 @@ ValidationReport validate_coreml(const Model& model);
 struct MakeUpdatableOptions {
   std::vector<std::string> layers;  ///< Convolution / inner-product layers to make updatable.
   LossType loss = LossType::kCategoricalCrossEntropy;  ///< The training loss.
-  bool sgd = false;                                    ///< SGD when true, else Adam.
+  OptimizerKind optimizer = OptimizerKind::kAdam;      ///< The optimizer: Adam or SGD.
   double learning_rate = 1e-3;                         ///< The optimizer's default learning rate.
   int64_t batch_size = 32;                             ///< The default mini-batch size.
   int64_t epochs = 10;                                 ///< The default number of epochs.

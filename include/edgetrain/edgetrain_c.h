@@ -164,7 +164,7 @@ EDGETRAIN_C_API edgetrain_status edgetrain_model_initialize(edgetrain_model* mod
 
 /** One weight or bias tensor within the flat parameter array. */
 typedef struct edgetrain_tensor_info {
-  const char* name; /**< "<layer>.weight" or "<layer>.bias"; valid while the model is. */
+  const char* name; /**< "<layer>.weights", "<layer>.bias", ... (Core ML's names); valid while the model is. */
   size_t rank;      /**< Used entries of shape. */
   int64_t shape[EDGETRAIN_MAX_RANK]; /**< Convolution weight (out, in/groups, kh, kw), inner-product
                                           weight (out, in), bias (out). */

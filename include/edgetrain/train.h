@@ -48,7 +48,7 @@ struct ResolvedUpdate {
   double learning_rate = 0;
   double momentum = 0;
   double beta1 = 0, beta2 = 0, eps = 0;
-  bool adam = true;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
   bool shuffle = true;
   uint64_t seed = 0;
   int threads = 1;
@@ -95,8 +95,12 @@ struct UpdateHandlers {
 
 class UpdateTask {
  public:
-  // The model is updated in place; it and the data must outlive the task.
+  // The model is updated in place; it and the data must outlive the task (a temporary cannot be
+  // bound: the overloads below are deleted).
   UpdateTask(Model& model, const BatchProvider& data, UpdateConfig config = {});
+  UpdateTask(Model&&, const BatchProvider&, UpdateConfig = {}) = delete;
+  UpdateTask(Model&, const BatchProvider&&, UpdateConfig = {}) = delete;
+  UpdateTask(Model&&, const BatchProvider&&, UpdateConfig = {}) = delete;
 
   UpdateHandlers handlers;
   // Runs to completion or cancellation. Throws Error on bad settings or data.

@@ -16,7 +16,8 @@
 
 struct edgetrain_model {
   edgetrain::Model model;
-  // Made on the first prediction; it reads the model's current weights on every run.
+  // Made on the first prediction from a copy of the model; every entry point that changes the
+  // model's values (parameters, initialisation, training) drops it.
   std::unique_ptr<edgetrain::Predictor> predictor;
   // The tensor names edgetrain_model_tensor() hands out (stable while the model lives).
   mutable std::vector<std::string> tensor_names;

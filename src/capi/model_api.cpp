@@ -151,8 +151,12 @@ edgetrain_status edgetrain_model_input_size(const edgetrain_model* model, size_t
   return guarded([&] {
     require(model, "model");
     require(size, "size");
-    const auto shape = edgetrain::feature_shape(model->model.inputs.at(0));
-    *size = size_t(shape[0]) * size_t(shape[1]) * size_t(shape[2]);
+    // Every input's values, in the model's input order (what predict and the data take).
+    size_t total = 0;
+    for (const edgetrain::Feature& input : model->model.inputs) {
+      total += size_t(edgetrain::feature_shape(input, model->model).count());
+    }
+    *size = total;
   });
 }
 
@@ -161,8 +165,7 @@ edgetrain_status edgetrain_model_output_size(const edgetrain_model* model, size_
     require(model, "model");
     require(size, "size");
     const auto shapes = edgetrain::infer_shapes(model->model);
-    const auto& shape = shapes.at(edgetrain::network_output_name(model->model));
-    *size = size_t(shape[0]) * size_t(shape[1]) * size_t(shape[2]);
+    *size = size_t(shapes.at(edgetrain::network_output_name(model->model)).count());
   });
 }
 
@@ -170,6 +173,7 @@ edgetrain_status edgetrain_model_initialize(edgetrain_model* model, uint64_t see
   return guarded([&] {
     require(model, "model");
     edgetrain::initialize_parameters(model->model, seed, edgetrain::Initializer::kGlorotUniform);
+    model->predictor.reset();
   });
 }
 
@@ -253,6 +257,7 @@ edgetrain_status edgetrain_model_set_parameters(edgetrain_model* model, const fl
       std::memcpy(tensor.values, values, tensor.size * sizeof(float));
       values += tensor.size;
     }
+    model->predictor.reset();
   });
 }
 

@@ -131,6 +131,7 @@ edgetrain_status edgetrain_task_run(edgetrain_task* task, edgetrain_train_result
     require(task, "task");
     if (task->ran) throw InvalidArgument("the task has already run; create a new one");
     task->ran = true;
+    task->model->predictor.reset();  // the weights change
     const edgetrain::TrainingResult run = task->task->run();
     if (result == nullptr) return;
     edgetrain_train_result out{};
@@ -203,12 +204,15 @@ edgetrain_status edgetrain_predict(edgetrain_model* model, const float* features
     }
     for (size_t i = 0; i < count; ++i) {
       const edgetrain::Prediction prediction = predictor.predict(features + i * input_size);
-      if (prediction.probabilities.size() != output_size) {
-        throw edgetrain::Error("the model gave " + std::to_string(prediction.probabilities.size()) +
+      // A classification's probabilities, else the network's output values.
+      const std::vector<float>& values = !prediction.probabilities.empty()
+                                             ? prediction.probabilities
+                                             : prediction.outputs.at(0).values;
+      if (values.size() != output_size) {
+        throw edgetrain::Error("the model gave " + std::to_string(values.size()) +
                                " outputs, expected " + std::to_string(output_size));
       }
-      std::memcpy(outputs + i * output_size, prediction.probabilities.data(),
-                  output_size * sizeof(float));
+      std::memcpy(outputs + i * output_size, values.data(), output_size * sizeof(float));
     }
   });
 }

@@ -20,9 +20,15 @@ std::vector<float> read_png_input(const std::string& path, const Model& model, b
 std::vector<float> png_input(const std::string& png, const std::string& path, const Model& model,
                              bool digit) {
   const Feature& input = model.inputs.at(0);
-  const std::array<int, 3> shape = feature_shape(input);  // (C, H, W)
-  int channels = shape[0];
-  const int height = shape[1], width = shape[2];
+  const Shape input_shape = feature_shape(input, model);
+  if (model.inputs.size() != 1 || input_shape.rank() != 3) {
+    throw Error(path + ": a PNG image feeds a model with one input of shape [C, H, W] or [n]; " +
+                "this one takes " + std::to_string(model.inputs.size()) + " input(s), the first " +
+                input_shape.text());
+  }
+  int channels = input_shape[0];
+  const int height = input_shape[1], width = input_shape[2];
+  const std::array<int, 3> shape{channels, height, width};  // (C, H, W)
   const bool flat = height == 1 && width == 1 && input.type != FeatureType::kImage;
   if (flat) channels = 1;  // a flat [n] multiArray: any gray image of n pixels, row by row
   if (channels != 1 && channels != 3) {

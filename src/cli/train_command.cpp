@@ -103,7 +103,10 @@ Setup prepare(const TrainOptions& options) {
 size_t updatable_parameters(const Model& model) {
   size_t count = 0;
   for (const Layer& layer : model.layers) {
-    if (layer.updatable) count += layer.weight.size + layer.bias.size;
+    if (!layer.updatable) continue;
+    for (const LayerParameter& parameter : layer.parameters) {
+      if (parameter.role == ParameterRole::kTrainable) count += parameter.slice.size;
+    }
   }
   return count;
 }
@@ -132,7 +135,7 @@ int run_train(const TrainOptions& options) {
         "batch %lld, %s lr %g, %d threads\n",
         setup.name.c_str(), model.parameter_count(), updatable_parameters(model), began.samples,
         data.name.c_str(), (long long)began.settings.epochs, (long long)began.settings.batch_size,
-        began.settings.adam ? "Adam" : "SGD", began.settings.learning_rate, began.settings.threads);
+        began.settings.optimizer == OptimizerKind::kAdam ? "Adam" : "SGD", began.settings.learning_rate, began.settings.threads);
     std::fflush(stdout);
   };
   const uint64_t total_samples = uint64_t(data.train.count()) * uint64_t(settings.epochs);
@@ -161,7 +164,7 @@ int run_train(const TrainOptions& options) {
       {"epochs", result.epochs_completed},
       {"batch_size", settings.batch_size},
       {"learning_rate", settings.learning_rate},
-      {"optimizer", settings.adam ? "adam" : "sgd"},
+      {"optimizer", settings.optimizer == OptimizerKind::kAdam ? "adam" : "sgd"},
       {"threads", settings.threads},
       {"train_samples", data.train.count()},
       {"train_seconds", result.seconds},

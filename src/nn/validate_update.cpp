@@ -1,4 +1,5 @@
 // Checks of a model's update parameters (losses, optimizer, epochs), run when it is built or read.
+#include <algorithm>
 #include <sstream>
 
 #include "edgetrain/error.h"
@@ -69,11 +70,27 @@ void validate_update(const Model& model, const BlobShapes& shapes) {
   if (shapes.count(loss.target) && !find_feature(model.inputs, loss.target)) {
     throw Error(where + ": target '" + loss.target + "' is produced inside the network");
   }
-  const auto& in = input->second;
+  const Shape& in = input->second;
   if (loss.type == LossType::kCategoricalCrossEntropy) {
-    if (in[1] != 1 || in[2] != 1) {
-      throw Error(where + ": cross-entropy input '" + loss.input + "' has shape " +
-                  shape_string(in) + ", expected [classes, 1, 1]");
+    const Layer* producer = nullptr;
+    for (const Layer& layer : model.layers) {
+      if (std::find(layer.outputs.begin(), layer.outputs.end(), loss.input) != layer.outputs.end()) {
+        producer = &layer;
+      }
+    }
+    // Cross-entropy reads probabilities; on anything else its loss means nothing (and Core ML
+    // refuses the model).
+    if (!producer || !std::holds_alternative<Softmax>(producer->params)) {
+      throw Error(where + ": cross-entropy input '" + loss.input + "' is not the output of a " +
+                  "softmax layer" +
+                  (producer ? " (it comes from layer '" + producer->name + "' (" +
+                                  layer_type_name(*producer) + "))"
+                            : "") +
+                  "; add a softmax, or use mean squared error");
+    }
+    if (in.count() != in[0]) {
+      throw Error(where + ": cross-entropy input '" + loss.input + "' has shape " + in.text() +
+                  ", expected a vector of class probabilities ([classes] or [classes, 1, 1])");
     }
     // The seed's Int32 class index, or a classifier's class label (Int64 or String, as its labels).
     const bool int_labels = !model.class_labels.int_labels.empty();
@@ -92,10 +109,10 @@ void validate_update(const Model& model, const BlobShapes& shapes) {
   } else {
     int64_t size = 1;
     for (int64_t d : target->shape) size *= d;
-    if (size != int64_t(in[0]) * in[1] * in[2]) {
+    if (size != in.count()) {
       throw Error(where + ": mean-squared-error target '" + loss.target + "' has shape " +
                   shape_string(target->shape) + " but input '" + loss.input + "' has shape " +
-                  shape_string(in));
+                  in.text());
     }
   }
   std::visit(

@@ -108,6 +108,10 @@ void maxpool2d_backward(float* dinput, const float* dout, const int32_t* argmax,
 void avgpool2d_forward(float* out, const float* in, const Pool2dShape& shape, bool exclude_padding);
 void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& shape,
                         bool exclude_padding);
+// L2 pooling: out = sqrt(Σ window²); backward reads the forward input and output.
+void l2pool2d_forward(float* out, const float* in, const Pool2dShape& shape);
+void l2pool2d_backward(float* dinput, const float* dout, const float* in, const float* out,
+                       const Pool2dShape& shape);
 
 // ---- Activations (activation.cpp), element-wise over n values -----------------------------------
 // Backward of relu uses the forward output (out > 0 ⇔ in > 0); sigmoid and tanh use the output too.

@@ -5,8 +5,10 @@
 // output is 0 and backward skips it). Ties go to the first position in row-major window order; -inf
 // and NaN never beat another value (a window holding nothing else reports its first position).
 // Average pooling keeps nothing: its backward spreads each output gradient evenly over the window.
+// L2 pooling (sqrt of the window's sum of squares) reads its input and output in backward.
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <vector>
@@ -266,6 +268,55 @@ void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& s,
             dout_plane[oh * s.out_width + ow] / average_divisor(s, w, exclude_padding);
         for (int ih = w.h_begin; ih < w.h_end; ++ih)
           for (int iw = w.w_begin; iw < w.w_end; ++iw) dimage[ih * s.in_width + iw] += share;
+      }
+    }
+  }
+}
+
+void l2pool2d_forward(float* out, const float* in, const Pool2dShape& s) {
+  assert_valid(s);
+  const size_t in_plane = size_t(s.in_height) * s.in_width;
+  const size_t out_plane = size_t(s.out_height) * s.out_width;
+  const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
+  for (size_t plane = 0; plane < planes; ++plane) {
+    const float* image = in + plane * in_plane;  // (IH, IW)
+    float* pooled = out + plane * out_plane;     // (OH, OW)
+    for (int oh = 0; oh < s.out_height; ++oh) {
+      for (int ow = 0; ow < s.out_width; ++ow) {
+        const Window w = windows.at(oh, ow);
+        float sum = 0.0f;
+        for (int ih = w.h_begin; ih < w.h_end; ++ih)
+          for (int iw = w.w_begin; iw < w.w_end; ++iw) {
+            const float v = image[ih * s.in_width + iw];
+            sum += v * v;
+          }
+        pooled[oh * s.out_width + ow] = std::sqrt(sum);
+      }
+    }
+  }
+}
+
+void l2pool2d_backward(float* dinput, const float* dout, const float* in, const float* out,
+                       const Pool2dShape& s) {
+  assert_valid(s);
+  const size_t in_plane = size_t(s.in_height) * s.in_width;
+  const size_t out_plane = size_t(s.out_height) * s.out_width;
+  const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
+  for (size_t plane = 0; plane < planes; ++plane) {
+    const float* image = in + plane * in_plane;  // (IH, IW)
+    float* dimage = dinput + plane * in_plane;
+    for (int oh = 0; oh < s.out_height; ++oh) {
+      for (int ow = 0; ow < s.out_width; ++ow) {
+        const size_t o = plane * out_plane + size_t(oh) * s.out_width + size_t(ow);
+        if (out[o] <= 0.0f) continue;  // d sqrt(Σx²) / dx = x / sqrt(Σx²); none at 0
+        const float scale = dout[o] / out[o];
+        const Window w = windows.at(oh, ow);
+        for (int ih = w.h_begin; ih < w.h_end; ++ih)
+          for (int iw = w.w_begin; iw < w.w_end; ++iw) {
+            dimage[ih * s.in_width + iw] += scale * image[ih * s.in_width + iw];
+          }
       }
     }
   }

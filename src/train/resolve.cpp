@@ -39,7 +39,7 @@ ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config) {
       update.optimizer);
   if (const Adam* adam = std::get_if<Adam>(&update.optimizer)) {
     if (config.momentum) throw Error("momentum applies to SGD, but the model's optimizer is Adam");
-    r.adam = true;
+    r.optimizer = OptimizerKind::kAdam;
     r.beta1 = config.beta1.value_or(adam->beta1.default_value);
     r.beta2 = config.beta2.value_or(adam->beta2.default_value);
     r.eps = config.eps.value_or(adam->eps.default_value);
@@ -54,7 +54,7 @@ ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config) {
     if (config.beta1 || config.beta2 || config.eps) {
       throw Error("beta1, beta2 and eps apply to Adam, but the model's optimizer is SGD");
     }
-    r.adam = false;
+    r.optimizer = OptimizerKind::kSgd;
     r.momentum = config.momentum.value_or(sgd.momentum.default_value);
     if (config.momentum) check_allowed(sgd.momentum, r.momentum, "momentum");
     if (!(r.momentum >= 0 && r.momentum < 1)) throw Error("momentum must be in [0, 1)");

@@ -14,20 +14,22 @@
 #include "nn/shapes.h"
 #include "base/rng.h"
 #include "base/thread_pool.h"
-#include "train/loss_head.h"
+#include "nn/loss_head.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 
 namespace edgetrain {
 namespace {
 
-// The parameter runs an optimizer touches: the weights and biases of updatable layers.
+// The parameter runs an optimizer touches: the trainable tensors of updatable layers.
 std::vector<ParameterSlice> updatable_slices(const Model& model) {
   std::vector<ParameterSlice> slices;
   for (const Layer& layer : model.layers) {
     if (!layer.updatable) continue;
-    for (const ParameterSlice& slice : {layer.weight, layer.bias}) {
-      if (slice.size) slices.push_back(slice);
+    for (const LayerParameter& parameter : layer.parameters) {
+      if (parameter.role == ParameterRole::kTrainable && parameter.slice.size) {
+        slices.push_back(parameter.slice);
+      }
     }
   }
   return slices;
@@ -53,7 +55,7 @@ std::string run_signature(const Model& model, const ResolvedUpdate& s, const Bat
                           size_t samples, bool fingerprint_data) {
   std::string text = "epochs=" + std::to_string(s.epochs) + " batch=" + std::to_string(s.batch_size) +
                      " learning_rate=" + std::to_string(s.learning_rate) +
-                     " optimizer=" + (s.adam ? "adam" : "sgd") + " beta1=" + std::to_string(s.beta1) +
+                     " optimizer=" + (s.optimizer == OptimizerKind::kAdam ? "adam" : "sgd") + " beta1=" + std::to_string(s.beta1) +
                      " beta2=" + std::to_string(s.beta2) + " eps=" + std::to_string(s.eps) +
                      " momentum=" + std::to_string(s.momentum) + " shuffle=" +
                      std::to_string(s.shuffle) + " seed=" + std::to_string(s.seed) +
@@ -111,7 +113,7 @@ TrainingResult UpdateTask::run() {
   };
 
   const ResolvedUpdate settings = resolve_update(model_, config_);
-  const Network network(model_);
+  const Network network(model_, {.train = true});
   const LossHead head(model_, network);
   head.check_data(data_);
   const size_t samples = data_.count();
@@ -145,7 +147,7 @@ TrainingResult UpdateTask::run() {
     state.order.resize(samples);
     std::iota(state.order.begin(), state.order.end(), uint64_t(0));
     state.moment1.assign(model_.parameters.size(), 0.0f);
-    if (settings.adam) state.moment2.assign(model_.parameters.size(), 0.0f);
+    if (settings.optimizer == OptimizerKind::kAdam) state.moment2.assign(model_.parameters.size(), 0.0f);
   }
   const double resumed_seconds = state.elapsed_seconds;
   auto elapsed = [&] { return resumed_seconds + seconds_since_start(); };
@@ -165,6 +167,10 @@ TrainingResult UpdateTask::run() {
   std::vector<std::vector<float*>> part_pointers(static_cast<size_t>(threads),
                                                  std::vector<float*>(static_cast<size_t>(threads)));
   std::vector<size_t> thread_correct(static_cast<size_t>(threads));
+  // Batch-coupled ops (batch norm on batch statistics) sum over every thread's part in training;
+  // then every thread runs forward, even with no samples of its own.
+  const bool coupled = network.couples_batch();
+  BatchSync sync(threads);
 
   for (; state.epoch < settings.epochs && !cancelled_; ++state.epoch) {
     if (!state.order_ready) {
@@ -181,15 +187,19 @@ TrainingResult UpdateTask::run() {
         float* dparameters = gradients[size_t(t)].data();  // zero: the last step cleared it
         thread_loss[size_t(t)] = 0;
         thread_correct[size_t(t)] = 0;
-        if (begin == end) return;
+        if (begin == end && !coupled) return;
         Workspace& ws = workspaces[size_t(t)];
         const uint64_t* indices = state.order.data() + first + size_t(begin);
         const int n = end - begin;
         head.load_batch(ws, scratch[size_t(t)], data_, indices, n);
-        network.forward(ws, model_, n);
+        network.forward(ws, model_, n,
+                        {.mode = Mode::kTraining,
+                         .state = t == 0 ? model_.parameters.data() : nullptr,
+                         .sync = &sync,
+                         .thread = t});
         network.zero_grads(ws, n);
         LossHead::Outcome outcome = head.loss_and_seed(ws, scratch[size_t(t)], n, count);
-        network.backward(ws, model_, dparameters, n, head.backward_end());
+        network.backward(ws, model_, dparameters, n);
         thread_loss[size_t(t)] = outcome.loss;
         thread_correct[size_t(t)] = outcome.correct;
       });
@@ -205,7 +215,7 @@ TrainingResult UpdateTask::run() {
           }
           const GradientParts sum{parts.data(), threads};
           float* parameters = model_.parameters.data() + offset;
-          if (settings.adam) {
+          if (settings.optimizer == OptimizerKind::kAdam) {
             adam_step(parameters, sum, state.moment1.data() + offset,
                       state.moment2.data() + offset, n, settings.learning_rate, settings.beta1,
                       settings.beta2, settings.eps, step);

@@ -8,10 +8,13 @@
 namespace edgetrain::web {
 namespace {
 
-// The per-sample (C, H, W) of the model's first input.
+// The per-sample (C, H, W) of the model's first input ((n, 1, 1) for a vector; the last three
+// dimensions of a larger rank).
 std::array<int, 3> input_shape(const Model& model) {
   if (model.inputs.empty()) throw Error("the model has no input");
-  return infer_shapes(model).at(model.inputs[0].name);
+  const Shape shape = infer_shapes(model).at(model.inputs[0].name);
+  if (shape.rank() < 3) return {int(shape.count()), 1, 1};
+  return {shape[shape.rank() - 3], shape[shape.rank() - 2], shape[shape.rank() - 1]};
 }
 
 // The only place that asks which layers train (the layer core is being reworked: adapt here).

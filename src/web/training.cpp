@@ -160,7 +160,7 @@ TrainingResult Trainer::Job::train(Model& model, const BatchProvider& data,
       p.settings = {{"epochs", began.settings.epochs},
                     {"batch_size", began.settings.batch_size},
                     {"learning_rate", began.settings.learning_rate},
-                    {"optimizer", began.settings.adam ? "adam" : "sgd"},
+                    {"optimizer", began.settings.optimizer == OptimizerKind::kAdam ? "adam" : "sgd"},
                     {"threads", began.settings.threads},
                     {"samples", began.samples}};
       event = {{"run", p.run},

@@ -174,7 +174,7 @@ static void test_classifier(void) {
   CHECK(parameters == 8 * 4 + 8 + 3 * 8 + 3);
   edgetrain_tensor_info info;
   CHECK_OK(edgetrain_model_tensor(model, 2, &info));
-  CHECK(strcmp(info.name, "dense.weight") == 0 && info.rank == 2 && info.shape[0] == 3 &&
+  CHECK(strcmp(info.name, "dense.weights") == 0 && info.rank == 2 && info.shape[0] == 3 &&
         info.shape[1] == 8 && info.size == 24 && info.offset == 40);
   CHECK_OK(edgetrain_model_tensor(model, 1, &info));
   CHECK(strcmp(info.name, "hidden.bias") == 0 && info.rank == 1 && info.shape[0] == 8);
@@ -271,7 +271,7 @@ static void test_classifier(void) {
   /* A non-finite value is refused and changes nothing. */
   values[5] = NAN;
   CHECK(edgetrain_model_set_parameters(model, values, parameters) == EDGETRAIN_INVALID_ARGUMENT);
-  CHECK(string_contains(edgetrain_last_error(), "hidden.weight[5]"));
+  CHECK(string_contains(edgetrain_last_error(), "hidden.weights[5]"));
   float* read_back = malloc(parameters * sizeof(float));
   CHECK_OK(edgetrain_model_get_parameters(model, read_back, parameters));
   CHECK(memcmp(read_back, zeros, parameters * sizeof(float)) == 0);

@@ -66,7 +66,7 @@ class BindingTest(unittest.TestCase):
         model = fixture("tiny_classifier.json")
         tensors = model.tensors()
         self.assertEqual([t["name"] for t in tensors],
-                         ["hidden.weight", "hidden.bias", "dense.weight", "dense.bias"])
+                         ["hidden.weights", "hidden.bias", "dense.weights", "dense.bias"])
         self.assertEqual([t["shape"] for t in tensors], [(8, 4), (8,), (3, 8), (3,)])
         self.assertEqual(model.parameter_count, 67)
         values = model.get_parameters()
@@ -85,7 +85,7 @@ class BindingTest(unittest.TestCase):
         self.assertEqual(error.exception.kind, "invalid argument")
         bad = values.copy()
         bad[3] = np.inf
-        with self.assertRaisesRegex(edgetrain.EdgetrainError, r"hidden\.weight\[3\]"):
+        with self.assertRaisesRegex(edgetrain.EdgetrainError, r"hidden\.weights\[3\]"):
             other.set_parameters(bad)
         np.testing.assert_array_equal(other.get_parameters(), values)
 

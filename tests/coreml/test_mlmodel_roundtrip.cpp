@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/io.h"
 #include "base/atomic_file.h"
@@ -189,7 +189,7 @@ TEST(MlmodelRoundTrip, ApplesSchemaDecodesWhatWeWrite) {
     write_mlmodel(model, file.string());
     const std::string apple = decode_with(format_dir, "Model.proto", file.string());
     const std::string ours =
-        decode_with(EDGETRAIN_SOURCE_DIR "/src", "coreml/coreml.proto", file.string());
+        decode_with(EDGETRAIN_SOURCE_DIR "/src", "schema/coreml.proto", file.string());
     ASSERT_EQ(apple.rfind("protoc failed", 0), std::string::npos) << apple.substr(0, 2000);
     // Same names, numbers and types: both schemas print the file identically.
     EXPECT_TRUE(apple == ours) << "Apple's and edgetrain's schemas decode the file differently";

@@ -91,7 +91,7 @@ TEST_F(WebServer, FineTuningLearnsTheSamplesAndKeepsTheRest) {
   const Model cnn =
       read_mlmodel(test_paths::source("../shared/coreml-models/mnist-cnn-image-input.mlmodel"));
   save_model(make_updatable(cnn, {.layers = {"dense_1", "dense_2"},
-                                  .sgd = true,
+                                  .optimizer = OptimizerKind::kSgd,
                                   .learning_rate = 1e-4,
                                   .batch_size = 32,
                                   .epochs = 10}),

@@ -1,4 +1,4 @@
-#include "train/loss_head.h"
+#include "nn/loss_head.h"
 
 #include <algorithm>
 
@@ -55,14 +55,17 @@ int32_t LossHead::class_index(int32_t label) const {
 }
 
 LossHead::LossHead(const Model& model, const Network& network) : network_(network) {
-  input_blob_ = network.input_blob();
-  input_size_ = network.blob_size(input_blob_);
-  input_name_ = model.inputs.at(0).name;
+  input_size_ = network.input_size();
+  for (const Feature& input : model.inputs) {
+    input_names_ += (input_names_.empty() ? "'" : ", '") + input.name + "'";
+  }
   if (model.update && !model.update->losses.empty()) {
     const Loss& loss = model.update->losses[0];
     type_ = loss.type;
     loss_input_name_ = loss.input;
   } else {
+    // Scored as it is meant: a regressor by mean squared error, anything else by cross-entropy.
+    if (model.kind == ModelKind::kRegressor) type_ = LossType::kMeanSquaredError;
     loss_input_name_ = network_output_name(model);
   }
   loss_blob_ = network.blob(loss_input_name_);
@@ -70,12 +73,8 @@ LossHead::LossHead(const Model& model, const Network& network) : network_(networ
     map_class_labels(model.class_labels, class_of_label_, class_labels_text_);
   }
   classes_ = int(network.blob_size(loss_blob_));
-  const int producer = network.producer(loss_blob_);
-  if (type_ == LossType::kCategoricalCrossEntropy && network.is_softmax(producer)) {
-    fused_blob_ = network.blob(model.layers[size_t(producer)].inputs[0]);
-    backward_end_ = producer;
-  } else {
-    backward_end_ = producer + 1;
+  if (network.loss_blob() == loss_blob_ && network.softmax_fused_into_loss()) {
+    fused_blob_ = network.loss_seed_blob();
   }
 }
 
@@ -90,7 +89,7 @@ void LossHead::check_data(const BatchProvider& data) const {
   if (data.count() == 0) throw Error("the data has no samples");
   if (data.feature_size() != input_size_) {
     throw Error("the data has " + std::to_string(data.feature_size()) +
-                " values per sample but the model input '" + input_name_ + "' takes " +
+                " values per sample but the model's input " + input_names_ + " takes " +
                 std::to_string(input_size_));
   }
   if (type_ != LossType::kCategoricalCrossEntropy) return;

@@ -1,13 +1,17 @@
-// Internal glue between edgetrain's Model and Core ML's protobuf message (coreml/coreml.proto):
-// parsing and serialising the message, converting it to and from a Model, its JSON form, and the
-// names of the parts of Apple's schema that edgetrain's subset leaves out.
+// Core ML's schema as edgetrain compiles it (src/schema/coreml.proto): parsing and serialising the
+// protobuf message, its JSON form, and the names of the parts of Apple's schema that edgetrain's
+// subset leaves out. Below the layers: each layer kind reads and writes its own message
+// (src/nn/layers/), and src/coreml/ turns whole messages into models and back.
 #pragma once
 
 #include <cstddef>
 #include <string>
 
-#include "coreml/coreml.pb.h"
-#include "edgetrain/model.h"
+#include "schema/coreml.pb.h"
+
+namespace edgetrain {
+namespace spec = CoreML::Specification;  // layer kinds read and write their own messages
+}  // namespace edgetrain
 
 namespace edgetrain::coreml {
 
@@ -20,19 +24,6 @@ constexpr size_t kMaxFileBytes = 0x7fffffff;
 spec::Model parse_spec(const std::string& bytes, const std::string& source);
 // Deterministic: the same message always gives the same bytes (map entries sorted).
 std::string serialize_spec(const spec::Model& message);
-
-// Checks every field and size before allocating the parameter block. Throws Error naming `source`,
-// the layer or feature and the field.
-Model model_from_spec(const spec::Model& message, const std::string& source);
-// The reader's parts around the layers (read_description.cpp); `kind` is "input", "output" or
-// "training input" and `source` starts every error.
-Feature feature_from_spec(const spec::FeatureDescription& description, const std::string& kind,
-                          const std::string& source);
-UpdateParameters update_from_spec(const spec::NetworkUpdateParameters& update,
-                                  const std::string& source);
-// Checks the model (its structure, and validate_coreml() when it is updatable) and builds the
-// message.
-spec::Model model_to_spec(const Model& model);
 
 // Protobuf's JSON mapping with Apple's field names. Converting to JSON refuses (Error naming the
 // place and field number) a message holding fields this schema does not describe, which JSON would

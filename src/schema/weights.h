@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "coreml/spec.h"
+#include "schema/spec.h"
 
 namespace edgetrain::coreml {
 

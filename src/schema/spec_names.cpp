@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "coreml/spec.h"
+#include "schema/spec.h"
 
 namespace edgetrain::coreml {
 namespace {

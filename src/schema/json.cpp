@@ -9,7 +9,7 @@
 
 #include <cctype>
 
-#include "coreml/spec.h"
+#include "schema/spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 

@@ -15,7 +15,7 @@ namespace edgetrain {
 class LossHead {
  public:
   // Uses the model's loss when it is updatable, else cross-entropy on its first output. Keeps a
-  // reference to the network.
+  // reference to the network (planned for training when the loss is to seed gradients).
   LossHead(const Model& model, const Network& network);
 
   struct Scratch {
@@ -37,23 +37,18 @@ class LossHead {
   Outcome score(Workspace& ws, const Scratch& scratch, int n, int scale_count) const;
   // The same, and seeds the gradient for Network::backward (grads must be zeroed first).
   Outcome loss_and_seed(Workspace& ws, const Scratch& scratch, int n, int scale_count) const;
-  // The layer count Network::backward runs over: with softmax + cross-entropy fused, the softmax
-  // itself is skipped.
-  int backward_end() const { return backward_end_; }
   int classes() const { return classes_; }
-  int input_blob() const { return input_blob_; }
   int loss_blob() const { return loss_blob_; }
+  LossType type() const { return type_; }
 
  private:
   const Network& network_;
   LossType type_ = LossType::kCategoricalCrossEntropy;
-  int input_blob_ = 0;
   size_t input_size_ = 0;
-  std::string input_name_;
+  std::string input_names_;  // for messages
   int loss_blob_ = 0;     // the blob the loss reads
   int fused_blob_ = -1;   // the softmax's input, when fused
   int classes_ = 0;       // size of the loss blob per sample
-  int backward_end_ = 0;
   std::string loss_input_name_;
   // Classifiers: dataset label (a digit d) → class index k, where class label k is d (int labels)
   // or std::to_string(d) (string labels); -1 where no class has that label. Empty otherwise: the

@@ -1,6 +1,6 @@
 // WeightParams decoding. Quantised codes are packed most significant bit first (coremltools'
 // layout): with 4 bits, byte 0xAB holds code 0xA then code 0xB.
-#include "coreml/weights.h"
+#include "schema/weights.h"
 
 #include <bit>
 #include <cstring>
