@@ -16,6 +16,19 @@ packages=(
   dataset-fashion-mnist                           # Fashion-MNIST in /usr/share/datasets
   python3 python3-numpy python3-torch libopenblas0  # PyTorch reference and side-by-side benchmark
 )
+# ---- arm64 (issue #14): scripts/test-arm64.sh cross-builds for aarch64 and tests under qemu -----
+# The cross compiler, the emulator, and the target's libraries through multiarch (installed beside
+# the host's in /usr/lib/aarch64-linux-gnu; the header-only ones need no second copy).
+packages+=(
+  crossbuild-essential-arm64 qemu-user
+  libgtest-dev:arm64 libgmock-dev:arm64 libprotobuf-dev:arm64 zlib1g-dev:arm64 libpng-dev:arm64
+  libcurl4-openssl-dev:arm64 libssl-dev:arm64
+)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [ "$(id -u)" = 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
+fi
+# ---- end of arm64 ------------------------------------------------------------------------------
+
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
