@@ -4,10 +4,21 @@
 // triad reaches from DRAM and from L2.
 #pragma once
 
+#include <time.h>
+
 #include <string>
 #include <vector>
 
 namespace edgetrain::bench {
+
+// CPU time of the calling thread, in seconds. Single-thread timings use it rather than the wall
+// clock: on a machine other jobs share, the thread's own running time is still the kernel's cost
+// (caches and memory bandwidth stay shared, so numbers under load remain provisional).
+inline double thread_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
+}
 
 struct PeakRate {
   std::string name;     // "fp32 AVX-512 FMA", "bf16 AVX512-BF16 vdpbf16ps", ...
@@ -16,7 +27,7 @@ struct PeakRate {
 };
 
 // Every rate this build and CPU can run, widest first; each is measured on the calling thread for
-// about `seconds` (best of five runs).
+// about `seconds` of its CPU time (best of five runs).
 std::vector<PeakRate> measure_compute_peaks(double seconds);
 
 struct Bandwidth {

@@ -5,7 +5,8 @@
 // 1. Peaks (peak.h): fp32 FMA per instruction set, bf16 vdpbf16ps where the CPU has AVX512-BF16,
 //    triad bandwidth from DRAM (1 and 2 threads) and from L2.
 // 2. Each kernel of one LeNet training step, run as the trainer runs it on one thread's share of
-//    a 128-image mini-batch (64 images with 2 threads): time per call (best of 5), the FLOPs it
+//    a 128-image mini-batch (64 images with 2 threads): thread CPU time per call (best of 5, so
+//    other jobs on the machine count less), the FLOPs it
 //    executes, GFLOP/s and the fraction of the widest fp32 peak. Sparse kernels also give their
 //    dense-equivalent rate (the FLOPs the unfused layer would do), as bench/ and the README quote.
 // 3. Where a training step goes: each layer's forward and backward and the optimizer, as shares
@@ -15,7 +16,6 @@
 #include <edgetrain/edgetrain.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,8 +33,6 @@
 namespace edgetrain::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 std::vector<float> random_vector(size_t size, uint64_t seed, float scale = 1.0f) {
   Rng rng(seed);
   std::vector<float> v(size);
@@ -42,22 +40,22 @@ std::vector<float> random_vector(size_t size, uint64_t seed, float scale = 1.0f)
   return v;
 }
 
-// Seconds per call of fn: calls batched to ~seconds/5 per timing, best of 5 timings.
+// Seconds of this thread's CPU time per call of fn: calls batched to ~seconds/5 per timing, best
+// of 5 timings.
 double seconds_per_call(const std::function<void()>& fn, double seconds) {
   fn();  // warm the caches and the packing buffers
   long calls = 1;
   for (;;) {
-    const auto start = Clock::now();
+    const double start = thread_seconds();
     for (long i = 0; i < calls; ++i) fn();
-    const double took = std::chrono::duration<double>(Clock::now() - start).count();
-    if (took > seconds / 5) break;
+    if (thread_seconds() - start > seconds / 5) break;
     calls *= 2;
   }
   double best = 1e30;
   for (int run = 0; run < 5; ++run) {
-    const auto start = Clock::now();
+    const double start = thread_seconds();
     for (long i = 0; i < calls; ++i) fn();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count() / calls);
+    best = std::min(best, (thread_seconds() - start) / calls);
   }
   return best;
 }
@@ -222,19 +220,34 @@ struct RandomImages : BatchProvider {
   int32_t label(size_t index) const override { return int32_t(index % 10); }
 };
 
-// Seconds per mini-batch of the real trainer (lenet(), batch 128, `threads`), after 5 warm-up
-// batches, median of the rest.
-double real_step_seconds(int threads) {
+// The real trainer (lenet(), batch 128, `threads`) after 5 warm-up batches: the median wall time
+// of a mini-batch, and the median process CPU time of one divided by the thread count (what the
+// wall time would be with every thread busy and nothing else running).
+struct RealStep {
+  double wall_seconds = 0, cpu_seconds_per_thread = 0;
+};
+RealStep real_step(int threads) {
   Model model = lenet({.batch_size = 128, .epochs = 1});
   RandomImages data;
   UpdateTask task(model, data, {.epochs = 1, .threads = threads});
-  std::vector<double> at;
-  task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& e) { at.push_back(e.elapsed_seconds); };
+  std::vector<double> wall, cpu;
+  auto process_seconds = [] {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
+  };
+  task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& e) {
+    wall.push_back(e.elapsed_seconds);
+    cpu.push_back(process_seconds());
+  };
   task.run();
-  std::vector<double> steps;
-  for (size_t i = 6; i < at.size(); ++i) steps.push_back(at[i] - at[i - 1]);
-  std::sort(steps.begin(), steps.end());
-  return steps.empty() ? 0.0 : steps[steps.size() / 2];
+  auto median_step = [](const std::vector<double>& at) {
+    std::vector<double> steps;
+    for (size_t i = 6; i < at.size(); ++i) steps.push_back(at[i] - at[i - 1]);
+    std::sort(steps.begin(), steps.end());
+    return steps.empty() ? 0.0 : steps[steps.size() / 2];
+  };
+  return {median_step(wall), median_step(cpu) / threads};
 }
 
 int main_roofline(int argc, char** argv) {
@@ -317,12 +330,15 @@ int main_roofline(int argc, char** argv) {
     std::printf("| %s | %s | %.3f | %.1f %% | %.3f |\n", r.layer.c_str(), r.phase.c_str(),
                 share * 1e3, 100.0 * share / modelled, peak * 1e3);
   }
-  const double real = real_step_seconds(threads);
+  const RealStep real = real_step(threads);
   std::printf("| **kernels (modelled step)** | | **%.3f** | 100 %% | %.3f |\n", modelled * 1e3,
               at_peak * 1e3);
-  std::printf("\nReal step (UpdateTask, lenet(), random images, %d threads, median): %.3f ms; "
-              "%.3f ms (%.1f %%) outside the kernels above (threads, batch copy, loss, events).\n",
-              threads, real * 1e3, (real - modelled) * 1e3, 100.0 * (real - modelled) / real);
+  std::printf("\nReal step (UpdateTask, lenet(), random images, %d threads, median of 34 batches): "
+              "%.3f ms wall; %.3f ms of CPU per thread, of which %.3f ms (%.1f %%) outside the "
+              "kernels above (synchronisation, batch copy, loss, events).\n",
+              threads, real.wall_seconds * 1e3, real.cpu_seconds_per_thread * 1e3,
+              (real.cpu_seconds_per_thread - modelled) * 1e3,
+              100.0 * (real.cpu_seconds_per_thread - modelled) / real.cpu_seconds_per_thread);
   std::printf("Headroom: every kernel at the fp32 peak would take %.3f ms, %.1fx less than the "
               "kernels now.\n",
               at_peak * 1e3, modelled / at_peak);

@@ -68,6 +68,8 @@ inline void direct_forward(float* pooled_hwc, uint8_t* argmax_n, const float* in
     for (int py = 0; py < z.ph; ++py) {
       for (int px = 0; px < z.pw; ++px) {
         Best best0{vdupq_n_f32(0.0f), vdupq_n_u32(0)}, best1 = best0;
+        // Unrolled, the window's positions are independent chains of multiply-adds.
+#pragma GCC unroll 4
         for (int at = 0; at < positions; ++at) {
           const int y = py * pool_h + at / pool_w, x = px * pool_w + at % pool_w;
           float32x4_t sum0 = vdupq_n_f32(0.0f), sum1 = sum0;
