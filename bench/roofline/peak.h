@@ -21,8 +21,8 @@ inline double thread_seconds() {
 }
 
 struct PeakRate {
-  std::string name;     // "fp32 AVX-512 FMA", "bf16 AVX512-BF16 vdpbf16ps", ...
-  double gflops = 0.0;  // best of the runs, one core
+  std::string name;                   // "fp32 AVX-512 FMA", "bf16 AVX512-BF16 vdpbf16ps", ...
+  double gflops = 0.0;                // best of the runs, one core
   double flops_per_cycle_hint = 0.0;  // FLOPs per instruction x independent chains, for the README
 };
 
@@ -31,7 +31,7 @@ struct PeakRate {
 std::vector<PeakRate> measure_compute_peaks(double seconds);
 
 struct Bandwidth {
-  std::string name;   // "triad DRAM, 1 thread", ...
+  std::string name;  // "triad DRAM, 1 thread", ...
   double bytes_per_second = 0.0;
 };
 

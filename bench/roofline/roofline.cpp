@@ -62,9 +62,9 @@ double seconds_per_call(const std::function<void()>& fn, double seconds) {
 
 // One kernel of the step: what it computes and how it is counted.
 struct KernelRun {
-  std::string layer;   // conv1, conv2, hidden1, ...
-  std::string phase;   // forward, backward, optimizer
-  std::string kernel;  // which code runs
+  std::string layer;       // conv1, conv2, hidden1, ...
+  std::string phase;       // forward, backward, optimizer
+  std::string kernel;      // which code runs
   double flops = 0;        // executed
   double dense_flops = 0;  // the unfused layer's (0: same as executed)
   std::function<void()> run;
@@ -72,8 +72,8 @@ struct KernelRun {
 };
 
 // LeNet's layers, as the network runs them (src/nn/network.cpp): conv + ReLU + pool fused twice
-// (the first writes channel-last, the second reads it; the flatten is free), then dense 1152 -> 500,
-// ReLU, dense 500 -> 10, softmax with cross-entropy, and Adam over every parameter.
+// (the first writes channel-last, the second reads it; the flatten is free), then dense 1152 ->
+// 500, ReLU, dense 500 -> 10, softmax with cross-entropy, and Adam over every parameter.
 struct LenetStep {
   int batch;
   ops::ConvReluPoolShape conv1, conv2;
@@ -138,9 +138,7 @@ struct LenetStep {
                                10);
     ops::softmax_forward(probabilities.data(), logits.data(), batch, 10, 1);
   }
-  void forward_all() {
-    conv1_forward(), conv2_forward(), hidden1_forward(), hidden2_forward();
-  }
+  void forward_all() { conv1_forward(), conv2_forward(), hidden1_forward(), hidden2_forward(); }
   void loss_backward() {  // softmax + cross-entropy: p - onehot, over the batch
     for (int n = 0; n < batch; ++n)
       for (int c = 0; c < 10; ++c)
@@ -186,12 +184,14 @@ std::vector<KernelRun> lenet_kernels(LenetStep& s, std::vector<float>& parameter
   // adds 0), and only the gradient-carrying cells into dinput: 2·K per (window, channel) and hit.
   const double conv2_sparse = 2.0 * 128 * (n * 36 * 32 + hits(s.argmax2));
   std::vector<KernelRun> runs = {
-      {"conv1", "forward", "fused direct (in registers)", conv1_dense, 0, [&] { s.conv1_forward(); }},
+      {"conv1", "forward", "fused direct (in registers)", conv1_dense, 0,
+       [&] { s.conv1_forward(); }},
       {"conv2", "forward", "fused deep (in registers)", conv2_dense, 0, [&] { s.conv2_forward(); }},
       {"hidden1", "forward", "GEMM 64x500x1152 + ReLU", hidden1, 0, [&] { s.hidden1_forward(); }},
       {"hidden2", "forward", "GEMM + softmax", hidden2, 0, [&] { s.hidden2_forward(); }},
       {"loss", "backward", "softmax + cross-entropy", 0, 0, [&] { s.loss_backward(); }},
-      {"hidden2", "backward", "2 GEMMs (dW, dinput)", 2 * hidden2, 0, [&] { s.hidden2_backward(); }},
+      {"hidden2", "backward", "2 GEMMs (dW, dinput)", 2 * hidden2, 0,
+       [&] { s.hidden2_backward(); }},
       {"hidden1", "backward", "2 GEMMs (dW, dinput) + ReLU", 2 * hidden1, 0,
        [&] { s.hidden1_backward(); }},
       {"conv2", "backward", "fused sparse (dW, dinput)", conv2_sparse, 2 * conv2_dense,
@@ -276,9 +276,10 @@ int main_roofline(int argc, char** argv) {
     if (p.name.rfind("fp32", 0) == 0) fp32_peak = std::max(fp32_peak, p.gflops);
   }
   std::printf("\n| bandwidth | GB/s |\n|---|---|\n");
-  const Bandwidth bandwidths[] = {measure_triad("triad, DRAM (3 x 256 MB), 1 thread", 256 << 20, 1),
-                                  measure_triad("triad, DRAM (3 x 256 MB), 2 threads", 256 << 20, 2),
-                                  measure_triad("triad, L2 (3 x 128 KB), 1 thread", 128 << 10, 1)};
+  const Bandwidth bandwidths[] = {
+      measure_triad("triad, DRAM (3 x 256 MB), 1 thread", 256 << 20, 1),
+      measure_triad("triad, DRAM (3 x 256 MB), 2 threads", 256 << 20, 2),
+      measure_triad("triad, L2 (3 x 128 KB), 1 thread", 128 << 10, 1)};
   for (const Bandwidth& b : bandwidths)
     std::printf("| %s | %.1f |\n", b.name.c_str(), b.bytes_per_second * 1e-9);
 
@@ -291,9 +292,11 @@ int main_roofline(int argc, char** argv) {
   std::vector<KernelRun> runs = lenet_kernels(step, parameters, gradient0, gradient1, m, v);
   for (KernelRun& r : runs) r.seconds = seconds_per_call(r.run, seconds);
 
-  std::printf("\n## LeNet kernels, %d images (one thread's share of a 128-image batch at %d threads)\n\n",
-              slice, threads);
-  std::printf("| layer | phase | kernel | µs | GFLOP/s | of fp32 peak | dense-equivalent GFLOP/s |\n");
+  std::printf(
+      "\n## LeNet kernels, %d images (one thread's share of a 128-image batch at %d threads)\n\n",
+      slice, threads);
+  std::printf(
+      "| layer | phase | kernel | µs | GFLOP/s | of fp32 peak | dense-equivalent GFLOP/s |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const KernelRun& r : runs) {
     const double gflops = r.flops / r.seconds * 1e-9;
@@ -333,19 +336,23 @@ int main_roofline(int argc, char** argv) {
   const RealStep real = real_step(threads);
   std::printf("| **kernels (modelled step)** | | **%.3f** | 100 %% | %.3f |\n", modelled * 1e3,
               at_peak * 1e3);
-  std::printf("\nReal step (UpdateTask, lenet(), random images, %d threads, median of 34 batches): "
-              "%.3f ms wall; %.3f ms of CPU per thread, of which %.3f ms (%.1f %%) outside the "
-              "kernels above (synchronisation, batch copy, loss, events).\n",
-              threads, real.wall_seconds * 1e3, real.cpu_seconds_per_thread * 1e3,
-              (real.cpu_seconds_per_thread - modelled) * 1e3,
-              100.0 * (real.cpu_seconds_per_thread - modelled) / real.cpu_seconds_per_thread);
-  std::printf("Headroom: every kernel at the fp32 peak would take %.3f ms, %.1fx less than the "
-              "kernels now.\n",
-              at_peak * 1e3, modelled / at_peak);
+  std::printf(
+      "\nReal step (UpdateTask, lenet(), random images, %d threads, median of 34 batches): "
+      "%.3f ms wall; %.3f ms of CPU per thread, of which %.3f ms (%.1f %%) outside the "
+      "kernels above (synchronisation, batch copy, loss, events).\n",
+      threads, real.wall_seconds * 1e3, real.cpu_seconds_per_thread * 1e3,
+      (real.cpu_seconds_per_thread - modelled) * 1e3,
+      100.0 * (real.cpu_seconds_per_thread - modelled) / real.cpu_seconds_per_thread);
+  std::printf(
+      "Headroom: every kernel at the fp32 peak would take %.3f ms, %.1fx less than the "
+      "kernels now.\n",
+      at_peak * 1e3, modelled / at_peak);
   return 0;
 }
 
 }  // namespace
 }  // namespace edgetrain::bench
 
-int main(int argc, char** argv) { return edgetrain::bench::main_roofline(argc, argv); }
+int main(int argc, char** argv) {
+  return edgetrain::bench::main_roofline(argc, argv);
+}

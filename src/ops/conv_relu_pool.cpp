@@ -264,7 +264,8 @@ void fill_origins(int32_t* origins, const Sizes& z, int pool_h, int pool_w) {
   }
 }
 
-// The in-register kernels a call runs: the architecture's unless the shape asks for the generic ones.
+// The in-register kernels a call runs: the architecture's unless the shape asks for the generic
+// ones.
 const InRegisterKernels& kernels_for(const ConvReluPoolShape& s) {
   const InRegisterKernels* own = architecture_kernels();
   return own != nullptr && !s.generic_vectors ? *own : generic_vector_kernels();
@@ -274,7 +275,9 @@ const InRegisterKernels& kernels_for(const ConvReluPoolShape& s) {
 
 #if !defined(__aarch64__)
 // Only aarch64 builds have kernels of their own (conv_relu_pool_kernels_neon.cpp).
-const InRegisterKernels* conv_relu_pool_internal::architecture_kernels() { return nullptr; }
+const InRegisterKernels* conv_relu_pool_internal::architecture_kernels() {
+  return nullptr;
+}
 #endif
 
 bool conv_relu_pool_has_architecture_kernels() {
@@ -339,10 +342,10 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
     if (direct || deep) {
       if (direct) {
         kernels.direct_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero, z,
-                              s.pool_height, s.pool_width);
+                               s.pool_height, s.pool_width);
       } else {
         kernels.deep_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero,
-                            scratch.origins, z, s.pool_height * s.pool_width);
+                             scratch.origins, z, s.pool_height * s.pool_width);
       }
       if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
       continue;
@@ -389,7 +392,7 @@ void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const 
     if (direct) {
       if (dweight != nullptr) {
         kernels.direct_backward(scratch.dw_kc, dout_hwc, argmax_n, in_hwc, z, s.pool_height,
-                               s.pool_width);
+                                s.pool_width);
       }
       continue;
     }
@@ -402,8 +405,8 @@ void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const 
     }
     if (sparse) {
       kernels.sparse_backward(dweight != nullptr ? scratch.dw_hwc : nullptr, din_hwc, dout_hwc,
-                             argmax_n, in_hwc, scratch.w_hwc, scratch.origins, z,
-                             s.pool_height * s.pool_width);
+                              argmax_n, in_hwc, scratch.w_hwc, scratch.origins, z,
+                              s.pool_height * s.pool_width);
     } else {
       float* dconv = scratch.conv;
       expand_gradient(dconv, dout_hwc, argmax_n, z, s.pool_height, s.pool_width);

@@ -1,8 +1,9 @@
 // aarch64's in-register kernels of the fused convolution + ReLU + max-pool (layouts and contracts
 // in conv_relu_pool_internal.h), written for NEON's 32 registers of 4 floats. The generic-vector
-// kernels (conv_relu_pool_kernels.cpp) keep 16-float vectors, one register on AVX-512 but four here:
-// their deep forward holds 8 of them (32 registers) plus the weights, and LeNet's direct kernels
-// 9 weight vectors (36), so on aarch64 they would spill. These tile for 32 registers instead:
+// kernels (conv_relu_pool_kernels.cpp) keep 16-float vectors, one register on AVX-512 but four
+// here: their deep forward holds 8 of them (32 registers) plus the weights, and LeNet's direct
+// kernels 9 weight vectors (36), so on aarch64 they would spill. These tile for 32 registers
+// instead:
 //   direct forward / backward: 8 channels (two q registers) at a time, the 9 weights of a 3x3x1
 //     patch in 18 registers, the window's 4 positions as 8 independent accumulators;
 //   deep forward: 16 channels x 4 window positions = 16 accumulators + 4 weight registers.

@@ -242,7 +242,9 @@ const MicroKernel& micro_kernel(Isa isa) {
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
 // No architecture file in this build (CMakeLists.txt): the portable kernel only.
-const MicroKernel* architecture_micro_kernel(Isa) { return nullptr; }
+const MicroKernel* architecture_micro_kernel(Isa) {
+  return nullptr;
+}
 #endif
 
 const char* isa_name(Isa isa) {

@@ -109,7 +109,8 @@ void axpy_neon(float* y, float alpha, const float* x, int n) {
     vst1q_f32(y + j, vfmaq_n_f32(vld1q_f32(y + j), vld1q_f32(x + j), alpha));
     vst1q_f32(y + j + 4, vfmaq_n_f32(vld1q_f32(y + j + 4), vld1q_f32(x + j + 4), alpha));
   }
-  for (; j + 4 <= n; j += 4) vst1q_f32(y + j, vfmaq_n_f32(vld1q_f32(y + j), vld1q_f32(x + j), alpha));
+  for (; j + 4 <= n; j += 4)
+    vst1q_f32(y + j, vfmaq_n_f32(vld1q_f32(y + j), vld1q_f32(x + j), alpha));
   for (; j < n; ++j) y[j] += alpha * x[j];
 }
 

@@ -164,8 +164,9 @@ __attribute__((target("avx512f"))) void axpy_avx512(float* y, float alpha, const
   }
   if (j < n) {
     const __mmask16 mask = __mmask16((1u << (n - j)) - 1);
-    _mm512_mask_storeu_ps(y + j, mask, _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mask, x + j),
-                                                       _mm512_maskz_loadu_ps(mask, y + j)));
+    _mm512_mask_storeu_ps(
+        y + j, mask,
+        _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mask, x + j), _mm512_maskz_loadu_ps(mask, y + j)));
   }
 }
 

@@ -100,7 +100,7 @@ void max_window(float* best, int32_t* best_at, const float* image, int in_width,
 // row-major order like max_select does. Handles output columns [begin, end) of input rows ih and
 // ih + 1, all of whose windows must lie inside the image; returns the first column not done.
 int max_pool_2x2_vectors(float* best, int32_t* best_at, const float* image, int in_width, int ih,
-                      int pad_left, int begin, int end) {
+                         int pad_left, int begin, int end) {
   const float* top = image + size_t(ih) * in_width;
   const float* bottom = top + in_width;
   int ow = begin;
@@ -195,7 +195,7 @@ void maxpool2d_forward(float* out, int32_t* argmax, const float* in, const Pool2
       if (pool_2x2 && ih0 >= 0 && ih0 + 1 < s.in_height) {
         // Whole 2x2 windows in SIMD; the few border columns one window at a time.
         const int fast_end = max_pool_2x2_vectors(best, best_at, image, s.in_width, ih0, s.pad_left,
-                                               kw_begin[0], kw_end[1]);
+                                                  kw_begin[0], kw_end[1]);
         for (int ow = 0; ow < kw_begin[0]; ++ow)
           max_window(best + ow, best_at + ow, image, s.in_width, windows.at(oh, ow));
         for (int ow = fast_end; ow < s.out_width; ++ow)

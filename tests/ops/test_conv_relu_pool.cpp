@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/rng.h"
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
-#include "base/rng.h"
 
 namespace edgetrain::ops {
 namespace {
