@@ -67,7 +67,13 @@ struct ConvReluPoolShape {
   // kAuto picks by shape (below); the others force a kernel, for tests and benchmarks. A forced
   // kDirect the shape cannot run (or, in backward, with an input gradient wanted) falls back.
   enum class Kernel { kAuto, kDirect, kSparse, kDense } kernel = Kernel::kAuto;
+  // For tests and benchmarks: the in-register kernels written with simd.h's generic 16-float
+  // vectors even where the architecture has its own (aarch64: NEON). No effect elsewhere.
+  bool generic_vectors = false;
 };
+// True when the build has architecture-specific in-register kernels besides the generic-vector ones
+// (aarch64: NEON), i.e. when generic_vectors changes which code runs.
+bool conv_relu_pool_has_architecture_kernels();
 constexpr uint8_t kNoGradient = 255;
 constexpr int kMaxPooledChannels = 1024;
 // Backward visits only the gradient-carrying positions (sparse) when the patch depth

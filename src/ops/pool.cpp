@@ -15,6 +15,10 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#define EDGETRAIN_POOL_2X2_VECTORS 1
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define EDGETRAIN_POOL_2X2_VECTORS 1
 #endif
 
 #include "ops/ops.h"
@@ -97,8 +101,8 @@ void max_window(float* best, int32_t* best_at, const float* image, int in_width,
 // the even and odd columns of the window's two input rows are its four candidates, folded in
 // row-major order like max_select does. Handles output columns [begin, end) of input rows ih and
 // ih + 1, all of whose windows must lie inside the image; returns the first column not done.
-int max_pool_2x2_sse2(float* best, int32_t* best_at, const float* image, int in_width, int ih,
-                      int pad_left, int begin, int end) {
+int max_pool_2x2_vectors(float* best, int32_t* best_at, const float* image, int in_width, int ih,
+                         int pad_left, int begin, int end) {
   const float* top = image + size_t(ih) * in_width;
   const float* bottom = top + in_width;
   int ow = begin;
@@ -126,6 +130,34 @@ int max_pool_2x2_sse2(float* best, int32_t* best_at, const float* image, int in_
     }
     _mm_storeu_ps(best + ow, max_value);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(best_at + ow), max_at);
+  }
+  return ow;
+}
+#elif defined(__ARM_NEON)
+// The same with NEON (part of the aarch64 baseline): vld2q splits four windows' row into its even
+// and odd columns, the window's left and right candidates.
+int max_pool_2x2_vectors(float* best, int32_t* best_at, const float* image, int in_width, int ih,
+                         int pad_left, int begin, int end) {
+  const float* top = image + size_t(ih) * in_width;
+  const float* bottom = top + in_width;
+  const int32x4_t column_steps = {0, 2, 4, 6};
+  int ow = begin;
+  for (; ow + 4 <= end; ow += 4) {
+    const int iw = 2 * ow - pad_left;
+    const float32x4x2_t top_columns = vld2q_f32(top + iw), bottom_columns = vld2q_f32(bottom + iw);
+    const float32x4_t candidates[4] = {top_columns.val[0], top_columns.val[1],
+                                       bottom_columns.val[0], bottom_columns.val[1]};
+    const int32x4_t first_at = vaddq_s32(vdupq_n_s32(ih * in_width + iw), column_steps);
+    const int offsets[4] = {0, 1, in_width, in_width + 1};
+    float32x4_t max_value = vdupq_n_f32(-std::numeric_limits<float>::infinity());
+    int32x4_t max_at = vdupq_n_s32(-1);
+    for (int q = 0; q < 4; ++q) {
+      const uint32x4_t take = vcgtq_f32(candidates[q], max_value);  // NaN never takes
+      max_value = vbslq_f32(take, candidates[q], max_value);
+      max_at = vbslq_s32(take, vaddq_s32(first_at, vdupq_n_s32(offsets[q])), max_at);
+    }
+    vst1q_f32(best + ow, max_value);
+    vst1q_s32(best_at + ow, max_at);
   }
   return ow;
 }
@@ -160,12 +192,12 @@ void maxpool2d_forward(float* out, int32_t* argmax, const float* in, const Pool2
       int32_t* best_at = argmax + plane * out_plane + size_t(oh) * s.out_width;
       std::fill(best, best + s.out_width, -std::numeric_limits<float>::infinity());
       std::fill(best_at, best_at + s.out_width, -1);
-#if defined(__SSE2__)
+#if defined(EDGETRAIN_POOL_2X2_VECTORS)
       const int ih0 = oh * 2 - s.pad_top;
       if (pool_2x2 && ih0 >= 0 && ih0 + 1 < s.in_height) {
         // Whole 2x2 windows in SIMD; the few border columns one window at a time.
-        const int fast_end = max_pool_2x2_sse2(best, best_at, image, s.in_width, ih0, s.pad_left,
-                                               kw_begin[0], kw_end[1]);
+        const int fast_end = max_pool_2x2_vectors(best, best_at, image, s.in_width, ih0, s.pad_left,
+                                                  kw_begin[0], kw_end[1]);
         for (int ow = 0; ow < kw_begin[0]; ++ow)
           max_window(best + ow, best_at + ow, image, s.in_width, windows.at(oh, ow));
         for (int ow = fast_end; ow < s.out_width; ++ow)
