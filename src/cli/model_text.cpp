@@ -43,18 +43,18 @@ std::string feature_type_text(const Feature& feature) {
 std::string layer_text(const Layer& layer) {
   std::string text = layer_type_name(layer);
   if (auto* conv = std::get_if<ConvolutionParams>(&layer.params)) {
-    text += " " + std::to_string(conv->output_channels) + "@" + pair_text(conv->kernel_size) +
-            " stride " + pair_text(conv->stride) +
+    text += std::string(" ") + std::to_string(conv->output_channels) + "@" +
+            pair_text(conv->kernel_size) + " stride " + pair_text(conv->stride) +
             (conv->padding == Padding::kSame ? " same" : " valid");
     if (conv->groups != 1) text += " groups " + std::to_string(conv->groups);
     if (conv->dilation != std::array<int, 2>{1, 1})
       text += " dilation " + pair_text(conv->dilation);
   } else if (auto* pool = std::get_if<PoolingParams>(&layer.params)) {
     text += pool->type == PoolingType::kMax ? " max" : " average";
-    text += pool->global
-                ? " global"
-                : " " + pair_text(pool->kernel_size) + " stride " + pair_text(pool->stride) +
-                      (pool->padding == Padding::kSame ? " same" : " valid");
+    text += pool->global ? " global"
+                         : std::string(" ") + pair_text(pool->kernel_size) + " stride " +
+                               pair_text(pool->stride) +
+                               (pool->padding == Padding::kSame ? " same" : " valid");
   } else if (auto* activation = std::get_if<ActivationParams>(&layer.params)) {
     switch (activation->type) {
       case ActivationType::kReLU:

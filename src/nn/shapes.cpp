@@ -26,7 +26,7 @@ int window_output(int length, int kernel, int stride, int dilation, Padding padd
 }  // namespace
 
 std::string shape_string(const std::array<int, 3>& shape) {
-  return "[" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
+  return std::string("[") + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
          std::to_string(shape[2]) + "]";
 }
 

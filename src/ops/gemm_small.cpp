@@ -13,6 +13,18 @@
 namespace edgetrain::ops::gemm_internal {
 namespace {
 
+// The sum of 16 lanes in the order of GCC's _mm512_reduce_add_ps (halves, quarters, then pairs),
+// so results keep their bits; written out because GCC 12 extracts a half (there and in
+// _mm512_castps512_ps256) into an "undefined" register and warns (-Wuninitialized) when inlined.
+// The zero-masked extraction with an all-ones mask is the same instruction without that register.
+__attribute__((target("avx512f"))) float reduce_add_avx512(__m512 sum16) {
+  const __m512d lanes = _mm512_castps_pd(sum16);
+  const __m256 sum8 = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, lanes, 1)) +
+                      _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, lanes, 0));
+  const __m128 sum4 = _mm256_extractf128_ps(sum8, 1) + _mm256_extractf128_ps(sum8, 0);
+  return (sum4[0] + sum4[2]) + (sum4[1] + sum4[3]);
+}
+
 __attribute__((target("avx512f"))) float dot_avx512(const float* x, const float* y, int k) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   int p = 0;
@@ -29,7 +41,7 @@ __attribute__((target("avx512f"))) float dot_avx512(const float* x, const float*
                            _mm512_maskz_loadu_ps(m1, y + p + 16), s1);
     }
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  return reduce_add_avx512(_mm512_add_ps(s0, s1));
 }
 
 __attribute__((target("avx512f"))) void axpy_avx512(float* y, float alpha, const float* x, int n) {

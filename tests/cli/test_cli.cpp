@@ -55,8 +55,8 @@ TEST_F(Cli, TrainEvaluatePredictWithJson) {
     double total = 0;
     for (double p : prediction["probabilities"]) total += p;
     EXPECT_NEAR(total, 1.0, 1e-5);
-    EXPECT_TRUE(prediction["input"].get<std::string>().find("#" + std::to_string(count)) !=
-                std::string::npos);
+    EXPECT_TRUE(prediction["input"].get<std::string>().find(
+                    std::string("#") + std::to_string(count)) != std::string::npos);
     ++count;
   }
   EXPECT_EQ(count, 3);

@@ -54,7 +54,9 @@ TEST_F(Checkpoint, StoppedAndResumedRunsEndBitIdentical) {
     EXPECT_EQ(result.cancelled, stop_after > 0);
     ++resumes;
     model = attempt;
-    if (stop_after < 0) EXPECT_EQ(result.samples_seen, whole.samples_seen);
+    if (stop_after < 0) {
+      EXPECT_EQ(result.samples_seen, whole.samples_seen);
+    }
   }
   EXPECT_EQ(model.parameters, uninterrupted.parameters);
 }
