@@ -18,7 +18,8 @@ struct Evaluation {
   double accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;  // [true label][predicted label]
 };
-// threads 0: every core.
+// threads 0: every core; more than the hardware runs at once are capped to that. Throws Error,
+// before allocating, when the buffers cannot fit in memory.
 Evaluation evaluate(const Model& model, const BatchProvider& data, int threads = 0);
 
 struct Prediction {
@@ -31,7 +32,9 @@ struct Prediction {
 // Single-input prediction with everything allocated once: create, then predict many times.
 class Predictor {
  public:
-  explicit Predictor(const Model& model);  // validates; the model must outlive the predictor
+  // Validates, and refuses (Error) a model whose one-sample workspace cannot fit in memory. The
+  // model must outlive the predictor.
+  explicit Predictor(const Model& model);
   ~Predictor();
   Predictor(Predictor&&) noexcept;
   Predictor& operator=(Predictor&&) noexcept;

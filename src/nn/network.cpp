@@ -242,6 +242,34 @@ Workspace Network::make_workspace(int capacity, bool with_gradients) const {
   return workspace;
 }
 
+Network::WorkspaceBytes Network::workspace_bytes(bool with_gradients) const {
+  // make_workspace's buffers, counted by the same rules.
+  size_t floats = 0;
+  std::vector<bool> has_grad(blob_names_.size(), false);  // per buffer
+  for (size_t b = 0; b < blob_names_.size(); ++b) {
+    if (storage_[b] != int(b) || elided_[b]) continue;
+    floats += blob_sizes_[b];
+    if (with_gradients && blob_needs_grad_[b]) {
+      floats += blob_sizes_[b];
+      has_grad[b] = true;
+    }
+  }
+  for (size_t b = 0; b < blob_names_.size(); ++b) {
+    const size_t buffer = size_t(storage_[b]);
+    if (elided_[buffer] || !with_gradients || !blob_needs_grad_[b] || has_grad[buffer]) continue;
+    floats += blob_sizes_[b];
+    has_grad[buffer] = true;
+  }
+  WorkspaceBytes bytes{scratch_floats_ * sizeof(float), floats * sizeof(float)};
+  for (const Step& step : steps_) {
+    if (step.kind == Kind::kMaxPool && !step.absorbed) {
+      bytes.per_sample += blob_sizes_[size_t(step.out)] * sizeof(int32_t);
+    }
+    if (step.fused) bytes.per_sample += blob_sizes_[size_t(step.fused_out)] * sizeof(uint8_t);
+  }
+  return bytes;
+}
+
 void Network::load_input(Workspace& ws, int i, const float* features) const {
   const size_t size = blob_sizes_[size_t(input_blob_)];
   float* input = ws.value(input_blob_) + size_t(i) * size;

@@ -35,6 +35,12 @@ class Network {
 
   // Inference-only workspaces (with_gradients false) hold no gradient buffers.
   Workspace make_workspace(int capacity, bool with_gradients = true) const;
+  // What make_workspace(capacity, with_gradients) allocates is fixed + capacity · per_sample
+  // bytes; counted without allocating, so a run that cannot fit is refused first.
+  struct WorkspaceBytes {
+    size_t fixed = 0, per_sample = 0;
+  };
+  WorkspaceBytes workspace_bytes(bool with_gradients = true) const;
 
   int blob(const std::string& name) const;  // throws Error naming an unknown blob
   size_t blob_size(int blob) const { return blob_sizes_[size_t(blob)]; }

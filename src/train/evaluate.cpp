@@ -2,12 +2,14 @@
 #include <algorithm>
 #include <numeric>
 
+#include "base/machine.h"
+#include "base/thread_pool.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "nn/network.h"
 #include "nn/shapes.h"
-#include "base/thread_pool.h"
 #include "train/loss_head.h"
+#include "train/memory_bounds.h"
 
 namespace edgetrain {
 
@@ -15,8 +17,10 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
   const Network network(model);
   const LossHead head(model, network);
   head.check_data(data);
-  ThreadPool pool(threads);
   const int chunk = 64;  // samples per thread per round
+  threads = effective_threads(threads);
+  check_evaluation_fits(network, head, threads, chunk);  // before allocating
+  ThreadPool pool(threads);
   const int classes = head.classes();
   struct PerThread {
     Workspace ws;
@@ -90,6 +94,7 @@ struct Predictor::State {
 
 Predictor::Predictor(const Model& model)
     : state_(new State{model, Network(model), {}, 0}) {
+  check_prediction_fits(state_->network);  // before allocating
   state_->ws = state_->network.make_workspace(1, /*with_gradients=*/false);
   state_->output_blob = state_->network.blob(network_output_name(model));
 }
