@@ -61,20 +61,20 @@ int effective_threads(int requested) {
 }
 
 MemoryBudget memory_budget() {
-  MemoryBudget budget{available_physical_bytes(), "available physical memory"};
+  MemoryBudget budget{available_physical_bytes(), "in physical memory"};
   const double mapped = statm_bytes(0);
   const double address_space = left_under_limit(RLIMIT_AS, mapped);
   if (address_space < budget.bytes) {
-    budget = {address_space, "the address-space limit (RLIMIT_AS, ulimit -v) of " +
-                                 byte_text(address_space + mapped) + ", " + byte_text(mapped) +
-                                 " of it in use"};
+    budget = {address_space, "under the address-space limit of " +
+                                 byte_text(address_space + mapped) + " (RLIMIT_AS, ulimit -v), " +
+                                 byte_text(mapped) + " of which is in use"};
   }
   const double data = statm_bytes(5);
   const double data_space = left_under_limit(RLIMIT_DATA, data);
   if (data_space < budget.bytes) {
-    budget = {data_space, "the data-size limit (RLIMIT_DATA, ulimit -d) of " +
-                              byte_text(data_space + data) + ", " + byte_text(data) +
-                              " of it in use"};
+    budget = {data_space, "under the data-size limit of " + byte_text(data_space + data) +
+                              " (RLIMIT_DATA, ulimit -d), " + byte_text(data) +
+                              " of which is in use"};
   }
   return budget;
 }
@@ -98,7 +98,7 @@ void check_memory(double bytes, const std::string& what, const std::string& hint
   const MemoryBudget budget = memory_budget();
   if (bytes <= budget.bytes) return;
   throw Error(what + " needs " + byte_text(bytes) + " of memory, but only " +
-              byte_text(budget.bytes) + " is available (" + budget.limited_by + "); " + hint);
+              byte_text(budget.bytes) + " is available " + budget.limited_by + "; " + hint);
 }
 
 }  // namespace edgetrain

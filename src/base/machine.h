@@ -16,7 +16,7 @@ int effective_threads(int requested);
 
 struct MemoryBudget {
   double bytes = 0;        // how much more this process may allocate (infinity: no limit known)
-  std::string limited_by;  // what sets it, for messages
+  std::string limited_by;  // what sets it, for messages: "in physical memory", "under the ..."
 };
 // The least of: available physical memory (MemAvailable), the address-space limit (RLIMIT_AS)
 // less what is mapped already, and the data-size limit (RLIMIT_DATA) less the data in use.
@@ -26,7 +26,7 @@ MemoryBudget memory_budget();
 std::string byte_text(double bytes);
 
 // Throws Error when `bytes` exceed memory_budget(): "<what> needs 1.23 TB of memory, but only
-// 21.4 GB is available (<limited by>); <hint>". Call it before allocating.
+// 21.4 GB is available in physical memory; <hint>". Call it before allocating.
 void check_memory(double bytes, const std::string& what, const std::string& hint);
 
 }  // namespace edgetrain

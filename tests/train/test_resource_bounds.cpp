@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "base/machine.h"
+#include "base/thread_pool.h"
 #include "coreml/small_models.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
@@ -242,7 +243,20 @@ TEST(ResourceBounds, ThreadsBeyondTheHardwareAreCappedAndTrainTheSame) {
   EXPECT_EQ(effective_threads(hardware() + 1), hardware());
 }
 
-// "... needs 8.8 TB of memory, but only 21.4 GB is available (...); <hint>" with the figures.
+TEST(ResourceBounds, AThreadPoolThatCannotStartItsThreadsSaysSo) {
+  // 100,000 threads' stacks do not fit in the child's 1 GB: the pool stops those it started and
+  // throws, instead of leaving them waiting forever.
+  const ChildOutcome outcome = run_with_memory_budget([] {
+    ThreadPool pool(100000);
+    return std::string("started");
+  });
+  ASSERT_EQ(outcome.ending, ChildOutcome::kError)
+      << ending_name(outcome.ending) << ": " << outcome.text;
+  EXPECT_NE(outcome.text.find("cannot start thread "), std::string::npos) << outcome.text;
+  EXPECT_NE(outcome.text.find(" of 100000: "), std::string::npos) << outcome.text;
+}
+
+// "... needs 2.32 PB of memory, but only 21.4 GB is available in ...; <hint>" with the figures.
 void expect_refusal(const std::string& message, const std::string& what,
                     const std::string& limited_by) {
   EXPECT_NE(message.find(what), std::string::npos) << message;
@@ -280,7 +294,8 @@ TEST(ResourceBounds, RunsThatCannotFitAreRefusedBeforeAllocating) {
     });
     ASSERT_EQ(outcome.ending, ChildOutcome::kError) << what << " " << ending_name(outcome.ending)
                                                     << ": " << outcome.text;
-    expect_refusal(outcome.text, what, "the address-space limit (RLIMIT_AS, ulimit -v)");
+    expect_refusal(outcome.text, what, "is available under the address-space limit of ");
+    EXPECT_NE(outcome.text.find("(RLIMIT_AS, ulimit -v)"), std::string::npos) << outcome.text;
   }
 }
 
