@@ -148,6 +148,8 @@ TEST_F(Cli, CheckpointEverySecondsAndResumeContinueTheRun) {
   CliRun whole = run(common + "--output whole.mlmodel");
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   // A time-based checkpoint run, then resuming its final checkpoint only rewrites the same model.
+  // Whether a 1 s checkpoint also falls inside the run depends on the machine's speed; the verdict
+  // does not (Checkpoint.EverySecondsFollowsTheIntervalWhateverTheMachinesSpeed judges the timing).
   CliRun timed = run(common + "--checkpoint run.ckpt --checkpoint-every 1s --output timed.mlmodel");
   ASSERT_EQ(timed.exit_code, 0) << timed.err;
   CliRun resumed = run(common + "--resume run.ckpt --output resumed.mlmodel");
