@@ -244,6 +244,9 @@ TEST(ResourceBounds, ThreadsBeyondTheHardwareAreCappedAndTrainTheSame) {
 }
 
 TEST(ResourceBounds, AThreadPoolThatCannotStartItsThreadsSaysSo) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's runtime dies when it cannot map a new thread's shadow";
+#endif
   // 100,000 threads' stacks do not fit in the child's 1 GB: the pool stops those it started and
   // throws, instead of leaving them waiting forever.
   const ChildOutcome outcome = run_with_memory_budget([] {
