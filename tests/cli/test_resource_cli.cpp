@@ -16,6 +16,7 @@
 #include "edgetrain/io.h"
 #include "edgetrain/model.h"
 #include "test_paths.h"
+#include "train/wide_model.h"
 
 namespace edgetrain {
 namespace {
@@ -101,41 +102,7 @@ void expect_refusal(const CliRun& result, const std::string& needs, const std::s
 TEST_F(ResourceCli, RunsThatCannotFitAreRefusedBeforeAllocating) {
   // A convolution to 16384 planes of 28x28: 103 MB a sample with its gradient. Mini-batches of
   // all 60,000 images on one thread need 6 TB, more than any machine has.
-  const Model wide =
-      ModelBuilder()
-          .metadata({.specification_version = 4, .short_description = "wide"})
-          .input("image", {1, 28, 28})
-          .output("output", {10})
-          .training_input("image", {1, 28, 28})
-          .training_input("output_true", {1}, FeatureType::kInt32)
-          .loss(CategoricalCrossEntropy{.name = "loss", .input = "output", .target = "output_true"})
-          .optimizer(Adam{.mini_batch_size = {32, {}, std::array<int64_t, 2>{1, 100000}}})
-          .epochs({1, {}, std::array<int64_t, 2>{1, 10}})
-          .layers({
-              Convolution{.name = "conv",
-                          .input = "image",
-                          .output = "c",
-                          .output_channels = 16384,
-                          .kernel_channels = 1,
-                          .kernel_size = {3, 3},
-                          .padding = Padding::kSame,
-                          .updatable = true},
-              ReLU{.name = "relu", .input = "c", .output = "r"},
-              Pooling{.name = "pool",
-                      .input = "r",
-                      .output = "p",
-                      .type = PoolingType::kAverage,
-                      .global = true},
-              Flatten{.name = "flatten", .input = "p", .output = "f"},
-              InnerProduct{.name = "dense",
-                           .input = "f",
-                           .output = "d",
-                           .input_channels = 16384,
-                           .output_channels = 10,
-                           .updatable = true},
-              Softmax{.name = "softmax", .input = "d", .output = "output"},
-          })
-          .build();
+  const Model wide = wide_model(16384, 28);
   save_model(wide, path("wide.mlmodel"));
   CliRun huge = run("train --model wide.mlmodel " + mnist_args() + "--batch-size 60000 --threads 1",
                     address_space_limit("1000000000"));
