@@ -17,7 +17,6 @@
 #include <functional>
 #include <limits>
 #include <new>
-#include <regex>
 #include <thread>
 
 #include "base/machine.h"
@@ -28,7 +27,7 @@
 #include "edgetrain/train.h"
 #include "nn/network.h"
 #include "test_paths.h"
-#include "train/wide_model.h"
+#include "train/memory_test_util.h"
 
 namespace edgetrain {
 namespace {
@@ -221,14 +220,16 @@ TEST(ResourceBounds, AThreadPoolThatCannotStartItsThreadsSaysSo) {
   EXPECT_NE(outcome.text.find(" of 100000: "), std::string::npos) << outcome.text;
 }
 
-// "... needs 2.32 PB of memory, but only 21.4 GB is available in ...; <hint>" with the figures.
-void expect_refusal(const std::string& message, const std::string& what,
-                    const std::string& limited_by) {
-  EXPECT_NE(message.find(what), std::string::npos) << message;
-  EXPECT_TRUE(std::regex_search(message, std::regex("needs [0-9.]+ [kMGTPE]B of memory, but only "
-                                                    "[0-9.]+ ([kMGTPE]B|bytes) is available")))
-      << message;
-  EXPECT_NE(message.find(limited_by), std::string::npos) << message;
+// A refusal of `what` whose limit is described by `where`, with both figures in decimal units.
+void expect_refusal(const std::string& message, const std::string& what, const std::string& where) {
+  const Refusal refusal = parse_refusal(message);
+  EXPECT_EQ(refusal.what.find(what), 0u) << message;
+  for (const std::string& figure : {refusal.needed, refusal.available}) {
+    EXPECT_TRUE(figure.find_first_not_of("0123456789.") != std::string::npos &&
+                figure.find_first_of("0123456789") == 0)
+        << "figure '" << figure << "' in: " << message;
+  }
+  EXPECT_EQ(refusal.where.find(where), 0u) << message;
 }
 
 TEST(ResourceBounds, RunsThatCannotFitAreRefusedBeforeAllocating) {
@@ -242,10 +243,14 @@ TEST(ResourceBounds, RunsThatCannotFitAreRefusedBeforeAllocating) {
     FAIL() << "training needing 2.3 PB was not refused";
   } catch (const Error& e) {
     // (The image and the pooled planes add 0.07 GB a sample.)
-    expect_refusal(e.what(), "training with mini-batches of 1048576 on 1 thread (1048576 samples "
-                   "per thread, 2.21 GB each) needs 2.32 PB of memory", "");
-    EXPECT_NE(std::string(e.what()).find("use a smaller mini-batch size or fewer threads"),
-              std::string::npos);
+    const Refusal refusal = parse_refusal(e.what());
+    EXPECT_EQ(refusal.what,
+              "training with mini-batches of 1048576 on 1 thread (1048576 samples "
+              "per thread, 2.21 GB each)")
+        << e.what();
+    EXPECT_EQ(refusal.needed, "2.32 PB") << e.what();
+    EXPECT_EQ(refusal.where, "in physical memory") << e.what();
+    EXPECT_EQ(refusal.hint, "use a smaller mini-batch size or fewer threads") << e.what();
   }
 
   // In the child, 1 GB is all there is: evaluation (64 samples a thread) and even one prediction
@@ -259,7 +264,7 @@ TEST(ResourceBounds, RunsThatCannotFitAreRefusedBeforeAllocating) {
     });
     ASSERT_EQ(outcome.ending, ChildOutcome::kError) << what << " " << ending_name(outcome.ending)
                                                     << ": " << outcome.text;
-    expect_refusal(outcome.text, what, "is available under the address-space limit of ");
+    expect_refusal(outcome.text, what, "under the address-space limit of ");
     EXPECT_NE(outcome.text.find("(RLIMIT_AS, ulimit -v)"), std::string::npos) << outcome.text;
   }
 }

@@ -1,10 +1,32 @@
-// A network whose first blob is as large as asked, for the tests of memory bounds (tests/train,
-// tests/cli): the blob is counted, never allocated.
+// For the tests of memory bounds (tests/train, tests/cli): a network whose first blob is as large
+// as asked (counted, never allocated), and the parts of a refusal's message.
 #pragma once
+
+#include <string>
 
 #include "edgetrain/model.h"
 
 namespace edgetrain {
+
+// "<what> needs <needed> of memory, but only <available> is available <where>; <hint>", in parts;
+// all empty when the message is not a refusal.
+struct Refusal {
+  std::string what, needed, available, where, hint;
+};
+inline Refusal parse_refusal(const std::string& message) {
+  const size_t needs = message.find(" needs ");
+  const size_t of_memory = message.find(" of memory, but only ", needs);
+  const size_t is_available = message.find(" is available ", of_memory);
+  const size_t hint = message.find("; ", is_available);
+  if (needs == std::string::npos || of_memory == std::string::npos ||
+      is_available == std::string::npos || hint == std::string::npos) {
+    return {};
+  }
+  const size_t needed_at = needs + 7, available_at = of_memory + 21, where_at = is_available + 14;
+  return {message.substr(0, needs), message.substr(needed_at, of_memory - needed_at),
+          message.substr(available_at, is_available - available_at),
+          message.substr(where_at, hint - where_at), message.substr(hint + 2)};
+}
 
 // A network whose first blob is huge: a (1, side, side) image, a 3x3 "same" convolution to
 // `channels` planes (channels · side² floats a sample), global average pooling and a dense layer.
