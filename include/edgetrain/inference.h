@@ -32,7 +32,8 @@ struct Evaluation {
   // kRegression, over every value of every sample (targets from BatchProvider::copy_target):
   double mse = 0, mae = 0, r2 = 0;
 };
-// threads 0: every core. Throws Error for a model whose outputs are kValues.
+// threads 0: every core; more than the hardware runs at once are capped to that. Throws Error for
+// a model whose outputs are kValues, and, before allocating, when the buffers cannot fit in memory.
 Evaluation evaluate(const Model& model, const BatchProvider& data, int threads = 0);
 
 // One output of one prediction, named and typed as the model declares it.
@@ -59,7 +60,8 @@ struct Prediction {
 // Holds its own copy of the model, so the caller's may change or go away.
 class Predictor {
  public:
-  explicit Predictor(const Model& model);  // validates
+  // Validates, and refuses (Error) a model whose one-sample workspace cannot fit in memory.
+  explicit Predictor(const Model& model);
   ~Predictor();
   Predictor(Predictor&&) noexcept;
   Predictor& operator=(Predictor&&) noexcept;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "edgetrain/error.h"
 #include "edgetrain/version.h"
 
@@ -30,15 +31,15 @@ int main(int argc, char** argv) {
   train_command->add_flag("--classifier", train.classifier,
                           "make the LeNet a neuralNetworkClassifier with class labels 0-9");
   CLI::Option* epochs = train_command->add_option("--epochs", train.epochs, "epochs (default 10)")
-                            ->check(CLI::PositiveNumber);
+                            ->check(whole_number_at_least(1));
   CLI::Option* batch_size =
       train_command->add_option("--batch-size", train.batch_size, "mini-batch size (default 128)")
-          ->check(CLI::PositiveNumber);
+          ->check(whole_number_at_least(1));
   CLI::Option* learning_rate =
       train_command
           ->add_option("--learning-rate", train.learning_rate,
                        "learning rate (default 1e-3; the Swift seed declares 1e-4)")
-          ->check(CLI::PositiveNumber);
+          ->check(positive_number());
   CLI::Option* seed =
       train_command->add_option("--seed", train.seed, "seed of the initial weights and shuffling");
   train_command
@@ -46,9 +47,13 @@ int main(int argc, char** argv) {
           "--init", [&train](const std::string& init) { train.glorot = init == "glorot"; },
           "initial LeNet weights: glorot (Glorot-uniform, as Keras; default) or he (He-uniform)")
       ->check(CLI::IsMember({"he", "glorot"}));
-  train_command->add_option("--threads", train.threads, "threads (default: every core)")
-      ->check(CLI::NonNegativeNumber);
-  train_command->add_option("--limit", train.limit, "train on the first N images only");
+  train_command
+      ->add_option("--threads", train.threads,
+                   "threads (default: every core; more than the hardware runs at once are capped "
+                   "to that, with a note)")
+      ->check(whole_number_at_least(0, std::numeric_limits<int>::max()));
+  train_command->add_option("--limit", train.limit, "train on the first N images only")
+      ->check(whole_number_at_least(0));
   train_command->add_option(
       "--output,-o", train.output,
       "save the trained model to FILE (.mlmodel, or .json for its text form)");
@@ -73,7 +78,7 @@ int main(int argc, char** argv) {
       ->required();
   add_data_options(evaluate_command, evaluate.data);
   evaluate_command->add_option("--threads", evaluate.threads, "threads (default: every core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0, std::numeric_limits<int>::max()));
   evaluate_command->add_flag("--json", evaluate.json, "print one JSON line of results");
 
   PredictOptions predict;
@@ -83,8 +88,9 @@ int main(int argc, char** argv) {
   predict_command->add_option("inputs", predict.inputs, "PNG images, CSV files or IDX image files")
       ->required();
   predict_command->add_option("--top", predict.top, "classes to show per input (default 3)")
-      ->check(CLI::PositiveNumber);
-  predict_command->add_option("--limit", predict.limit, "at most N predictions per input file");
+      ->check(whole_number_at_least(1));
+  predict_command->add_option("--limit", predict.limit, "at most N predictions per input file")
+      ->check(whole_number_at_least(0));
   predict_command->add_flag("--json", predict.json, "one JSON object per prediction");
   predict_command->add_flag("--digit", predict.digit,
                             "PNG drawings of a digit, any size: cropped, scaled into 20x20 and "
@@ -127,14 +133,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "sgd"}));
   updatable_command
       ->add_option("--learning-rate", updatable.learning_rate, "default learning rate (1e-3)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   updatable_command
       ->add_option("--batch-size", updatable.batch_size, "default mini-batch size (32)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   updatable_command->add_option("--epochs", updatable.epochs, "default epochs (10)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   updatable_command->add_option("--momentum", updatable.momentum, "SGD momentum (0)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(fraction_below_one());
   updatable_command->add_option("--target", updatable.target,
                                 "name of the target training input (default: the class label of a "
                                 "classifier, else <loss input>_true)");

@@ -5,10 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/fetch.h"
 #include "cli/model_text.h"
+#include "cli/option_checks.h"
 #include "cli/png_input.h"
 #include "cli/progress.h"
-#include "cli/fetch.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"
@@ -19,6 +20,7 @@ namespace edgetrain::cli {
 int run_evaluate(const EvaluateOptions& options) {
   const Model model = load_model(options.model);
   LoadedData data = load_data(options.data, /*need_train=*/false);
+  note_capped_threads(options.threads);
   const Evaluation result = evaluate(model, data.test, options.threads);
   const bool classification = result.kind == OutputKind::kClassification;
   if (options.json) {

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/machine.h"
 #include "base/thread_pool.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "nn/loss_head.h"
 #include "nn/network.h"
 #include "nn/shapes.h"
+#include "train/memory_bounds.h"
 
 namespace edgetrain {
 
@@ -42,8 +44,10 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
   const Network network(model);
   const LossHead head(model, network);
   head.check_data(data);
-  ThreadPool pool(threads);
   const int chunk = 64;  // samples per thread per round
+  threads = effective_threads(threads);
+  check_evaluation_fits(network, head, threads, chunk);  // before allocating
+  ThreadPool pool(threads);
   const int classes = head.classes();
   const bool classification = kind == OutputKind::kClassification;
   struct PerThread {

@@ -6,6 +6,7 @@
 #include "edgetrain/inference.h"
 #include "nn/network.h"
 #include "nn/shapes.h"
+#include "train/memory_bounds.h"
 
 namespace edgetrain {
 
@@ -20,7 +21,10 @@ std::vector<std::pair<int, float>> Prediction::top(size_t k) const {
 }
 
 struct Predictor::State {
-  explicit State(const Model& m) : model(m), network(model), ws(network.make_workspace(1)) {}
+  explicit State(const Model& m) : model(m), network(model) {
+    check_prediction_fits(network);  // before allocating
+    ws = network.make_workspace(1);
+  }
   Model model;  // a copy: the caller's may change or go away
   Network network;
   Workspace ws;

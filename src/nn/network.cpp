@@ -48,19 +48,29 @@ bool Network::couples_batch() const {
 }
 
 size_t Network::buffer_floats(int capacity) const {
-  size_t floats = 0;
-  for (size_t b = 0; b < plan_.blob_names.size(); ++b) {
-    if (plan_.buffer[b] != int(b) || !plan_.materialised[b]) continue;
-    floats += blob_size(int(b)) * size_t(capacity) * (train_ && plan_.needs_grad[b] ? 2 : 1);
-  }
-  return floats;
+  const WorkspaceBytes bytes = workspace_bytes();
+  size_t saved = 0;
+  for (const PlanStep& step : plan_.steps) saved += step.op->saved_bytes_per_sample();
+  return (bytes.per_sample - saved) / sizeof(float) * size_t(capacity);
 }
 
-size_t Network::workspace_bytes(int capacity) const {
-  size_t bytes = (scratch_floats_ + buffer_floats(capacity)) * sizeof(float);
-  for (const PlanStep& step : plan_.steps) {
-    bytes += step.op->saved_bytes_per_sample() * size_t(capacity);
+Network::WorkspaceBytes Network::workspace_bytes(bool with_gradients) const {
+  // make_workspace's buffers, counted by the same rules.
+  WorkspaceBytes bytes{scratch_floats_ * sizeof(float), 0};
+  for (size_t b = 0; b < plan_.blob_names.size(); ++b) {
+    if (plan_.buffer[b] != int(b) || !plan_.materialised[b]) continue;
+    const bool grad = with_gradients && train_ && plan_.needs_grad[b];
+    bytes.per_sample += blob_size(int(b)) * sizeof(float) * (grad ? 2 : 1);
   }
+  for (const PlanStep& step : plan_.steps) bytes.per_sample += step.op->saved_bytes_per_sample();
+  return bytes;
+}
+
+size_t Workspace::allocated_bytes() const {
+  size_t bytes = scratch_.size() * sizeof(float);
+  for (const auto& values : values_) bytes += values.size() * sizeof(float);
+  for (const auto& grads : grads_) bytes += grads.size() * sizeof(float);
+  for (const auto& saved : saved_) bytes += saved.size();
   return bytes;
 }
 
@@ -156,9 +166,10 @@ std::string Network::describe_plan() const {
   std::string text;
   for (const PlanStep& step : plan_.steps) {
     text += step.label + ":";
-    for (int in : step.in) text += " " + blob_shape(in).text();
+    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on `" " + std::string&&`.
+    for (int in : step.in) text.append(" ").append(blob_shape(in).text());
     text += " ->";
-    for (int out : step.out) text += " " + blob_shape(out).text();
+    for (int out : step.out) text.append(" ").append(blob_shape(out).text());
     if (step.in_place) text += " (in place)";
     if (step.backward) text += " (backward)";
     text += "\n";

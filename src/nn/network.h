@@ -27,6 +27,8 @@ class Workspace {
   int capacity() const { return capacity_; }
   float* value(int blob) { return values_[size_t(buffer_[size_t(blob)])].data(); }
   float* grad(int blob) { return grads_[size_t(buffer_[size_t(blob)])].data(); }
+  // Bytes of every buffer this workspace holds (what Network::workspace_bytes predicts).
+  size_t allocated_bytes() const;
 
  private:
   friend class Network;
@@ -56,9 +58,14 @@ class Network {
 
   // Gradient buffers exist when the network was planned for training.
   Workspace make_workspace(int capacity) const;
-  // Bytes a workspace of this capacity takes, without making it; the floats of its value and
-  // gradient buffers alone.
-  size_t workspace_bytes(int capacity) const;
+  // What make_workspace(capacity) allocates is fixed + capacity · per_sample bytes; counted
+  // without allocating, so a run that cannot fit is refused first. Gradients count only for a
+  // network planned for training, and only when asked.
+  struct WorkspaceBytes {
+    size_t fixed = 0, per_sample = 0;
+  };
+  WorkspaceBytes workspace_bytes(bool with_gradients = true) const;
+  // The floats of a workspace's value and gradient buffers alone.
   size_t buffer_floats(int capacity) const;
 
   int blob(const std::string& name) const;  // throws Error naming an unknown blob

@@ -1,5 +1,6 @@
 // Checks of a model's update parameters (losses, optimizer, epochs), run when it is built or read.
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "edgetrain/error.h"
@@ -16,6 +17,15 @@ const Feature* find_feature(const std::vector<Feature>& features, const std::str
   return nullptr;
 }
 
+// "[1, 1000]"; an end at the type's limit reads "no lower limit" / "no upper limit".
+std::string range_text(bool no_low, const std::string& low, bool no_high, const std::string& high) {
+  std::string text = "[";
+  text += no_low ? "no lower limit" : low;
+  text += ", ";
+  text += no_high ? "no upper limit" : high;
+  return text + "]";
+}
+
 }  // namespace
 
 void check_allowed(const Int64Parameter& parameter, int64_t value, const std::string& what) {
@@ -29,16 +39,19 @@ void check_allowed(const Int64Parameter& parameter, int64_t value, const std::st
                 list + ")");
   }
   if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
-    throw Error(what + " " + std::to_string(value) + " is outside the model's allowed range [" +
-                std::to_string((*parameter.range)[0]) + ", " +
-                std::to_string((*parameter.range)[1]) + "]");
+    const auto [low, high] = *parameter.range;
+    throw Error(what + " " + std::to_string(value) + " is outside the model's allowed range " +
+                range_text(low == std::numeric_limits<int64_t>::min(), std::to_string(low),
+                           high == std::numeric_limits<int64_t>::max(), std::to_string(high)));
   }
 }
 
 void check_allowed(const DoubleParameter& parameter, double value, const std::string& what) {
-  if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
-    throw Error(what + " " + number_text(value) + " is outside the model's allowed range [" +
-                number_text((*parameter.range)[0]) + ", " + number_text((*parameter.range)[1]) + "]");
+  if (parameter.range && !(value >= (*parameter.range)[0] && value <= (*parameter.range)[1])) {
+    const auto [low, high] = *parameter.range;
+    const double largest = std::numeric_limits<double>::max();
+    throw Error(what + " " + number_text(value) + " is outside the model's allowed range " +
+                range_text(low <= -largest, number_text(low), high >= largest, number_text(high)));
   }
 }
 

@@ -2,20 +2,22 @@
 // [B·t/T, B·(t+1)/T) of the batch, runs forward and backward in its own workspace and adds into its
 // own gradient block; the blocks are then summed in thread order and the optimizer steps, both split
 // by parameter index. Nothing depends on timing, so a seed and a thread count fix every bit.
+#include <zlib.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <zlib.h>
 
+#include "base/rng.h"
+#include "base/thread_pool.h"
 #include "edgetrain/error.h"
 #include "edgetrain/train.h"
 #include "nn/network.h"
-#include "nn/shapes.h"
-#include "base/rng.h"
-#include "base/thread_pool.h"
 #include "nn/loss_head.h"
+#include "nn/shapes.h"
 #include "train/checkpoint.h"
+#include "train/memory_bounds.h"
 #include "train/optimizer.h"
 
 namespace edgetrain {
@@ -112,13 +114,16 @@ TrainingResult UpdateTask::run() {
     return std::chrono::duration<double>(clock::now() - started).count();
   };
 
-  const ResolvedUpdate settings = resolve_update(model_, config_);
+  const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
   const Network network(model_, {.train = true});
   const LossHead head(model_, network);
   head.check_data(data_);
   const size_t samples = data_.count();
   const int64_t batch_size = settings.batch_size;
   const int64_t batches = int64_t((samples + size_t(batch_size) - 1) / size_t(batch_size));
+  const bool checkpointing = !config_.checkpoint_path.empty();
+  // Refused before anything below is allocated when the buffers cannot fit.
+  check_training_fits(model_, network, head, settings, samples, checkpointing);
 
   ThreadPool pool(settings.threads);
   const int threads = pool.size();
@@ -132,7 +137,6 @@ TrainingResult UpdateTask::run() {
     scratch.push_back(head.make_scratch(capacity));
   }
   const std::vector<ParameterSlice> slices = updatable_slices(model_);
-  const bool checkpointing = !config_.checkpoint_path.empty();
   const size_t trained = std::accumulate(slices.begin(), slices.end(), size_t(0),
                                          [](size_t sum, const ParameterSlice& s) { return sum + s.size; });
   const std::string signature = run_signature(model_, settings, data_, samples, checkpointing);
@@ -161,7 +165,11 @@ TrainingResult UpdateTask::run() {
 
   TrainingResult result;
   result.samples_seen = state.samples_seen;
-  if (handlers.training_began) handlers.training_began(*this, {settings, samples, batches});
+  if (handlers.training_began) {
+    handlers.training_began(
+        *this, {settings, samples, batches,
+                training_bytes(model_, network, head, settings, samples, checkpointing)});
+  }
   std::vector<double> thread_loss(static_cast<size_t>(threads));
   // Per thread: the gradient parts of the run it is stepping.
   std::vector<std::vector<float*>> part_pointers(static_cast<size_t>(threads),

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
@@ -145,7 +146,8 @@ TEST(UpdateTask, OverridesAreCheckedAgainstWhatTheModelAllows) {
   EXPECT_DOUBLE_EQ(r.learning_rate, 0.01);
   EXPECT_FALSE(r.shuffle);
   EXPECT_EQ(r.seed, 5u);
-  EXPECT_EQ(r.threads, 3);
+  EXPECT_EQ(r.threads, std::min(3, int(std::max(1u, std::thread::hardware_concurrency()))));
+  EXPECT_EQ(r.requested_threads, 3);
   EXPECT_EQ(r.batch_size, 128);
 }
 
