@@ -7,6 +7,7 @@
 // Forward keeps nothing: backward reads the input and the weights.
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
+#include "nn/layers/inner_product.h"
 #include "ops/ops.h"
 
 namespace edgetrain {
@@ -156,6 +157,13 @@ class InnerProductKind : public LayerKind {
 };
 
 }  // namespace
+
+std::unique_ptr<Op> make_inner_product_op(int64_t rows_per_sample, int in_features,
+                                          int out_features, size_t weights,
+                                          std::optional<size_t> bias, bool trains) {
+  return std::make_unique<InnerProductOp>(Contraction{rows_per_sample, in_features}, out_features,
+                                          weights, bias, trains);
+}
 
 template <>
 const LayerKind& kind_for<InnerProduct>() {
