@@ -53,8 +53,8 @@ Network::Network(const Model& model, NetworkOptions options)
 }
 
 void Network::refuse(size_t step, size_t input, const std::string& why) const {
-  throw Error(step_layers_[step] + ": input '" + blob_name(plan_.steps[step].in[input]) + "': " +
-              why);
+  throw Error(step_layers_[step] + ": input '" + blob_name(plan_.steps[step].in[input]) +
+              "': " + why);
 }
 
 void Network::check_features(const float* features) const {

@@ -9,10 +9,10 @@
 
 namespace edgetrain::ops {
 
-void batchnorm_sums(double* sums, const float* in, int rows, int channels, int plane) {
+void batchnorm_sums(double* sums, const float* in, int64_t rows, int channels, int plane) {
   assert(rows >= 0 && channels > 0 && plane > 0);
   for (int c = 0; c < 2 * channels; ++c) sums[c] = 0.0;
-  for (int r = 0; r < rows; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (int c = 0; c < channels; ++c) {
       const float* x = in + (size_t(r) * channels + c) * plane;
       double sum = 0.0, squares = 0.0;
@@ -40,8 +40,9 @@ void batchnorm_statistics(float* mean, float* inv_std, double* variance, const d
 }
 
 void batchnorm_forward(float* out, const float* in, const float* mean, const float* inv_std,
-                       const float* gamma, const float* beta, int rows, int channels, int plane) {
-  for (int r = 0; r < rows; ++r) {
+                       const float* gamma, const float* beta, int64_t rows, int channels,
+                       int plane) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (int c = 0; c < channels; ++c) {
       const size_t at = (size_t(r) * channels + c) * plane;
       const float m = mean[c], scale = gamma[c] * inv_std[c], shift = beta[c];
@@ -51,9 +52,9 @@ void batchnorm_forward(float* out, const float* in, const float* mean, const flo
 }
 
 void batchnorm_backward_sums(double* sums, const float* dout, const float* in, const float* mean,
-                             const float* inv_std, int rows, int channels, int plane) {
+                             const float* inv_std, int64_t rows, int channels, int plane) {
   for (int c = 0; c < 2 * channels; ++c) sums[c] = 0.0;
-  for (int r = 0; r < rows; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (int c = 0; c < channels; ++c) {
       const size_t at = (size_t(r) * channels + c) * plane;
       double sum = 0.0, weighted = 0.0;
@@ -69,8 +70,8 @@ void batchnorm_backward_sums(double* sums, const float* dout, const float* in, c
 }
 
 void batchnorm_backward_fixed(float* dinput, const float* dout, const float* gamma,
-                              const float* inv_std, int rows, int channels, int plane) {
-  for (int r = 0; r < rows; ++r) {
+                              const float* inv_std, int64_t rows, int channels, int plane) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (int c = 0; c < channels; ++c) {
       const size_t at = (size_t(r) * channels + c) * plane;
       const float scale = gamma[c] * inv_std[c];
@@ -81,10 +82,10 @@ void batchnorm_backward_fixed(float* dinput, const float* dout, const float* gam
 
 void batchnorm_backward_statistics(float* dinput, const float* dout, const float* in,
                                    const float* mean, const float* inv_std, const float* gamma,
-                                   const double* sums, double count, int rows, int channels,
+                                   const double* sums, double count, int64_t rows, int channels,
                                    int plane) {
   assert(count > 0);
-  for (int r = 0; r < rows; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (int c = 0; c < channels; ++c) {
       const size_t at = (size_t(r) * channels + c) * plane;
       const double scale = double(gamma[c]) * inv_std[c];

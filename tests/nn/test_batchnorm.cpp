@@ -58,7 +58,8 @@ SplitRun run_split(const Model& model, const std::vector<float>& input,
   BatchSync sync(threads);
   auto part = [&](int t, int first) {
     std::vector<float> scratch(op->scratch_floats());
-    std::vector<uint8_t> saved(op->saved_bytes_per_sample() * size_t(std::max(parts[size_t(t)], 1)));
+    std::vector<uint8_t> saved(op->saved_bytes_per_sample() *
+                               size_t(std::max(parts[size_t(t)], 1)));
     const size_t at = size_t(first) * kSampleSize;
     OpArgs a;
     a.n = parts[size_t(t)];
@@ -111,7 +112,8 @@ TEST(Batchnorm, ThreadsSplittingABatchShareItsStatistics) {
     double sum = 0, squares = 0;
     for (int s = 0; s < samples; ++s) {
       for (int p = 0; p < kHeight * kWidth; ++p) {
-        const double y = whole.out[size_t(s) * kSampleSize + size_t(c) * kHeight * kWidth + size_t(p)];
+        const double y =
+            whole.out[size_t(s) * kSampleSize + size_t(c) * kHeight * kWidth + size_t(p)];
         sum += y;
         squares += y * y;
       }

@@ -9,8 +9,11 @@
 //     column-major, which is a row-major (X2, X1) block: inner product's (out, in) layout, so the
 //     inner product's op runs it. transposeA / transposeB do not apply (Core ML ignores them).
 // Forward keeps nothing: backward reads both inputs (and the weights).
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
@@ -22,16 +25,29 @@ namespace {
 
 using ops::Transpose;
 
-// Two inputs: the matrices as stored, the product's sizes, and which of each input's matrices
-// every output matrix multiplies.
+// Two inputs: the matrices as stored, the product's sizes, and how the output's leading
+// dimensions step through each input's matrices (stride 0 where that input broadcasts).
 struct Product {
+  static constexpr int kMaxBatchRank = Shape::kMaxRank - 2;
   int a_rows = 1, a_cols = 1, b_rows = 1, b_cols = 1;  // as stored, rank-1 inputs promoted
   int m = 1, n = 1, k = 1;                             // op(a) (m, k) · op(b) (k, n)
   bool transpose_a = false, transpose_b = false;
-  std::vector<int64_t> batch;           // the output's leading dimensions
-  std::vector<int64_t> a_index, b_index;  // per output matrix (row-major over batch)
-  int64_t a_size = 1, b_size = 1;       // values per sample
-  int64_t matrices() const { return int64_t(a_index.size()); }
+  std::vector<int64_t> batch;                                 // the output's leading dimensions
+  std::array<int64_t, kMaxBatchRank> a_stride{}, b_stride{};  // in matrices, per batch axis
+  int64_t matrices = 1;                                       // output matrices per sample
+  int64_t a_size = 1, b_size = 1;                             // values per sample
+
+  // Which of a's and b's matrices output matrix `o` (row-major over `batch`) multiplies.
+  std::pair<int64_t, int64_t> operands(int64_t o) const {
+    int64_t a = 0, b = 0;
+    for (size_t axis = batch.size(); axis-- > 0;) {
+      const int64_t at = o % batch[axis];
+      o /= batch[axis];
+      a += at * a_stride[axis];
+      b += at * b_stride[axis];
+    }
+    return {a, b};
+  }
 };
 
 std::vector<int64_t> promoted(const Shape& s, bool first) {
@@ -40,7 +56,8 @@ std::vector<int64_t> promoted(const Shape& s, bool first) {
   return dims;
 }
 
-// The product of a and b, or the reason there is none.
+// The product of a and b, or the reason there is none. Allocates nothing beyond a few dimensions:
+// shape inference runs it before the sizes are checked.
 std::optional<std::string> plan_product(const Shape& a, const Shape& b, bool transpose_a,
                                         bool transpose_b, Product& p) {
   const std::vector<int64_t> ad = promoted(a, true), bd = promoted(b, false);
@@ -58,37 +75,26 @@ std::optional<std::string> plan_product(const Shape& a, const Shape& b, bool tra
     return "op(a) has " + std::to_string(p.k) + " columns but op(b) has " + std::to_string(k_b) +
            " rows";
   }
+  // Leading dimensions, right-aligned; a missing one is 1.
   const size_t la = ad.size() - 2, lb = bd.size() - 2, lo = std::max(la, lb);
-  p.batch.assign(lo, 1);
   std::vector<int64_t> a_dims(lo, 1), b_dims(lo, 1);
   for (size_t i = 0; i < la; ++i) a_dims[lo - la + i] = ad[i];
   for (size_t i = 0; i < lb; ++i) b_dims[lo - lb + i] = bd[i];
-  for (size_t i = 0; i < lo; ++i) {
+  p.batch.assign(lo, 1);
+  int64_t a_matrices = 1, b_matrices = 1;
+  for (size_t i = lo; i-- > 0;) {
     if (a_dims[i] != b_dims[i] && a_dims[i] != 1 && b_dims[i] != 1) {
       return "leading dimension " + std::to_string(i) + " is " + std::to_string(a_dims[i]) +
              " in a and " + std::to_string(b_dims[i]) + " in b, which do not broadcast";
     }
     p.batch[i] = std::max(a_dims[i], b_dims[i]);
+    p.a_stride[i] = a_dims[i] == 1 ? 0 : a_matrices;
+    p.b_stride[i] = b_dims[i] == 1 ? 0 : b_matrices;
+    a_matrices *= a_dims[i];
+    b_matrices *= b_dims[i];
   }
-  // Walk the output's matrices in row-major order; an input's dimension of 1 stays at 0.
-  int64_t matrices = 1;
-  for (int64_t d : p.batch) matrices *= d;
-  p.a_index.resize(size_t(matrices));
-  p.b_index.resize(size_t(matrices));
-  std::vector<int64_t> at(lo, 0);
-  for (int64_t o = 0; o < matrices; ++o) {
-    int64_t ai = 0, bi = 0;
-    for (size_t i = 0; i < lo; ++i) {
-      ai = ai * a_dims[i] + (a_dims[i] == 1 ? 0 : at[i]);
-      bi = bi * b_dims[i] + (b_dims[i] == 1 ? 0 : at[i]);
-    }
-    p.a_index[size_t(o)] = ai;
-    p.b_index[size_t(o)] = bi;
-    for (size_t i = lo; i-- > 0;) {
-      if (++at[i] < p.batch[i]) break;
-      at[i] = 0;
-    }
-  }
+  p.matrices = 1;
+  for (int64_t d : p.batch) p.matrices *= d;
   p.a_size = a.count();
   p.b_size = b.count();
   return std::nullopt;
@@ -100,16 +106,17 @@ class ProductOp : public Op {
 
   // out (n, matrices, m, n) = op(a) · op(b) per matrix.
   void forward(const OpArgs& args) const override {
-    const int64_t a_matrix = int64_t(p_.a_rows) * p_.a_cols, b_matrix = int64_t(p_.b_rows) * p_.b_cols;
+    const int64_t a_matrix = int64_t(p_.a_rows) * p_.a_cols,
+                  b_matrix = int64_t(p_.b_rows) * p_.b_cols;
     const int64_t out_matrix = int64_t(p_.m) * p_.n;
     for (int s = 0; s < args.n; ++s) {
       const float* a = args.in[0] + s * p_.a_size;
       const float* b = args.in[1] + s * p_.b_size;
-      float* out = args.out[0] + s * p_.matrices() * out_matrix;
-      for (int64_t o = 0; o < p_.matrices(); ++o) {
-        ops::gemm(out + o * out_matrix, a + p_.a_index[size_t(o)] * a_matrix,
-                  b + p_.b_index[size_t(o)] * b_matrix, p_.m, p_.n, p_.k, op(p_.transpose_a),
-                  op(p_.transpose_b), 0.0f, p_.a_cols, p_.b_cols, p_.n);
+      float* out = args.out[0] + s * p_.matrices * out_matrix;
+      for (int64_t o = 0; o < p_.matrices; ++o) {
+        const auto [ai, bi] = p_.operands(o);
+        ops::gemm(out + o * out_matrix, a + ai * a_matrix, b + bi * b_matrix, p_.m, p_.n, p_.k,
+                  op(p_.transpose_a), op(p_.transpose_b), 0.0f, p_.a_cols, p_.b_cols, p_.n);
       }
     }
   }
@@ -118,17 +125,19 @@ class ProductOp : public Op {
     float* da = args.din[0];
     float* db = args.din[1];
     if (!da && !db) return;
-    const int64_t a_matrix = int64_t(p_.a_rows) * p_.a_cols, b_matrix = int64_t(p_.b_rows) * p_.b_cols;
+    const int64_t a_matrix = int64_t(p_.a_rows) * p_.a_cols,
+                  b_matrix = int64_t(p_.b_rows) * p_.b_cols;
     const int64_t out_matrix = int64_t(p_.m) * p_.n;
     const int m = p_.m, n = p_.n, k = p_.k;
     const bool ta = p_.transpose_a, tb = p_.transpose_b;
     for (int s = 0; s < args.n; ++s) {
-      for (int64_t o = 0; o < p_.matrices(); ++o) {
-        const int64_t ai = s * p_.a_size + p_.a_index[size_t(o)] * a_matrix;
-        const int64_t bi = s * p_.b_size + p_.b_index[size_t(o)] * b_matrix;
+      for (int64_t o = 0; o < p_.matrices; ++o) {
+        const auto [a_matrix_index, b_matrix_index] = p_.operands(o);
+        const int64_t ai = s * p_.a_size + a_matrix_index * a_matrix;
+        const int64_t bi = s * p_.b_size + b_matrix_index * b_matrix;
         const float* a = args.in[0] + ai;
         const float* b = args.in[1] + bi;
-        const float* dout = args.dout[0] + (s * p_.matrices() + o) * out_matrix;  // (m, n)
+        const float* dout = args.dout[0] + (s * p_.matrices + o) * out_matrix;  // (m, n)
         if (da) {
           if (!ta) {  // da (m, k) += dout · op(b)ᵀ
             ops::gemm(da + ai, dout, b, m, k, n, Transpose::kNo, op(!tb), 1.0f, n, p_.b_cols,
@@ -181,8 +190,9 @@ class BatchedMatmulKind : public LayerKind {
       return {Shape(dims)};
     }
     if (product.weight_rows <= 0 || product.weight_columns <= 0) {
-      context.fail("with one input, weightMatrixFirstDimension and weightMatrixSecondDimension "
-                   "must be positive");
+      context.fail(
+          "with one input, weightMatrixFirstDimension and weightMatrixSecondDimension "
+          "must be positive");
     }
     const Shape& in = context.inputs[0];
     if (in.back() != product.weight_rows) {
@@ -218,8 +228,7 @@ class BatchedMatmulKind : public LayerKind {
     }
     const LayerParameter* bias = c.layer.parameter("bias");
     return make_inner_product_op(c.inputs[0].count() / product.weight_rows, product.weight_rows,
-                                 product.weight_columns,
-                                 c.layer.parameter("weights")->slice.offset,
+                                 product.weight_columns, c.layer.parameter("weights")->slice.offset,
                                  bias ? std::optional<size_t>(bias->slice.offset) : std::nullopt,
                                  c.trains_parameters);
   }
@@ -230,19 +239,18 @@ class BatchedMatmulKind : public LayerKind {
     BatchedMatmul product;
     product.transpose_a = p.transposea();
     product.transpose_b = p.transposeb();
-    product.weight_rows =
-        reader.checked(p.weightmatrixfirstdimension(), LayerReader::kMaxChannels,
-                       "weightMatrixFirstDimension");
-    product.weight_columns =
-        reader.checked(p.weightmatrixseconddimension(), LayerReader::kMaxChannels,
-                       "weightMatrixSecondDimension");
+    product.weight_rows = reader.checked(p.weightmatrixfirstdimension(), LayerReader::kMaxChannels,
+                                         "weightMatrixFirstDimension");
+    product.weight_columns = reader.checked(
+        p.weightmatrixseconddimension(), LayerReader::kMaxChannels, "weightMatrixSecondDimension");
     product.has_bias = p.hasbias();
     reader.layer().params = product;
     // Core ML ignores the weight fields of a product of two inputs; so does edgetrain.
     if (message.input_size() != 1) return;
     if (product.weight_rows == 0 || product.weight_columns == 0) {
-      reader.fail("with one input, weightMatrixFirstDimension and weightMatrixSecondDimension "
-                  "must be positive");
+      reader.fail(
+          "with one input, weightMatrixFirstDimension and weightMatrixSecondDimension "
+          "must be positive");
     }
     const uint64_t columns = uint64_t(product.weight_columns);
     reader.tensor("weights", p.weights(), uint64_t(product.weight_rows) * columns, columns);

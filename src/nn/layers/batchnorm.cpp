@@ -16,6 +16,8 @@
 // unbiased variance (count / (count − 1) times the biased one). Unbiased, so that a model
 // trained here and one trained by PyTorch from the same start keep the same running statistics,
 // and inference on a small batch is not biased low.
+#include "ops/batchnorm.h"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -24,7 +26,6 @@
 #include "nn/layer_kind.h"
 #include "nn/layers/classic.h"
 #include "nn/shapes.h"
-#include "ops/batchnorm.h"
 
 namespace edgetrain {
 namespace {
@@ -60,12 +61,14 @@ class BatchnormOp : public Op {
   size_t saved_bytes_per_sample() const override {
     if (statistics(Mode::kTraining) == Statistics::kRunning) return 0;
     // Batch statistics live once, in the first sample's slot (every workspace has one).
-    const size_t sets = statistics(Mode::kTraining) == Statistics::kInstance ? size_t(c_.view.outer) : 1;
+    const size_t sets =
+        statistics(Mode::kTraining) == Statistics::kInstance ? size_t(c_.view.outer) : 1;
     return sets * 2 * size_t(c_.view.c) * sizeof(float);
   }
 
   void forward(const OpArgs& a) const override {
-    const int channels = c_.view.c, plane = int(c_.view.plane()), rows = this->rows(a);
+    const int channels = c_.view.c, plane = int(c_.view.plane());
+    const int64_t rows = this->rows(a);
     const float* gamma = a.parameters + c_.gamma;
     const float* beta = a.parameters + c_.beta;
     switch (statistics(a.mode)) {
@@ -77,7 +80,7 @@ class BatchnormOp : public Op {
         return;
       }
       case Statistics::kInstance:
-        for (int r = 0; r < rows; ++r) {
+        for (int64_t r = 0; r < rows; ++r) {
           const size_t at = size_t(r) * channels * plane;
           float *mean = saved(a) + size_t(r) * 2 * channels, *inv_std = mean + channels;
           double* sums = partial(a);
@@ -107,7 +110,8 @@ class BatchnormOp : public Op {
   }
 
   void backward(const OpArgs& a) const override {
-    const int channels = c_.view.c, plane = int(c_.view.plane()), rows = this->rows(a);
+    const int channels = c_.view.c, plane = int(c_.view.plane());
+    const int64_t rows = this->rows(a);
     const float* gamma = a.parameters + c_.gamma;
     float* dgamma = c_.trains && a.dparameters ? a.dparameters + c_.gamma : nullptr;
     float* dbeta = c_.trains && a.dparameters ? a.dparameters + c_.beta : nullptr;
@@ -133,7 +137,7 @@ class BatchnormOp : public Op {
         return;
       }
       case Statistics::kInstance:
-        for (int r = 0; r < rows; ++r) {
+        for (int64_t r = 0; r < rows; ++r) {
           const size_t at = size_t(r) * channels * plane;
           const float *mean = saved(a) + size_t(r) * 2 * channels, *inv_std = mean + channels;
           ops::batchnorm_backward_sums(sums, a.dout[0] + at, a.in[0] + at, mean, inv_std, 1,
@@ -155,15 +159,15 @@ class BatchnormOp : public Op {
         sums[2 * channels] = double(rows) * plane;
         double* totals = total(a);
         reduce(a, sums, totals);
-        ops::batchnorm_backward_statistics(dinput, a.dout[0], a.in[0], mean, inv_std, gamma,
-                                           totals, totals[2 * channels], rows, channels, plane);
+        ops::batchnorm_backward_statistics(dinput, a.dout[0], a.in[0], mean, inv_std, gamma, totals,
+                                           totals[2 * channels], rows, channels, plane);
         return;
       }
     }
   }
 
  private:
-  int rows(const OpArgs& a) const { return int(a.n * c_.view.outer); }
+  int64_t rows(const OpArgs& a) const { return a.n * c_.view.outer; }
   size_t sums_size() const { return 2 * size_t(c_.view.c) + 1; }
   // Scratch starts 16-byte aligned (a std::vector's storage), so doubles fit at its start.
   double* partial(const OpArgs& a) const { return reinterpret_cast<double*>(a.scratch); }

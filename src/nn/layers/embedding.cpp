@@ -21,7 +21,7 @@ namespace {
 struct Lookup {
   int64_t per_sample = 1;  // indices in one sample
   int vocabulary = 0;
-  int size = 0;  // values per embedding
+  int size = 0;                       // values per embedding
   const char* vocabulary_field = "";  // "inputDim" or "vocabSize", for messages
 };
 
@@ -76,10 +76,14 @@ class EmbeddingOp : public Op {
       if (index_of(value, lookup_.vocabulary) >= 0 && value == std::floor(value)) continue;
       char text[48];
       std::snprintf(text, sizeof text, "%g", double(value));
-      const int64_t sample = i / lookup_.per_sample, position = i % lookup_.per_sample;
-      return "value " + std::string(text) + " (sample " + std::to_string(sample) +
-             (lookup_.per_sample > 1 ? ", position " + std::to_string(position) : "") +
-             ") is not an index: " + lookup_.vocabulary_field + " " +
+      std::string where;
+      if (n > 1) where += "sample " + std::to_string(i / lookup_.per_sample);
+      if (lookup_.per_sample > 1) {
+        where += (where.empty() ? "" : ", ") + std::string("position ") +
+                 std::to_string(i % lookup_.per_sample);
+      }
+      return "value " + std::string(text) + (where.empty() ? "" : " (" + where + ")") +
+             " is not an index: " + lookup_.vocabulary_field + " " +
              std::to_string(lookup_.vocabulary) + " allows whole numbers 0 to " +
              std::to_string(lookup_.vocabulary - 1);
     }
@@ -152,9 +156,8 @@ class EmbeddingKind : public LayerKind {
   }
   std::unique_ptr<Op> compile(const CompileContext& c) const override {
     const auto& e = std::get<Embedding>(c.layer.params);
-    return compile_lookup(c, {.vocabulary = e.input_dim,
-                              .size = e.output_channels,
-                              .vocabulary_field = "inputDim"});
+    return compile_lookup(
+        c, {.vocabulary = e.input_dim, .size = e.output_channels, .vocabulary_field = "inputDim"});
   }
   void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {
     const spec::EmbeddingLayerParams& p = message.embedding();
@@ -210,9 +213,8 @@ class EmbeddingNDKind : public LayerKind {
   }
   std::unique_ptr<Op> compile(const CompileContext& c) const override {
     const auto& e = std::get<EmbeddingND>(c.layer.params);
-    return compile_lookup(c, {.vocabulary = e.vocab_size,
-                              .size = e.embedding_size,
-                              .vocabulary_field = "vocabSize"});
+    return compile_lookup(
+        c, {.vocabulary = e.vocab_size, .size = e.embedding_size, .vocabulary_field = "vocabSize"});
   }
   void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {
     const spec::EmbeddingNDLayerParams& p = message.embeddingnd();

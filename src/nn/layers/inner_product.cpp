@@ -5,9 +5,10 @@
 // dimensions are rows of one matrix product. Core ML can update it.
 //
 // Forward keeps nothing: backward reads the input and the weights.
+#include "nn/layers/inner_product.h"
+
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
-#include "nn/layers/inner_product.h"
 #include "ops/ops.h"
 
 namespace edgetrain {
