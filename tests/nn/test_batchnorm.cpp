@@ -11,6 +11,7 @@
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
 #include "nn/layer_kind.h"
+#include "nn/parameter_values.h"
 #include "test_paths.h"
 
 namespace edgetrain {
@@ -221,11 +222,6 @@ Model batchnorm_network(bool batchnorm_updatable) {
       .build();
 }
 
-std::vector<float> tensor_of(const Model& model, const char* layer, const char* name) {
-  const LayerParameter& p = *model.layer(layer).parameter(name);
-  return std::vector<float>(model.data(p), model.data(p) + p.slice.size);
-}
-
 TEST(Batchnorm, UpdateTaskUsesTheWholeMiniBatchsStatistics) {
   // One mini-batch, one step: the running statistics come from the first forward alone, which
   // must see all 96 samples whether one thread or two run it.
@@ -237,11 +233,12 @@ TEST(Batchnorm, UpdateTaskUsesTheWholeMiniBatchsStatistics) {
     UpdateTask task(model, data, {.epochs = 1, .batch_size = 96, .seed = 3, .threads = threads});
     task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) { losses.push_back(end.loss); };
     task.run();
-    means.push_back(tensor_of(model, "bn", "mean"));
-    variances.push_back(tensor_of(model, "bn", "variance"));
+    means.push_back(parameter_values(model, "bn", "mean"));
+    variances.push_back(parameter_values(model, "bn", "variance"));
   }
   const Model untrained = batchnorm_network(kUpdatable);
-  EXPECT_NE(means[0], tensor_of(untrained, "bn", "mean")) << "training moves the running mean";
+  EXPECT_NE(means[0], parameter_values(untrained, "bn", "mean"))
+      << "training moves the running mean";
   for (size_t c = 0; c < means[0].size(); ++c) {
     EXPECT_NEAR(means[1][c], means[0][c], 1e-6 + 1e-5 * std::fabs(means[0][c]));
     EXPECT_NEAR(variances[1][c], variances[0][c], 1e-6 + 1e-5 * std::fabs(variances[0][c]));
@@ -257,7 +254,8 @@ TEST(Batchnorm, UpdateTaskIsBitIdenticalForASeedAndThreadCount) {
   UpdateTask(a, data, config).run();
   UpdateTask(b, data, config).run();
   EXPECT_EQ(a.parameters, b.parameters);
-  EXPECT_NE(tensor_of(a, "bn", "gamma"), tensor_of(batchnorm_network(kUpdatable), "bn", "gamma"))
+  EXPECT_NE(parameter_values(a, "bn", "gamma"),
+            parameter_values(batchnorm_network(kUpdatable), "bn", "gamma"))
       << "an updatable batchnorm trains gamma";
 }
 
@@ -267,9 +265,10 @@ TEST(Batchnorm, AFrozenBatchnormPassesGradientsAndKeepsItsStatistics) {
   const Model untrained = model;
   UpdateTask(model, data, {.epochs = 1, .batch_size = 64, .seed = 2, .threads = 2}).run();
   for (const char* name : {"gamma", "beta", "mean", "variance"}) {
-    EXPECT_EQ(tensor_of(model, "bn", name), tensor_of(untrained, "bn", name)) << name;
+    EXPECT_EQ(parameter_values(model, "bn", name), parameter_values(untrained, "bn", name)) << name;
   }
-  EXPECT_NE(tensor_of(model, "conv", "weights"), tensor_of(untrained, "conv", "weights"))
+  EXPECT_NE(parameter_values(model, "conv", "weights"),
+            parameter_values(untrained, "conv", "weights"))
       << "the convolution before it trains through it";
 }
 

@@ -12,6 +12,7 @@
 #include "edgetrain/train.h"
 #include "nn/layer_kind.h"
 #include "nn/network.h"
+#include "nn/parameter_values.h"
 
 namespace edgetrain {
 namespace {
@@ -50,11 +51,6 @@ Model lookup_network(bool embedding_updatable) {
       .build();
 }
 
-std::vector<float> tensor_of(const Model& model, const char* layer, const char* name) {
-  const LayerParameter& p = *model.layer(layer).parameter(name);
-  return std::vector<float>(model.data(p), model.data(p) + p.slice.size);
-}
-
 std::string error_of(const std::function<void()>& run) {
   try {
     run();
@@ -84,8 +80,8 @@ TEST(Embedding, IndicesOutsideTheVocabularyGiveTheBiasAndNoGradient) {
   a.dparameters = dparameters.data();
   op->forward(a);
   op->backward(a);
-  const std::vector<float> table = tensor_of(model, "embed", "weights");  // (4, 6)
-  const std::vector<float> bias = tensor_of(model, "embed", "bias");
+  const std::vector<float> table = parameter_values(model, "embed", "weights");  // (4, 6)
+  const std::vector<float> bias = parameter_values(model, "embed", "bias");
   for (int i = 0; i < n; ++i) {
     const bool valid = i >= 5;
     for (int c = 0; c < 4; ++c) {
@@ -140,14 +136,17 @@ TEST(Embedding, AnEmbeddingStartingAGraphTrainsItsTable) {
     epoch_losses.push_back(end.mean_loss);
   };
   const TrainingResult result = task.run();
-  EXPECT_NE(tensor_of(model, "embed", "weights"), tensor_of(untrained, "embed", "weights"));
+  EXPECT_NE(parameter_values(model, "embed", "weights"),
+            parameter_values(untrained, "embed", "weights"));
   EXPECT_LT(epoch_losses.back(), 0.5 * epoch_losses.front());
   EXPECT_EQ(result.final_accuracy, 1.0) << "index % 3 is learnable from the index";
 
   Model frozen = lookup_network(false);
   UpdateTask(frozen, data, {.epochs = 2, .batch_size = 12, .threads = 2}).run();
-  EXPECT_EQ(tensor_of(frozen, "embed", "weights"), tensor_of(untrained, "embed", "weights"));
-  EXPECT_NE(tensor_of(frozen, "dense", "weights"), tensor_of(untrained, "dense", "weights"));
+  EXPECT_EQ(parameter_values(frozen, "embed", "weights"),
+            parameter_values(untrained, "embed", "weights"));
+  EXPECT_NE(parameter_values(frozen, "dense", "weights"),
+            parameter_values(untrained, "dense", "weights"));
 }
 
 TEST(Embedding, NothingBeforeAnEmbeddingCanTrainThroughIt) {

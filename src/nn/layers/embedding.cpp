@@ -97,106 +97,53 @@ class EmbeddingOp : public Op {
   bool trains_;
 };
 
-// What both kinds share: weights (size, vocabulary) and an optional bias (size).
-std::vector<ParameterSpec> lookup_parameters(int vocabulary, int size, bool has_bias) {
-  // Initialised like a dense layer reading a one-hot vector, which is what a lookup computes.
-  std::vector<ParameterSpec> specs{{.name = "weights",
-                                    .shape = {size, vocabulary},
-                                    .random = true,
-                                    .fan_in = vocabulary,
-                                    .fan_out = size}};
-  if (has_bias) specs.push_back({.name = "bias", .shape = {size}});
-  return specs;
-}
-
-std::unique_ptr<Op> compile_lookup(const CompileContext& c, Lookup lookup) {
-  const LayerParameter* bias = c.layer.parameter("bias");
-  lookup.per_sample = c.inputs[0].count();
-  return std::make_unique<EmbeddingOp>(
-      lookup, c.layer.parameter("weights")->slice.offset,
-      bias ? std::optional<size_t>(bias->slice.offset) : std::nullopt, c.trains_parameters);
-}
-
-void read_lookup_tensors(LayerReader& reader, int vocabulary, int size, bool has_bias,
-                         const spec::WeightParams& weights, const spec::WeightParams& bias) {
-  reader.tensor("weights", weights, uint64_t(size) * uint64_t(vocabulary), uint64_t(size));
-  if (has_bias) {
-    reader.tensor("bias", bias, uint64_t(size), uint64_t(size));
-  } else {
-    reader.no_tensor(bias, "bias (hasBias is false)");
+// The two kinds differ only in names and in the shapes they read; the fields below say how.
+struct EmbeddingFields {
+  using Params = Embedding;
+  using Message = spec::EmbeddingLayerParams;
+  static constexpr const char* kName = "embedding";
+  static constexpr int kField = spec::NeuralNetworkLayer::kEmbedding;
+  static constexpr const char *kVocabularyName = "inputDim", *kSizeName = "outputChannels";
+  static constexpr int Params::*kVocabulary = &Embedding::input_dim;
+  static constexpr int Params::*kSize = &Embedding::output_channels;
+  static const Message& message(const spec::NeuralNetworkLayer& m) { return m.embedding(); }
+  static Message* mutable_message(spec::NeuralNetworkLayer& m) { return m.mutable_embedding(); }
+  static uint64_t vocabulary(const Message& p) { return p.inputdim(); }
+  static uint64_t size(const Message& p) { return p.outputchannels(); }
+  static void set_sizes(Message* p, const Params& e) {
+    p->set_inputdim(uint64_t(e.input_dim));
+    p->set_outputchannels(uint64_t(e.output_channels));
   }
-}
-
-std::string describe_lookup(int vocabulary, int size, bool has_bias) {
-  return "vocabulary " + std::to_string(vocabulary) + " -> " + std::to_string(size) +
-         (has_bias ? "" : ", no bias");
-}
-
-class EmbeddingKind : public LayerKind {
- public:
-  const char* name() const override { return "embedding"; }
-  int coreml_field() const override { return spec::NeuralNetworkLayer::kEmbedding; }
-  bool differentiable(const Layer&) const override { return false; }
-
-  std::vector<Shape> infer(const LayerContext& context) const override {
-    const auto& embedding = std::get<Embedding>(context.layer.params);
-    if (embedding.input_dim <= 0) context.fail("inputDim must be positive");
-    if (embedding.output_channels <= 0) context.fail("outputChannels must be positive");
+  // (..., 1, 1, 1) → (..., size, 1, 1)
+  static Shape output(const LayerContext& context, int size) {
     const Chw in = classic_view(context);
     if (in.c != 1 || in.h != 1 || in.w != 1) {
       context.fail(context.input_text(0) +
                    " but embedding reads one index per (1, 1, 1): its last three dimensions "
                    "must be 1 (leading ones are a sequence)");
     }
-    return {classic_shape(context.inputs[0], embedding.output_channels, 1, 1)};
-  }
-  std::vector<ParameterSpec> parameters(const Layer& layer) const override {
-    const auto& e = std::get<Embedding>(layer.params);
-    return lookup_parameters(e.input_dim, e.output_channels, e.has_bias);
-  }
-  std::unique_ptr<Op> compile(const CompileContext& c) const override {
-    const auto& e = std::get<Embedding>(c.layer.params);
-    return compile_lookup(
-        c, {.vocabulary = e.input_dim, .size = e.output_channels, .vocabulary_field = "inputDim"});
-  }
-  void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {
-    const spec::EmbeddingLayerParams& p = message.embedding();
-    Embedding e;
-    e.input_dim = reader.checked(p.inputdim(), LayerReader::kMaxChannels, "inputDim");
-    e.output_channels =
-        reader.checked(p.outputchannels(), LayerReader::kMaxChannels, "outputChannels");
-    e.has_bias = p.hasbias();
-    if (e.input_dim == 0) reader.fail("inputDim must be positive");
-    if (e.output_channels == 0) reader.fail("outputChannels must be positive");
-    reader.layer().params = e;
-    read_lookup_tensors(reader, e.input_dim, e.output_channels, e.has_bias, p.weights(), p.bias());
-  }
-  void write(const Model& model, const Layer& layer,
-             spec::NeuralNetworkLayer& message) const override {
-    const auto& e = std::get<Embedding>(layer.params);
-    spec::EmbeddingLayerParams* p = message.mutable_embedding();
-    p->set_inputdim(uint64_t(e.input_dim));
-    p->set_outputchannels(uint64_t(e.output_channels));
-    p->set_hasbias(e.has_bias);
-    write_tensor(model, layer, "weights", p->mutable_weights());
-    write_tensor(model, layer, "bias", p->mutable_bias());
-  }
-  std::string describe(const Layer& layer) const override {
-    const auto& e = std::get<Embedding>(layer.params);
-    return describe_lookup(e.input_dim, e.output_channels, e.has_bias);
+    return classic_shape(context.inputs[0], size, 1, 1);
   }
 };
 
-class EmbeddingNDKind : public LayerKind {
- public:
-  const char* name() const override { return "embeddingND"; }
-  int coreml_field() const override { return spec::NeuralNetworkLayer::kEmbeddingND; }
-  bool differentiable(const Layer&) const override { return false; }
-
-  std::vector<Shape> infer(const LayerContext& context) const override {
-    const auto& e = std::get<EmbeddingND>(context.layer.params);
-    if (e.vocab_size <= 0) context.fail("vocabSize must be positive");
-    if (e.embedding_size <= 0) context.fail("embeddingSize must be positive");
+struct EmbeddingNDFields {
+  using Params = EmbeddingND;
+  using Message = spec::EmbeddingNDLayerParams;
+  static constexpr const char* kName = "embeddingND";
+  static constexpr int kField = spec::NeuralNetworkLayer::kEmbeddingND;
+  static constexpr const char *kVocabularyName = "vocabSize", *kSizeName = "embeddingSize";
+  static constexpr int Params::*kVocabulary = &EmbeddingND::vocab_size;
+  static constexpr int Params::*kSize = &EmbeddingND::embedding_size;
+  static const Message& message(const spec::NeuralNetworkLayer& m) { return m.embeddingnd(); }
+  static Message* mutable_message(spec::NeuralNetworkLayer& m) { return m.mutable_embeddingnd(); }
+  static uint64_t vocabulary(const Message& p) { return p.vocabsize(); }
+  static uint64_t size(const Message& p) { return p.embeddingsize(); }
+  static void set_sizes(Message* p, const Params& e) {
+    p->set_vocabsize(uint64_t(e.vocab_size));
+    p->set_embeddingsize(uint64_t(e.embedding_size));
+  }
+  // (..., 1) → (..., size)
+  static Shape output(const LayerContext& context, int size) {
     const Shape& in = context.inputs[0];
     if (in.rank() < 2 || in.back() != 1) {
       context.fail(context.input_text(0) +
@@ -204,43 +151,88 @@ class EmbeddingNDKind : public LayerKind {
                    "dimension of 1");
     }
     Shape out = in;
-    out[in.rank() - 1] = e.embedding_size;
-    return {out};
+    out[in.rank() - 1] = size;
+    return out;
   }
+};
+
+template <typename Fields>
+class LookupKind : public LayerKind {
+  using Params = typename Fields::Params;
+
+ public:
+  const char* name() const override { return Fields::kName; }
+  int coreml_field() const override { return Fields::kField; }
+  bool differentiable(const Layer&) const override { return false; }
+
+  std::vector<Shape> infer(const LayerContext& context) const override {
+    const auto& e = std::get<Params>(context.layer.params);
+    if (e.*Fields::kVocabulary <= 0)
+      context.fail(std::string(Fields::kVocabularyName) + " must be positive");
+    if (e.*Fields::kSize <= 0) context.fail(std::string(Fields::kSizeName) + " must be positive");
+    return {Fields::output(context, e.*Fields::kSize)};
+  }
+
+  // Weights (size, vocabulary), bias (size); the weights start like a dense layer's reading a
+  // one-hot vector, which is what a lookup computes.
   std::vector<ParameterSpec> parameters(const Layer& layer) const override {
-    const auto& e = std::get<EmbeddingND>(layer.params);
-    return lookup_parameters(e.vocab_size, e.embedding_size, e.has_bias);
+    const auto& e = std::get<Params>(layer.params);
+    const int vocabulary = e.*Fields::kVocabulary, size = e.*Fields::kSize;
+    std::vector<ParameterSpec> specs{{.name = "weights",
+                                      .shape = {size, vocabulary},
+                                      .random = true,
+                                      .fan_in = vocabulary,
+                                      .fan_out = size}};
+    if (e.has_bias) specs.push_back({.name = "bias", .shape = {size}});
+    return specs;
   }
+
   std::unique_ptr<Op> compile(const CompileContext& c) const override {
-    const auto& e = std::get<EmbeddingND>(c.layer.params);
-    return compile_lookup(
-        c, {.vocabulary = e.vocab_size, .size = e.embedding_size, .vocabulary_field = "vocabSize"});
+    const auto& e = std::get<Params>(c.layer.params);
+    const LayerParameter* bias = c.layer.parameter("bias");
+    const Lookup lookup{.per_sample = c.inputs[0].count(),
+                        .vocabulary = e.*Fields::kVocabulary,
+                        .size = e.*Fields::kSize,
+                        .vocabulary_field = Fields::kVocabularyName};
+    return std::make_unique<EmbeddingOp>(
+        lookup, c.layer.parameter("weights")->slice.offset,
+        bias ? std::optional<size_t>(bias->slice.offset) : std::nullopt, c.trains_parameters);
   }
+
   void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {
-    const spec::EmbeddingNDLayerParams& p = message.embeddingnd();
-    EmbeddingND e;
-    e.vocab_size = reader.checked(p.vocabsize(), LayerReader::kMaxChannels, "vocabSize");
-    e.embedding_size =
-        reader.checked(p.embeddingsize(), LayerReader::kMaxChannels, "embeddingSize");
+    const auto& p = Fields::message(message);
+    Params e;
+    const int vocabulary = e.*Fields::kVocabulary =
+                               reader.checked(Fields::vocabulary(p), LayerReader::kMaxChannels,
+                                              Fields::kVocabularyName);
+    const int size = e.*Fields::kSize = reader.checked(Fields::size(p), LayerReader::kMaxChannels,
+                                                       Fields::kSizeName);
     e.has_bias = p.hasbias();
-    if (e.vocab_size == 0) reader.fail("vocabSize must be positive");
-    if (e.embedding_size == 0) reader.fail("embeddingSize must be positive");
+    if (vocabulary == 0) reader.fail(std::string(Fields::kVocabularyName) + " must be positive");
+    if (size == 0) reader.fail(std::string(Fields::kSizeName) + " must be positive");
     reader.layer().params = e;
-    read_lookup_tensors(reader, e.vocab_size, e.embedding_size, e.has_bias, p.weights(), p.bias());
+    reader.tensor("weights", p.weights(), uint64_t(size) * uint64_t(vocabulary), uint64_t(size));
+    if (e.has_bias) {
+      reader.tensor("bias", p.bias(), uint64_t(size), uint64_t(size));
+    } else {
+      reader.no_tensor(p.bias(), "bias (hasBias is false)");
+    }
   }
+
   void write(const Model& model, const Layer& layer,
              spec::NeuralNetworkLayer& message) const override {
-    const auto& e = std::get<EmbeddingND>(layer.params);
-    spec::EmbeddingNDLayerParams* p = message.mutable_embeddingnd();
-    p->set_vocabsize(uint64_t(e.vocab_size));
-    p->set_embeddingsize(uint64_t(e.embedding_size));
+    const auto& e = std::get<Params>(layer.params);
+    auto* p = Fields::mutable_message(message);
+    Fields::set_sizes(p, e);
     p->set_hasbias(e.has_bias);
     write_tensor(model, layer, "weights", p->mutable_weights());
     write_tensor(model, layer, "bias", p->mutable_bias());
   }
+
   std::string describe(const Layer& layer) const override {
-    const auto& e = std::get<EmbeddingND>(layer.params);
-    return describe_lookup(e.vocab_size, e.embedding_size, e.has_bias);
+    const auto& e = std::get<Params>(layer.params);
+    return "vocabulary " + std::to_string(e.*Fields::kVocabulary) + " -> " +
+           std::to_string(e.*Fields::kSize) + (e.has_bias ? "" : ", no bias");
   }
 };
 
@@ -248,13 +240,13 @@ class EmbeddingNDKind : public LayerKind {
 
 template <>
 const LayerKind& kind_for<Embedding>() {
-  static const EmbeddingKind kind;
+  static const LookupKind<EmbeddingFields> kind;
   return kind;
 }
 
 template <>
 const LayerKind& kind_for<EmbeddingND>() {
-  static const EmbeddingNDKind kind;
+  static const LookupKind<EmbeddingNDFields> kind;
   return kind;
 }
 
