@@ -10,8 +10,8 @@
 #include "edgetrain/data.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
+#include "nn/kind_test_helpers.h"
 #include "nn/layer_kind.h"
-#include "nn/parameter_values.h"
 #include "test_paths.h"
 
 namespace edgetrain {

@@ -10,9 +10,9 @@
 #include "edgetrain/inference.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
+#include "nn/kind_test_helpers.h"
 #include "nn/layer_kind.h"
 #include "nn/network.h"
-#include "nn/parameter_values.h"
 
 namespace edgetrain {
 namespace {
@@ -49,15 +49,6 @@ Model lookup_network(bool embedding_updatable) {
       })
       .initializer(Initializer::kGlorotUniform, 4)
       .build();
-}
-
-std::string error_of(const std::function<void()>& run) {
-  try {
-    run();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Embedding, IndicesOutsideTheVocabularyGiveTheBiasAndNoGradient) {

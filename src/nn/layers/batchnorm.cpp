@@ -295,8 +295,10 @@ class BatchnormKind : public LayerKind {
     b->set_epsilon(norm.epsilon);
     write_tensor(model, layer, "gamma", b->mutable_gamma());
     write_tensor(model, layer, "beta", b->mutable_beta());
-    write_tensor(model, layer, "mean", b->mutable_mean());
-    write_tensor(model, layer, "variance", b->mutable_variance());
+    if (!norm.compute_mean_var) {  // else none, as coremltools writes it
+      write_tensor(model, layer, "mean", b->mutable_mean());
+      write_tensor(model, layer, "variance", b->mutable_variance());
+    }
   }
 
   std::string describe(const Layer& layer) const override {

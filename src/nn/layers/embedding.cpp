@@ -25,7 +25,8 @@ struct Lookup {
   const char* vocabulary_field = "";  // "inputDim" or "vocabSize", for messages
 };
 
-// The index a value names, or -1 when it names none.
+// The index a value names, or -1 when it names none (negative, too large, NaN). A fraction is
+// rounded toward zero here; invalid_input refuses it where input can be refused.
 int64_t index_of(float value, int vocabulary) {
   return value >= 0.0f && value < float(vocabulary) ? int64_t(value) : -1;
 }
