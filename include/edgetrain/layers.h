@@ -80,13 +80,21 @@ struct Activation {
   int channels = 0;
   bool operator==(const Activation&) const = default;
 };
-inline Activation ReLU() { return {ActivationType::kReLU}; }
-inline Activation Sigmoid() { return {ActivationType::kSigmoid}; }
-inline Activation Tanh() { return {ActivationType::kTanh}; }
+inline Activation ReLU() {
+  return {ActivationType::kReLU};
+}
+inline Activation Sigmoid() {
+  return {ActivationType::kSigmoid};
+}
+inline Activation Tanh() {
+  return {ActivationType::kTanh};
+}
 inline Activation Linear(float alpha = 1.0f, float beta = 0.0f) {
   return {ActivationType::kLinear, alpha, beta};
 }
-inline Activation LeakyReLU(float alpha = 0.3f) { return {ActivationType::kLeakyReLU, alpha}; }
+inline Activation LeakyReLU(float alpha = 0.3f) {
+  return {ActivationType::kLeakyReLU, alpha};
+}
 
 enum class FlattenOrder { kChannelFirst, kChannelLast };
 // (C, H, W) → (C·H·W, 1, 1), in (C, H, W) order or, channel-last, in (H, W, C) order.
@@ -109,6 +117,117 @@ struct Softmax {
   bool operator==(const Softmax&) const = default;
 };
 
+// ---- Layers that move data ----------------------------------------------------------------------
+// Classic reshape (Core ML's `reshape`) of the (C, H, W) blocks of a blob whose leading dimensions
+// are the sequence: a 3-value target [C, H, W] reshapes each block, a 4-value [Seq, C, H, W] the
+// whole sample. Channel-first keeps the bytes; channel-last reads the blocks in (H, W, C) order and
+// writes the new ones in (H, W, C) order too (Apple's ReshapeLayerParams).
+enum class ReshapeOrder { kChannelFirst, kChannelLast };
+struct Reshape {
+  std::vector<int64_t> target_shape;  // [C, H, W] or [Seq, C, H, W], every size positive
+  ReshapeOrder order = ReshapeOrder::kChannelFirst;
+  bool operator==(const Reshape&) const = default;
+};
+
+// Core ML's permute: reorders the axes (Seq, C, H, W) of a blob; output axis k is input axis
+// axes[k]. A per-sample (C, H, W) has Seq 1; an axis of 1 may move anywhere.
+struct Permute {
+  std::array<int, 4> axes{0, 1, 2, 3};  // a permutation of 0..3 over (Seq, C, H, W)
+  bool operator==(const Permute&) const = default;
+};
+
+// Core ML's `padding` of the last two dimensions (H, W); leading ones are batch.
+enum class PaddingType { kConstant, kReflection, kReplication };
+struct Pad {
+  PaddingType type = PaddingType::kConstant;
+  float value = 0.0f;                      // kConstant: the value of the border
+  std::array<int, 4> amounts{0, 0, 0, 0};  // (top, bottom, left, right), in values
+  bool operator==(const Pad&) const = default;
+};
+
+// The ND layers below count axes as Core ML does, on the whole tensor: under the exact array
+// mapping that is the per-sample shape; under the default rank-5 mapping a per-sample blob of
+// rank r is Core ML's (Seq, Batch, ...) of rank r + 2, so non-negative axes are 2 more than the
+// per-sample axis and may not name Seq or Batch (src/nn/layers/nd_axis.h). Negative axes count
+// from the end. The layers keep the values as Core ML stores them; shape inference reads them.
+
+// reshapeStatic: the whole tensor's new shape; one entry may be -1 (inferred from the count). Under
+// the rank-5 mapping the first two entries (Seq, Batch) must be 1.
+struct ReshapeStatic {
+  std::vector<int64_t> target_shape;
+  bool operator==(const ReshapeStatic&) const = default;
+};
+
+// flattenTo2D: (d0 ... d[axis-1], d[axis] ... d[r-1]) → (product before axis, product from axis).
+struct FlattenTo2D {
+  int64_t axis = 1;
+  bool operator==(const FlattenTo2D&) const = default;
+};
+
+// squeeze: removes the named axes (each of size 1), or with squeeze_all every axis of size 1; a
+// rank-1 result stays rank 1.
+struct Squeeze {
+  std::vector<int64_t> axes;
+  bool squeeze_all = false;
+  bool operator==(const Squeeze&) const = default;
+};
+
+// expandDims: inserts axes of size 1, at the named positions of the output.
+struct ExpandDims {
+  std::vector<int64_t> axes;
+  bool operator==(const ExpandDims&) const = default;
+};
+
+// constantPad: pads every axis with `value`: pad_amounts holds (before, after) per axis of the
+// whole tensor. pad_to_given_output_size: one of each pair is instead the size the axis grows to
+// (before or after the values).
+struct ConstantPad {
+  float value = 0.0f;
+  std::vector<int64_t> pad_amounts;  // 2 × Core ML's rank
+  bool pad_to_given_output_size = false;
+  bool operator==(const ConstantPad&) const = default;
+};
+
+// ---- Layers that merge several inputs ----------------------------------------------------------
+// Concatenation along the channel axis (-3) of (C, H, W), leading dimensions as batch: inputs of
+// the same rank (3 or more) that differ only in C (Core ML's `concat`; its sequenceConcat, along
+// axis -5, is not supported).
+struct Concat {
+  bool operator==(const Concat&) const = default;
+};
+
+// Concatenation along any axis (Core ML's `concatND`). `axis` counts Core ML's axes: under the
+// exact array mapping the per-sample tensor's; under the default rank-5 mapping a per-sample
+// (C, H, W) is Core ML's (Seq, Batch, C, H, W), so axis 2 is C, and 0 and 1 are refused.
+struct ConcatND {
+  int axis = 0;             // negative counts from the last axis
+  bool interleave = false;  // inputs of one shape, taken in turn along the axis (spec 5)
+  bool operator==(const ConcatND&) const = default;
+};
+
+// Element-wise over inputs of one shape, with Core ML's limited broadcasting between inputs of rank
+// 3 and up: add, multiply and average let C and the (H, W) plane of an input be 1 ([1, 1, 1],
+// [C, 1, 1], [1, H, W] against [C, H, W]); max and min only the plane ([C, 1, 1] against
+// [C, H, W]). The output has the broadcast shape.
+struct Add {  // y = x1 + x2 + ...; one input: y = x + alpha
+  float alpha = 0.0f;
+  bool operator==(const Add&) const = default;
+};
+struct Multiply {  // y = x1 · x2 · ...; one input: y = alpha · x
+  float alpha = 1.0f;
+  bool operator==(const Multiply&) const = default;
+};
+struct Average {  // y = (x1 + x2 + ...) / inputs
+  bool operator==(const Average&) const = default;
+};
+struct Max {  // y = max(x1, x2, ...); the gradient goes to the first input holding the maximum
+  bool operator==(const Max&) const = default;
+};
+struct Min {  // y = min(x1, x2, ...); the gradient goes to the first input holding the minimum
+  bool operator==(const Min&) const = default;
+};
+
+// ---- Normalisation, lookups and products ---------------------------------------------------
 // Batch normalisation over the channel axis (-3) of (C, H, W), any leading dimensions more batch:
 // y = gamma[c] * (x - mean[c]) / sqrt(variance[c] + epsilon) + beta[c]. Parameters gamma, beta
 // (trainable) and, unless compute_mean_var, the running mean and variance (state: training an
@@ -157,7 +276,12 @@ struct BatchedMatmul {
   bool operator==(const BatchedMatmul&) const = default;
 };
 
-using LayerParams = std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax,
-                                 Batchnorm, Embedding, EmbeddingND, BatchedMatmul>;
+// The one list of kinds: each alternative's kind_for<T>() is in src/nn/layers/.
+using LayerParams =
+    std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax,  // LeNet's
+                 Reshape, Permute, Pad, ReshapeStatic, FlattenTo2D, Squeeze, ExpandDims,
+                 ConstantPad,                                          // moving data
+                 Concat, ConcatND, Add, Multiply, Average, Max, Min,   // merging inputs
+                 Batchnorm, Embedding, EmbeddingND, BatchedMatmul>;    // normalising, lookups
 
 }  // namespace edgetrain

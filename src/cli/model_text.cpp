@@ -14,9 +14,6 @@ std::string number(double value) {
   return text.str();
 }
 
-std::string pair_text(const std::array<int, 2>& values, const char* separator = "x") {
-  return std::to_string(values[0]) + separator + std::to_string(values[1]);
-}
 
 
 }  // namespace

@@ -92,6 +92,9 @@ class LayerKind {
 
   // One line for `inspect`: "32 filters 3x3, stride 1, valid".
   virtual std::string describe(const Layer& layer) const = 0;
+  // What of Core ML's options it supports, for README's table of layers ("valid and same padding,
+  // ..."); empty when it has none to tell.
+  virtual std::string notes() const { return ""; }
 };
 
 // The kind of a layer, of a variant alternative, and of a Core ML field number (null if none).

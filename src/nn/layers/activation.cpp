@@ -269,6 +269,11 @@ class ActivationKind : public LayerKind {
     }
   }
 
+  std::string notes() const override {
+    return "all 13 nonlinearities (linear, ReLU, leaky, thresholded, PReLU, tanh, scaled tanh, "
+           "sigmoid, hard sigmoid, ELU, softsign, softplus, parametric softplus); Core ML "
+           "back-propagates through ReLU, sigmoid and tanh only";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& a = std::get<Activation>(layer.params);
     std::string text = kTypeNames[int(a.type)];

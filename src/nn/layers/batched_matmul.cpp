@@ -274,6 +274,10 @@ class BatchedMatmulKind : public LayerKind {
     write_tensor(model, layer, "bias", p->mutable_bias());
   }
 
+  std::string notes() const override {
+    return "two inputs (transposes, broadcast leading dimensions) or one with weights and bias; "
+           "not int8DynamicQuantize";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& product = std::get<BatchedMatmul>(layer.params);
     if (layer.inputs.size() != 1) {

@@ -301,6 +301,11 @@ class BatchnormKind : public LayerKind {
     }
   }
 
+  std::string notes() const override {
+    return "stored statistics, or computeMeanVar per sample (instanceNormalization) or per batch; "
+           "updatable (an edgetrain extension): training normalises with the whole mini-batch's "
+           "statistics and updates the running ones (momentum 0.1, as PyTorch)";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& norm = std::get<Batchnorm>(layer.params);
     std::string text = std::to_string(norm.channels) + " channels, epsilon " + number(norm.epsilon);

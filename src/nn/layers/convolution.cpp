@@ -172,6 +172,10 @@ class ConvolutionKind : public LayerKind {
     write_tensor(model, layer, "bias", c->mutable_bias());
   }
 
+  std::string notes() const override {
+    return "valid padding with or without amounts, same padding in both asymmetry modes, stride, "
+           "dilation, groups; not deconvolution";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& conv = std::get<Convolution>(layer.params);
     std::string text = std::to_string(conv.output_channels) + " filters " +

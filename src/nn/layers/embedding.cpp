@@ -230,6 +230,11 @@ class LookupKind : public LayerKind {
     write_tensor(model, layer, "bias", p->mutable_bias());
   }
 
+  std::string notes() const override {
+    return std::string("indices outside ") + Fields::kVocabularyName +
+           " give zeros plus the bias, and prediction, training and evaluation refuse them; no "
+           "gradient to the indices, but the weights train when updatable (an edgetrain extension)";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& e = std::get<Params>(layer.params);
     return "vocabulary " + std::to_string(e.*Fields::kVocabulary) + " -> " +

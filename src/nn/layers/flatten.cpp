@@ -61,6 +61,7 @@ class FlattenKind : public LayerKind {
                                             ? spec::FlattenLayerParams::CHANNEL_LAST
                                             : spec::FlattenLayerParams::CHANNEL_FIRST);
   }
+  std::string notes() const override { return "channel-first and channel-last order"; }
   std::string describe(const Layer& layer) const override {
     return std::get<Flatten>(layer.params).order == FlattenOrder::kChannelLast ? "channel-last"
                                                                                : "channel-first";

@@ -150,6 +150,10 @@ class InnerProductKind : public LayerKind {
     write_tensor(model, layer, "bias", d->mutable_bias());
   }
 
+  std::string notes() const override {
+    return "over every rank Core ML defines (leading dimensions are rows); not "
+           "int8DynamicQuantize";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& dense = std::get<InnerProduct>(layer.params);
     return std::to_string(dense.input_channels) + " -> " + std::to_string(dense.output_channels) +

@@ -199,6 +199,9 @@ class PoolingKind : public LayerKind {
     p->set_globalpooling(pool.global);
   }
 
+  std::string notes() const override {
+    return "max, average (padding counted or not), L2; valid, same, includeLastPixel; global";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& pool = std::get<Pooling>(layer.params);
     std::string text = std::string(type_text(pool.type));

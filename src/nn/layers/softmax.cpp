@@ -44,6 +44,10 @@ class SoftmaxKind : public LayerKind {
     message.mutable_softmax();
   }
   std::string describe(const Layer&) const override { return "over channels"; }
+  std::string notes() const override {
+    return "over the channel axis (-3); Core ML back-propagates through it only into a "
+           "cross-entropy loss";
+  }
 };
 
 }  // namespace
