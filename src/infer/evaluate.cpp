@@ -71,7 +71,7 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
       const int n = int(std::min(size_t(chunk), samples - begin));
       PerThread& part = parts[size_t(t)];
       head.load_batch(part.ws, part.scratch, data, indices.data() + begin, n);
-      network.forward(part.ws, model, n, {.check_inputs = true});
+      network.forward(part.ws, model, n);
       // Scale 1: sum per-sample losses here, divide once at the end.
       const LossHead::Outcome outcome = head.score(part.ws, part.scratch, n, 1);
       part.loss += outcome.loss;

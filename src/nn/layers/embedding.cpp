@@ -2,7 +2,9 @@
 // `embeddingND` ((..., 1) → (..., embeddingSize)). Both read each input value as an index into a
 // vocabulary and write column `index` of the weights (size, vocabulary), as Core ML stores them,
 // plus the bias. An index outside the vocabulary (or not a number) gives zeros plus the bias, never
-// a read out of bounds; the predictor and the data checks refuse it first (Op::invalid_input).
+// a read out of bounds. The predictor refuses it wherever it arises (Op::invalid_input); training
+// and evaluation refuse a sample holding one in a model input an embedding reads directly
+// (LossHead::check_data), so only indices computed inside a network can meet the zeros there.
 // Indices carry no gradient (differentiable() is false: nothing flows to the input); the weights
 // and bias get gradients when the layer trains, an edgetrain extension. Keeps nothing for
 // backward, which reads the indices again.
