@@ -227,11 +227,61 @@ struct Min {  // y = min(x1, x2, ...); the gradient goes to the first input hold
   bool operator==(const Min&) const = default;
 };
 
+// ---- Normalisation, lookups and products ---------------------------------------------------
+// Batch normalisation over the channel axis (-3) of (C, H, W), any leading dimensions more batch:
+// y = gamma[c] * (x - mean[c]) / sqrt(variance[c] + epsilon) + beta[c]. Parameters gamma, beta
+// (trainable) and, unless compute_mean_var, the running mean and variance (state: training an
+// updatable batchnorm updates them with momentum 0.1, as PyTorch does).
+struct Batchnorm {
+  int channels = 0;  // 0: inferred from the input when built
+  // Statistics from the input itself instead of the stored mean and variance (Core ML's
+  // computeMeanVar): per sample and channel with instance_normalization, else over the batch.
+  bool compute_mean_var = false;
+  bool instance_normalization = false;
+  float epsilon = 1e-5f;  // a file's 0 means 1e-5 (Core ML's default)
+  bool operator==(const Batchnorm&) const = default;
+};
+
+// Table lookup (Core ML's `embedding`): each input value is an index in [0, input_dim), and the
+// output is column `index` of the weights (output_channels, input_dim), plus the bias. The input
+// is (1, 1, 1) per index, with any leading dimensions (a sequence) kept: (..., 1, 1, 1) →
+// (..., output_channels, 1, 1). Indices carry no gradient; the weights do when updatable.
+struct Embedding {
+  int input_dim = 0;        // vocabulary size
+  int output_channels = 0;  // length of each embedding vector
+  bool has_bias = false;
+  bool operator==(const Embedding&) const = default;
+};
+
+// The ND lookup (Core ML's `embeddingND`): (..., 1) of indices in [0, vocab_size) → (...,
+// embedding_size); weights (embedding_size, vocab_size), bias (embedding_size).
+struct EmbeddingND {
+  int vocab_size = 0;
+  int embedding_size = 0;
+  bool has_bias = false;
+  bool operator==(const EmbeddingND&) const = default;
+};
+
+// Matrix product over the last two dimensions (Core ML's `batchedMatmul`). With two inputs a, b:
+// op(a) · op(b), where op transposes when transpose_a / transpose_b is set, the leading
+// dimensions broadcast (NumPy's rules), a rank-1 a is (1, D) and a rank-1 b is (D, 1); the output
+// has rank max(2, rank a, rank b). With one input: a (..., X1) · weights (X1, X2) + bias (X2) →
+// (..., X2); Core ML stores the weights column-major, i.e. as a row-major (X2, X1) block, the
+// layout of inner product's (out, in), and so does the parameter block.
+struct BatchedMatmul {
+  bool transpose_a = false, transpose_b = false;  // two inputs only
+  int weight_rows = 0;     // X1 (one input): the input's last dimension; 0: inferred when built
+  int weight_columns = 0;  // X2 (one input): the output's last dimension
+  bool has_bias = false;   // one input only
+  bool operator==(const BatchedMatmul&) const = default;
+};
+
 // The one list of kinds: each alternative's kind_for<T>() is in src/nn/layers/.
 using LayerParams =
     std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax,  // LeNet's
                  Reshape, Permute, Pad, ReshapeStatic, FlattenTo2D, Squeeze, ExpandDims,
                  ConstantPad,                                          // moving data
-                 Concat, ConcatND, Add, Multiply, Average, Max, Min>;  // merging inputs
+                 Concat, ConcatND, Add, Multiply, Average, Max, Min,   // merging inputs
+                 Batchnorm, Embedding, EmbeddingND, BatchedMatmul>;    // normalising, lookups
 
 }  // namespace edgetrain

@@ -72,7 +72,7 @@ Prediction Predictor::predict(const std::vector<float>& features) {
 Prediction Predictor::predict(const float* features) {
   State& s = *state_;
   s.network.load_input(s.ws, 0, features);
-  s.network.forward(s.ws, s.model, 1);
+  s.network.forward(s.ws, s.model, 1, {.check_inputs = true});
   Prediction prediction;
   if (s.probabilities_blob >= 0) {
     const float* p = s.ws.value(s.probabilities_blob);

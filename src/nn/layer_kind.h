@@ -77,7 +77,9 @@ class LayerKind {
   // tanh activations (Apple's NeuralNetworkValidatorGraph).
   virtual bool coreml_updatable() const { return false; }
   virtual bool coreml_backprop(const Layer& layer) const { return false; }
-  // edgetrain can run it backward (to its float inputs and trainable parameters).
+  // edgetrain can propagate gradients through it to its inputs. False for a kind whose inputs are
+  // not values to differentiate (an embedding's indices): it may still train its own parameters,
+  // and sit where nothing before it needs a gradient (the start of a graph).
   virtual bool differentiable(const Layer& layer) const { return true; }
 
   virtual std::unique_ptr<Op> compile(const CompileContext& context) const = 0;

@@ -92,6 +92,19 @@ void LossHead::check_data(const BatchProvider& data) const {
                 " values per sample but the model's input " + input_names_ + " takes " +
                 std::to_string(input_size_));
   }
+  if (network_.checks_features()) {
+    // Values the network would have to give a defined but meaningless result for (an index
+    // outside an embedding's vocabulary) are refused here, before training or scoring starts.
+    std::vector<float> features(data.feature_size());
+    for (size_t i = 0; i < data.count(); ++i) {
+      data.copy_features(i, features.data());
+      try {
+        network_.check_features(features.data());
+      } catch (const Error& e) {
+        throw Error("sample " + std::to_string(i) + ": " + e.what());
+      }
+    }
+  }
   if (type_ != LossType::kCategoricalCrossEntropy) return;
   for (size_t i = 0; i < data.count(); ++i) {
     int32_t label = data.label(i);

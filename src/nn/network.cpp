@@ -34,6 +34,35 @@ Network::Network(const Model& model, NetworkOptions options)
   for (const PlanStep& step : plan_.steps) {
     scratch_floats_ = std::max(scratch_floats_, step.op->scratch_floats());
   }
+  for (const PlanStep& step : plan_.steps) {
+    const Layer& layer = model.layers[size_t(step.layer)];
+    step_layers_.push_back("layer '" + layer.name + "' (" + layer_type_name(layer) + ")");
+  }
+  size_t offset = 0;
+  for (const InputLoad& load : loads_) {
+    for (size_t s = 0; s < plan_.steps.size() && !load.image; ++s) {
+      const PlanStep& step = plan_.steps[s];
+      for (size_t i = 0; i < step.in.size(); ++i) {
+        if (step.in[i] == load.blob && step.op->checks_input(i)) {
+          feature_checks_.push_back({s, i, offset});
+        }
+      }
+    }
+    offset += load.size;
+  }
+}
+
+void Network::refuse(size_t step, size_t input, const std::string& why) const {
+  throw Error(step_layers_[step] + ": input '" + blob_name(plan_.steps[step].in[input]) +
+              "': " + why);
+}
+
+void Network::check_features(const float* features) const {
+  for (const FeatureCheck& check : feature_checks_) {
+    const std::string why =
+        plan_.steps[check.step].op->invalid_input(check.input, features + check.offset, 1);
+    if (!why.empty()) refuse(check.step, check.input, why);
+  }
 }
 
 int Network::blob(const std::string& name) const {
@@ -136,7 +165,13 @@ void Network::forward(Workspace& ws, const Model& model, int n, const Pass& pass
     args.state = pass.state;
     args.sync = pass.sync;
     args.thread = pass.thread;
-    plan_.steps[s].op->forward(args);
+    const Op& op = *plan_.steps[s].op;
+    for (size_t i = 0; pass.check_inputs && i < args.in.size(); ++i) {
+      if (!op.checks_input(i)) continue;
+      const std::string why = op.invalid_input(i, args.in[i], n);
+      if (!why.empty()) refuse(s, i, why);
+    }
+    op.forward(args);
   }
 }
 

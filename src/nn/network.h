@@ -49,6 +49,10 @@ struct Pass {
   float* state = nullptr;
   BatchSync* sync = nullptr;
   int thread = 0;
+  // Ask each op about its input values before running it (Op::invalid_input) and throw Error
+  // naming the layer, the input and the value. Not with `sync`: a thread that throws would leave
+  // the others waiting.
+  bool check_inputs = false;
 };
 
 class Network {
@@ -84,6 +88,13 @@ class Network {
   // Core ML feeds an image.
   void load_input(Workspace& workspace, int i, const float* features) const;
 
+  // Whether check_features() checks anything: some op takes a model input it can refuse values
+  // of (an embedding's indices).
+  bool checks_features() const { return !feature_checks_.empty(); }
+  // Throws Error when one sample's features (as load_input takes them) hold a value an op reading
+  // that multi-array input directly cannot take, naming the layer, input and value.
+  void check_features(const float* features) const;
+
   // Runs every step on the first n samples of the inputs (already loaded).
   void forward(Workspace& workspace, const Model& model, int n, const Pass& pass = {}) const;
   // Zeroes the gradients of the first n samples; the loss then seeds loss_seed_blob()'s.
@@ -114,8 +125,17 @@ class Network {
     std::vector<float> bias;  // per channel
   };
 
+  // An op input that reads a multi-array model input and checks its values.
+  struct FeatureCheck {
+    size_t step = 0, input = 0;
+    size_t offset = 0;  // of the model input's values in one sample's features
+  };
+  [[noreturn]] void refuse(size_t step, size_t input, const std::string& why) const;
+
   Plan plan_;
   bool train_ = false;
+  std::vector<FeatureCheck> feature_checks_;
+  std::vector<std::string> step_layers_;  // per step: "layer 'name' (type)", for messages
   size_t input_size_ = 0;
   std::vector<InputLoad> loads_;
   size_t scratch_floats_ = 0;

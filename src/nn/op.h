@@ -9,6 +9,7 @@
 #include <barrier>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace edgetrain {
@@ -68,6 +69,12 @@ class Op {
   // The output is the input's bytes unchanged (a reshape in the same order): the planner can give
   // both one buffer and drop the step.
   virtual bool copies_input() const { return false; }
+  // Input values the op cannot take (an embedding's index outside its vocabulary). Kernels never
+  // throw: they give a defined result instead (an embedding: zeros plus bias); callers that can
+  // refuse such input (the predictor, the data checks) ask invalid_input() first for the inputs
+  // checks_input() names. It returns a message for the first bad value of n samples, else "".
+  virtual bool checks_input(size_t input) const { return false; }
+  virtual std::string invalid_input(size_t input, const float* values, int n) const { return {}; }
 };
 
 }  // namespace edgetrain

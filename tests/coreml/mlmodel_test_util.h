@@ -249,6 +249,33 @@ inline Model every_field_model() {
   return model;
 }
 
+// Batchnorm (stored and computed statistics), embedding, embeddingND and batchedMatmul with one
+// input (weights and bias) and with two (transposed, broadcast): index input → lookups → product.
+inline Model tensor_kinds_model() {
+  Model model =
+      ModelBuilder()
+          .metadata({.short_description = "tensor kinds"})
+          .input("ids", {1})
+          .output("product", {4, 2, 1})
+          .output("instance_normed", {4, 1, 1})
+          .layers({
+              {"embed", "ids", "vectors",
+               Embedding{.input_dim = 5, .output_channels = 4, .has_bias = true}},
+              {"norm", "vectors", "normed", Batchnorm{.epsilon = 1e-3f}},
+              {"lookup", "ids", "rows", EmbeddingND{.vocab_size = 5, .embedding_size = 3}},
+              {"project", "rows", "projected",
+               BatchedMatmul{.weight_columns = 2, .has_bias = true}},
+              {"outer", {"projected", "normed"}, "product", BatchedMatmul{.transpose_a = true}},
+              {"instance", "normed", "instance_normed",
+               Batchnorm{.compute_mean_var = true, .instance_normalization = true}},
+          })
+          .initializer(Initializer::kGlorotUniform, 3)
+          .build();
+  const LayerParameter& variance = *model.layers[1].parameter("variance");
+  for (size_t i = 0; i < variance.slice.size; ++i) model.data(variance)[i] = 0.5f + float(i);
+  return model;
+}
+
 // LeNet with the other optimizer and every update field: SGD with momentum, allowed sets and
 // ranges, epochs as a range, shuffle off, a seed.
 inline Model sgd_lenet() {

@@ -198,8 +198,8 @@ TEST(MlmodelCorrupt, UnsupportedLayersAreNamed) {
                {"layer 1 'relu1' has a layer type unknown to edgetrain", "field 9999"});
   m = lenet_spec();
   layer(m, 1)->clear_activation();
-  layer(m, 1)->mutable_batchnorm()->set_channels(32);
-  expect_error(bytes_of(m), {"layer 1 'relu1' has type batch normalization (batchnorm)"});
+  unknown_fields(layer(m, 1))->AddLengthDelimited(410, "");
+  expect_error(bytes_of(m), {"layer 1 'relu1' has type GRU (gru), which edgetrain does not support"});
   m = lenet_spec();
   layer(m, 0)->mutable_convolution()->set_isdeconvolution(true);
   expect_error(bytes_of(m), {"layer 0 'conv1' (convolution): deconvolution is not supported"});

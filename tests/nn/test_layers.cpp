@@ -247,6 +247,26 @@ TEST_F(Layers, ForwardMatchesPyTorch) {
   EXPECT_GT(cases, 0u);
 }
 
+TEST_F(Layers, WritingAndReadingBackKeepsEveryLayer) {
+  for (const Fixture& fixture : *all_) {
+    for (const json& c : fixture.data["cases"]) {
+      SCOPED_TRACE(fixture.file + ": " + c["name"].get<std::string>());
+      const Model model = model_of(c);
+      const Model back = parse_mlmodel(serialize_mlmodel(model), "written");
+      const Layer &before = model.layers[0], &after = back.layers[0];
+      EXPECT_TRUE(after.params == before.params) << "the layer's fields changed";
+      EXPECT_EQ(after.inputs, before.inputs);
+      ASSERT_EQ(after.parameters.size(), before.parameters.size());
+      for (size_t p = 0; p < before.parameters.size(); ++p) {
+        EXPECT_EQ(after.parameters[p].name, before.parameters[p].name);
+        EXPECT_EQ(after.parameters[p].shape, before.parameters[p].shape);
+        EXPECT_EQ(after.parameters[p].role, before.parameters[p].role);
+      }
+      EXPECT_EQ(back.parameters, model.parameters);
+    }
+  }
+}
+
 TEST_F(Layers, BackwardMatchesFiniteDifferences) {
   for (const Fixture& fixture : *all_) {
     for (const json& c : fixture.data["cases"]) {

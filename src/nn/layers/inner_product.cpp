@@ -5,6 +5,8 @@
 // dimensions are rows of one matrix product. Core ML can update it.
 //
 // Forward keeps nothing: backward reads the input and the weights.
+#include "nn/layers/inner_product.h"
+
 #include "nn/layer_io.h"
 #include "nn/layer_kind.h"
 #include "ops/ops.h"
@@ -160,6 +162,13 @@ class InnerProductKind : public LayerKind {
 };
 
 }  // namespace
+
+std::unique_ptr<Op> make_inner_product_op(int64_t rows_per_sample, int in_features,
+                                          int out_features, size_t weights,
+                                          std::optional<size_t> bias, bool trains) {
+  return std::make_unique<InnerProductOp>(Contraction{rows_per_sample, in_features}, out_features,
+                                          weights, bias, trains);
+}
 
 template <>
 const LayerKind& kind_for<InnerProduct>() {
