@@ -206,7 +206,9 @@ class PoolingKind : public LayerKind {
     const auto& pool = std::get<Pooling>(layer.params);
     std::string text = std::string(type_text(pool.type));
     if (pool.global) return text + ", global";
-    text += " " + size_text(pool.kernel_size) + ", stride " + size_text(pool.stride);
+    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on `" " + std::string&&`.
+    text.append(" ").append(size_text(pool.kernel_size));
+    text.append(", stride ").append(size_text(pool.stride));
     if (pool.padding == Padding::kSame) return text + ", same";
     return text + (pool.include_last_pixel ? ", include last pixel" : ", valid");
   }
