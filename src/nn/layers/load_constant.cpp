@@ -41,6 +41,13 @@ uint64_t checked_count(const google::protobuf::RepeatedField<uint64_t>& shape,
   return count;
 }
 
+// Writes the shape and the values of either kind's message.
+template <typename Message, typename Dims>
+void write_constant(const Model& model, const Layer& layer, const Dims& shape, Message* message) {
+  for (auto d : shape) message->add_shape(uint64_t(d));
+  write_tensor(model, layer, "data", message->mutable_data());
+}
+
 // The common part of both kinds: no input, the data tensor, its op.
 class ConstantKind : public LayerKind {
  public:
@@ -93,11 +100,13 @@ class LoadConstantKind : public ConstantKind {
   }
   void write(const Model& model, const Layer& layer,
              spec::NeuralNetworkLayer& message) const override {
-    spec::LoadConstantLayerParams* p = message.mutable_loadconstant();
-    for (int d : std::get<LoadConstant>(layer.params).shape) p->add_shape(uint64_t(d));
-    write_tensor(model, layer, "data", p->mutable_data());
+    write_constant(model, layer, std::get<LoadConstant>(layer.params).shape,
+                   message.mutable_loadconstant());
   }
 
+  std::string notes() const override {
+    return "(C, H, W) values, Core ML's [1, 1, C, H, W]; fixed in training";
+  }
   std::string describe(const Layer& layer) const override {
     const auto& shape = std::get<LoadConstant>(layer.params).shape;
     return "constant " + shape_string({shape[0], shape[1], shape[2]});
@@ -155,13 +164,13 @@ class LoadConstantNDKind : public ConstantKind {
   }
   void write(const Model& model, const Layer& layer,
              spec::NeuralNetworkLayer& message) const override {
-    spec::LoadConstantNDLayerParams* p = message.mutable_loadconstantnd();
-    for (int64_t d : std::get<LoadConstantND>(layer.params).shape) p->add_shape(uint64_t(d));
-    write_tensor(model, layer, "data", p->mutable_data());
+    write_constant(model, layer, std::get<LoadConstantND>(layer.params).shape,
+                   message.mutable_loadconstantnd());
   }
 
   std::string notes() const override {
-    return "rank 1 to 5 (under the rank-5 mapping [1, 1, ...]: Seq and Batch first)";
+    return "rank 1 to 5 (under the rank-5 mapping [1, 1, ...]: Seq and Batch first); fixed in "
+           "training";
   }
   std::string describe(const Layer& layer) const override {
     return "constant " + shape_string(std::get<LoadConstantND>(layer.params).shape);
