@@ -63,7 +63,7 @@ int main() {
             .training_input("features", {4})
             .training_input("price_true", {1})
             .loss(MeanSquaredError{.name = "loss", .input = "price", .target = "price_true"})
-            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {32, {32}}})
+            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {32, std::nullopt, {32}}})
             .epochs({60, {}, {{1, 500}}})
             .shuffle(true)
             .layers({
