@@ -43,7 +43,7 @@ std::vector<float> png_input(const std::string& png, const std::string& path, co
                 input.name + "' is not");
   }
   const bool bgr = input.type == FeatureType::kImage && input.image.color_space == ColorSpace::kBGR;
-  const PngPixels image = decode_png(png, path,
+  const ImagePixels image = decode_image(png, path,
                                      channels == 1 ? PngColor::kGray
                                      : bgr         ? PngColor::kBGR
                                                    : PngColor::kRGB);

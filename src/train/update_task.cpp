@@ -116,7 +116,7 @@ TrainingResult UpdateTask::run() {
 
   const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
   const Network network(model_, {.train = true});
-  const LossHead head(model_, network);
+  LossHead head(model_, network);
   head.check_data(data_);
   const size_t samples = data_.count();
   const int64_t batch_size = settings.batch_size;
