@@ -117,6 +117,11 @@ class Dataset : public BatchProvider {
   float pixel(size_t flat_index) const;
   // Bytes the samples take in memory.
   size_t memory_bytes() const;
+  // The storages, read-only: exactly one holds the samples (all are empty without samples).
+  const std::vector<float>& features() const { return features_; }
+  const std::vector<uint8_t>& pixel_bytes() const { return pixel_bytes_; }
+  const std::vector<uint8_t>& packed_pixels() const { return packed_pixels_; }
+  const std::vector<uint64_t>& packed_offsets() const { return packed_offsets_; }
   // Keeps the first n samples (no-op when n >= count()).
   void truncate(size_t n);
 
