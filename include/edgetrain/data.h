@@ -145,6 +145,8 @@ class Dataset : public BatchProvider {
   std::vector<int32_t> labels_;           // (count), or empty with targets
   std::vector<float> targets_;            // (count, target_size)
   size_t target_size_ = 0;
+  std::vector<std::string> sample_names_;  // (count) or empty: an image folder's "class/file"
+  std::vector<uint32_t> sample_lines_;     // (count) or empty: a table's line of each row
 };
 
 // Some samples of another provider, in the order given; the provider must outlive the view.

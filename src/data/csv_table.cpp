@@ -270,6 +270,8 @@ Dataset read_csv_table(const std::string& path, const CsvTableOptions& options) 
     table.row(line, number, parts.features.data() + rows * features, &target, &class_name);
     if (options.target_kind == TargetKind::kClass) classes.add(class_name);
     if (options.target_kind == TargetKind::kReal) parts.targets.push_back(float(target));
+    if (number > UINT32_MAX) throw Error(path + ": more than 2^32 lines");
+    parts.sample_lines.push_back(uint32_t(number));
     ++rows;
   });
   if (rows == 0) {

@@ -163,6 +163,12 @@ Dataset data::DatasetStorage::assemble(DatasetParts parts) {
   dataset.labels_ = std::move(parts.labels);
   dataset.targets_ = std::move(parts.targets);
   dataset.target_size_ = parts.target_size;
+  if ((!parts.sample_names.empty() && parts.sample_names.size() != count) ||
+      (!parts.sample_lines.empty() && parts.sample_lines.size() != count)) {
+    throw Error(where(source) + "sample names do not match the samples");
+  }
+  dataset.sample_names_ = std::move(parts.sample_names);
+  dataset.sample_lines_ = std::move(parts.sample_lines);
   return dataset;
 }
 
@@ -237,6 +243,8 @@ void Dataset::copy_target(size_t index, float* dst, size_t size) const {
 }
 
 std::string Dataset::sample_name(size_t index) const {
+  if (!sample_names_.empty()) return sample_names_[index];
+  if (!sample_lines_.empty()) return source_ + " line " + std::to_string(sample_lines_[index]);
   return source_.empty() ? BatchProvider::sample_name(index)
                          : source_ + " sample " + std::to_string(index);
 }
@@ -267,6 +275,8 @@ void Dataset::truncate(size_t n) {
   labels_.shrink_to_fit();
   targets_.resize(n * target_size_);
   targets_.shrink_to_fit();
+  if (!sample_names_.empty()) sample_names_.resize(n);
+  if (!sample_lines_.empty()) sample_lines_.resize(n);
   if (!pixel_bytes_.empty()) {
     pixel_bytes_.resize(n * feature_size());
     pixel_bytes_.shrink_to_fit();

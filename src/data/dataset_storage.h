@@ -21,6 +21,9 @@ struct DatasetParts {
   std::vector<int32_t> labels;
   std::vector<float> targets;
   size_t target_size = 0;
+  // For messages (sample_name), when known: each sample's name, or the line it was read from.
+  std::vector<std::string> sample_names;
+  std::vector<uint32_t> sample_lines;
 };
 
 struct DatasetStorage {

@@ -151,6 +151,7 @@ Dataset read_image_folder(const std::string& folder, const ImageFolderOptions& o
   parts.class_names = std::move(listing.classes);
   parts.pixel_bytes = std::move(pixels);
   parts.labels = std::move(listing.labels);
+  parts.sample_names = std::move(listing.names);
   return data::DatasetStorage::assemble(std::move(parts));
 }
 

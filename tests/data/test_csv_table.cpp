@@ -111,6 +111,7 @@ TEST_F(CsvTable, StreamedFromDiskGivesTheSameSamples) {
       }
     }
     EXPECT_EQ(stream.sample_name(1), path + " line 4");  // after the header, row 0 and a blank line
+    EXPECT_EQ(memory.sample_name(1), path + " line 4");
   }
 }
 

@@ -143,6 +143,7 @@ TEST_F(ImageFolderTest, ClassesAreSubfoldersAndImagesAreResizedToTheInput) {
   ASSERT_EQ(streamed.count(), 3u);
   EXPECT_EQ(streamed.class_names(), data.class_names());
   EXPECT_EQ(streamed.sample_name(2), "red/b.PNG");
+  EXPECT_EQ(data.sample_name(2), "red/b.PNG");
   std::vector<float> features(streamed.feature_size());
   for (size_t i = 0; i < 3; ++i) {
     streamed.copy_features(i, features.data());
