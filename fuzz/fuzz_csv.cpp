@@ -8,9 +8,9 @@
 // from disk row by row the same samples as in memory.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
-#include <cstdint>
 
 #include "check_dataset.h"
 #include "edgetrain/data.h"
@@ -45,7 +45,8 @@ void fuzz_table(const std::string& path, bool classes) {
     }
   } catch (const Error& error) {
     // Refused alike, or refused only because a compressed table cannot be streamed.
-    FUZZ_CHECK(!refused.empty() || std::string(error.what()).find("compressed") != std::string::npos);
+    FUZZ_CHECK(!refused.empty() ||
+               std::string(error.what()).find("compressed") != std::string::npos);
   }
   if (!refused.empty()) return;
   FUZZ_CHECK(table.count() >= 1 && table.feature_size() >= 1);

@@ -2,9 +2,9 @@
 // (built with EDGETRAIN_FUZZ=ON: cmake --build build-fuzz --target make_fuzz_corpus).
 // Small valid inputs in each target's input layout (see the comment at the top of each target),
 // made with the library's own writers so they stay valid as the formats evolve: IDX pairs raw and
-// gzip, CSV with and without a header, CSV tables, .mlmodel files from tiny ModelBuilder models (updatable and
-// not, a classifier, half-precision and quantised weights), PNG images of every colour type
-// libpng writes, and JPEG images. Deterministic: the same sources write the same bytes.
+// gzip, CSV with and without a header, CSV tables, .mlmodel files from tiny ModelBuilder models
+// (updatable and not, a classifier, half-precision and quantised weights), PNG images of every
+// colour type libpng writes, and JPEG images. Deterministic: the same sources write the same bytes.
 #include <png.h>
 #include <zlib.h>
 
@@ -13,6 +13,7 @@
 #include <cstdlib>
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -102,7 +103,8 @@ void csv_seeds(const fs::path& dir) {
   // Tables: [0xff][bit 0: a class target][file], the target column "y".
   const std::string table = "a,y, \"b, c\"\r\n1.5,2,-3\n\n4e1,5,6\n";
   write(dir / "table-real", std::string(1, char(0xff)) + char(0) + table);
-  write(dir / "table-class-names", std::string(1, char(0xff)) + char(1) + "x,y\n1,cat\n2,dog\n3,cat\n");
+  write(dir / "table-class-names",
+        std::string(1, char(0xff)) + char(1) + "x,y\n1,cat\n2,dog\n3,cat\n");
   write(dir / "table-gzip", std::string(1, char(0xff)) + char(0) + gzip(table));
 }
 

@@ -53,8 +53,7 @@ bool is_png(const std::string& bytes);
 bool is_jpeg(const std::string& bytes);
 // decode_png or decode_jpeg, told by the first bytes; Error naming `source_name` for anything else.
 ImagePixels decode_image(const std::string& bytes, const std::string& source_name,
-                         ImageColor color = ImageColor::kGray,
-                         size_t max_pixels = kMaxImagePixels);
+                         ImageColor color = ImageColor::kGray, size_t max_pixels = kMaxImagePixels);
 // The image stretched to width x height (scale-to-fill: aspect ratio not kept), each channel
 // resampled with the triangle (bilinear) filter on pixel centres, widened by the scale factor when
 // shrinking so every source pixel counts (as Pillow's BILINEAR resize). The same size gives the

@@ -15,15 +15,15 @@ struct DataRequest {
   std::string data_dir;  // --data-dir, may be empty
   std::string test_csv;  // --test-csv, with a CSV training file
   // ---- tables and image folders (issue #11) ----
-  std::string target;  // --target COLUMN: the CSV is a table with a header, COLUMN the target
+  std::string target;   // --target COLUMN: the CSV is a table with a header, COLUMN the target
   bool stream = false;  // --stream: read samples from disk as they are needed, never all at once
 };
 
 struct LoadedData {
-  std::string name;  // "mnist", "fashion-mnist", or the path given
-  std::string note;  // said to the user when the choice was made for them
+  std::string name;                     // "mnist", "fashion-mnist", or the path given
+  std::string note;                     // said to the user when the choice was made for them
   std::string samples_word = "images";  // what a sample is called in messages ("rows" in a table)
-  bool streamed = false;  // read from disk as the samples are asked for
+  bool streamed = false;                // read from disk as the samples are asked for
   std::shared_ptr<const BatchProvider> train;  // never null: empty when not read
   std::shared_ptr<const BatchProvider> test;   // never null: empty when there is none
 };

@@ -44,9 +44,9 @@ std::vector<float> png_input(const std::string& png, const std::string& path, co
   }
   const bool bgr = input.type == FeatureType::kImage && input.image.color_space == ColorSpace::kBGR;
   const ImagePixels image = decode_image(png, path,
-                                     channels == 1 ? PngColor::kGray
-                                     : bgr         ? PngColor::kBGR
-                                                   : PngColor::kRGB);
+                                         channels == 1 ? PngColor::kGray
+                                         : bgr         ? PngColor::kBGR
+                                                       : PngColor::kRGB);
   const size_t pixels = size_t(image.width) * size_t(image.height);
   const bool fits =
       flat ? pixels == size_t(shape[0]) : image.width == width && image.height == height;

@@ -139,8 +139,8 @@ int run_train(const TrainOptions& options) {
     std::fprintf(stderr,
                  "edgetrain: note: a mini-batch of %lld is more than the %zu training %s; "
                  "using mini-batches of %lld (the same training, in less memory)\n",
-                 (long long)settings.requested_batch_size, train.count(),
-                 data.samples_word.c_str(), (long long)settings.batch_size);
+                 (long long)settings.requested_batch_size, train.count(), data.samples_word.c_str(),
+                 (long long)settings.batch_size);
   }
   note_capped_threads(options.threads);
   UpdateTask task(model, train, setup.config);

@@ -111,7 +111,8 @@ class Table {
     if (!split_fields(line, fields)) fail(number, "the header has a quote that is not closed");
     for (size_t i = 0; i < fields.size(); ++i) {
       std::string name = unquote(fields[i]);
-      if (name.empty()) fail(number, "column " + std::to_string(i + 1) + " of the header has no name");
+      if (name.empty())
+        fail(number, "column " + std::to_string(i + 1) + " of the header has no name");
       if (std::find(names_.begin(), names_.end(), name) != names_.end()) {
         fail(number, "two columns are named " + quote(name));
       }
@@ -120,8 +121,8 @@ class Table {
     if (options_.target_kind != TargetKind::kNone) {
       target_ = column(options_.target);
       if (target_ < 0) {
-        fail(number, "no target column " + quote(options_.target) + " (the columns: " +
-                         column_list() + ")");
+        fail(number, "no target column " + quote(options_.target) +
+                         " (the columns: " + column_list() + ")");
       }
     }
     if (options_.features.empty()) {
@@ -132,13 +133,14 @@ class Table {
     for (const std::string& name : options_.features) {
       const int index = column(name);
       if (index < 0) {
-        fail(number, "no column " + quote(name) + " for a feature (the columns: " + column_list() +
-                         ")");
+        fail(number,
+             "no column " + quote(name) + " for a feature (the columns: " + column_list() + ")");
       }
       if (index == target_) fail(number, "the column " + quote(name) + " is the target");
       features_.push_back(size_t(index));
     }
-    if (features_.empty()) fail(number, "no feature column besides the target " + quote(options_.target));
+    if (features_.empty())
+      fail(number, "no feature column besides the target " + quote(options_.target));
   }
 
   bool has_header() const { return header_line_ > 0; }
@@ -159,7 +161,8 @@ class Table {
     for (size_t f = 0; f < features_.size(); ++f) {
       const size_t c = features_[f];
       double value = 0;
-      if (!parse_number(fields[c], value)) fail_at(number, c, quote(fields[c]) + " is not a number");
+      if (!parse_number(fields[c], value))
+        fail_at(number, c, quote(fields[c]) + " is not a number");
       if (!std::isfinite(float(value))) {
         fail_at(number, c, quote(fields[c]) + " is not a finite number");
       }
@@ -183,8 +186,8 @@ class Table {
     throw Error(path_ + ": line " + std::to_string(line) + ": " + what);
   }
   [[noreturn]] void fail_at(size_t line, size_t column, const std::string& what) const {
-    throw Error(path_ + ": line " + std::to_string(line) + ", column " + std::to_string(column + 1) +
-                " (" + quote(names_[column]) + "): " + what);
+    throw Error(path_ + ": line " + std::to_string(line) + ", column " +
+                std::to_string(column + 1) + " (" + quote(names_[column]) + "): " + what);
   }
 
  private:
@@ -233,7 +236,8 @@ struct ClassColumn {
       });
     }
     std::vector<int32_t> final_label(names.size());
-    for (size_t k = 0; k < names.size(); ++k) final_label[size_t(first_seen[names[k]])] = int32_t(k);
+    for (size_t k = 0; k < names.size(); ++k)
+      final_label[size_t(first_seen[names[k]])] = int32_t(k);
     for (int32_t& label : labels) label = final_label[size_t(label)];
     return names;
   }
@@ -248,7 +252,8 @@ void for_each_row(data::InputFile& in, Table& table,
     row(line, number, offset);
   });
   if (!table.has_header()) {
-    throw Error(in.path() + ": empty file; expected a header row naming the columns, then one "
+    throw Error(in.path() +
+                ": empty file; expected a header row naming the columns, then one "
                 "sample a row");
   }
 }
@@ -315,7 +320,8 @@ CsvTableStream::CsvTableStream(const std::string& path, const CsvTableOptions& o
   {
     data::InputFile in(path);
     if (in.gzip()) {
-      throw Error(path + ": a compressed table cannot be read from disk row by row; decompress "
+      throw Error(path +
+                  ": a compressed table cannot be read from disk row by row; decompress "
                   "it, or read it into memory");
     }
     ClassColumn classes;
@@ -347,19 +353,24 @@ CsvTableStream::CsvTableStream(const std::string& path, const CsvTableOptions& o
 
 CsvTableStream::~CsvTableStream() = default;
 
-size_t CsvTableStream::count() const { return state_->offsets.size(); }
-size_t CsvTableStream::feature_size() const { return state_->table.feature_count(); }
+size_t CsvTableStream::count() const {
+  return state_->offsets.size();
+}
+size_t CsvTableStream::feature_size() const {
+  return state_->table.feature_count();
+}
 
 void CsvTableStream::copy_features(size_t index, float* dst) const {
   const State& s = *state_;
   std::string line(s.lengths[index], '\0');
   size_t done = 0;
   while (done < line.size()) {
-    const ssize_t got = ::pread(s.fd, line.data() + done, line.size() - done,
-                                off_t(s.offsets[index] + done));
+    const ssize_t got =
+        ::pread(s.fd, line.data() + done, line.size() - done, off_t(s.offsets[index] + done));
     if (got <= 0) {
       throw Error(s.table.path() + ": line " + std::to_string(s.lines[index]) +
-                  ": cannot read it again (" + (got < 0 ? std::strerror(errno) : "the file is shorter") +
+                  ": cannot read it again (" +
+                  (got < 0 ? std::strerror(errno) : "the file is shorter") +
                   "); the file changed while it was read");
     }
     done += size_t(got);
@@ -374,14 +385,18 @@ int32_t CsvTableStream::label(size_t index) const {
   return state_->labels.empty() ? -1 : state_->labels[index];
 }
 
-size_t CsvTableStream::target_size() const { return state_->targets.empty() ? 0 : 1; }
+size_t CsvTableStream::target_size() const {
+  return state_->targets.empty() ? 0 : 1;
+}
 
 void CsvTableStream::copy_target(size_t index, float* dst, size_t size) const {
   if (state_->targets.empty() || size != 1) return BatchProvider::copy_target(index, dst, size);
   dst[0] = state_->targets[index];
 }
 
-std::vector<std::string> CsvTableStream::class_names() const { return state_->class_names; }
+std::vector<std::string> CsvTableStream::class_names() const {
+  return state_->class_names;
+}
 
 std::string CsvTableStream::sample_name(size_t index) const {
   return state_->table.path() + " line " + std::to_string(state_->lines[index]);

@@ -74,13 +74,17 @@ Listing list_images(const std::string& folder) {
     listing.classes.push_back(name);
   }
   if (listing.classes.empty()) {
-    throw Error(folder + ": no class subfolders; an image folder holds one subfolder per class, "
-                "named after it, with that class's images: " + folder + "/<class>/<image>.png");
+    throw Error(folder +
+                ": no class subfolders; an image folder holds one subfolder per class, "
+                "named after it, with that class's images: " +
+                folder + "/<class>/<image>.png");
   }
   return listing;
 }
 
-int color_channels(ImageColor color) { return color == ImageColor::kGray ? 1 : 3; }
+int color_channels(ImageColor color) {
+  return color == ImageColor::kGray ? 1 : 3;
+}
 
 void check_options(const ImageFolderOptions& options, const std::string& folder) {
   if (options.width < 1 || options.height < 1 ||
@@ -104,8 +108,8 @@ void load_image(const std::string& path, const ImageFolderOptions& options, uint
 }
 
 SampleShape shape_of(const ImageFolderOptions& options) {
-  return {.channels = color_channels(options.color), .height = options.height,
-          .width = options.width};
+  return {
+      .channels = color_channels(options.color), .height = options.height, .width = options.width};
 }
 
 }  // namespace
@@ -184,8 +188,12 @@ ImageFolder::ImageFolder(const std::string& folder, const ImageFolderOptions& op
 
 ImageFolder::~ImageFolder() = default;
 
-size_t ImageFolder::count() const { return state_->listing.paths.size(); }
-size_t ImageFolder::feature_size() const { return state_->shape.size(); }
+size_t ImageFolder::count() const {
+  return state_->listing.paths.size();
+}
+size_t ImageFolder::feature_size() const {
+  return state_->shape.size();
+}
 
 void ImageFolder::copy_features(size_t index, float* dst) const {
   std::vector<uint8_t> bytes(feature_size());
@@ -193,9 +201,17 @@ void ImageFolder::copy_features(size_t index, float* dst) const {
   for (size_t i = 0; i < bytes.size(); ++i) dst[i] = float(bytes[i]) / 255.0f;
 }
 
-int32_t ImageFolder::label(size_t index) const { return state_->listing.labels[index]; }
-std::vector<std::string> ImageFolder::class_names() const { return state_->listing.classes; }
-std::string ImageFolder::sample_name(size_t index) const { return state_->listing.names[index]; }
-const std::string& ImageFolder::path(size_t index) const { return state_->listing.paths[index]; }
+int32_t ImageFolder::label(size_t index) const {
+  return state_->listing.labels[index];
+}
+std::vector<std::string> ImageFolder::class_names() const {
+  return state_->listing.classes;
+}
+std::string ImageFolder::sample_name(size_t index) const {
+  return state_->listing.names[index];
+}
+const std::string& ImageFolder::path(size_t index) const {
+  return state_->listing.paths[index];
+}
 
 }  // namespace edgetrain

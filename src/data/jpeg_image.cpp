@@ -95,7 +95,8 @@ ImagePixels decode_jpeg(const std::string& jpeg, const std::string& source_name,
                   " pixels are accepted");
     case Outcome::kCmyk:
       throw Error(source_name + ": the JPEG image is CMYK; convert it to RGB or gray first");
-    case Outcome::kDecoded: break;
+    case Outcome::kDecoded:
+      break;
   }
   if (errors.ended_early) {
     throw Error(source_name + ": the JPEG data ends before the image does (a truncated file?)");
@@ -103,8 +104,8 @@ ImagePixels decode_jpeg(const std::string& jpeg, const std::string& source_name,
   return image;
 }
 
-ImagePixels decode_image(const std::string& bytes, const std::string& source_name,
-                         ImageColor color, size_t max_pixels) {
+ImagePixels decode_image(const std::string& bytes, const std::string& source_name, ImageColor color,
+                         size_t max_pixels) {
   if (is_png(bytes)) return decode_png(bytes, source_name, color, max_pixels);
   if (is_jpeg(bytes)) return decode_jpeg(bytes, source_name, color, max_pixels);
   throw Error(source_name + ": neither a PNG nor a JPEG image (by its first bytes)");

@@ -87,7 +87,8 @@ ImagePixels resize_image(const ImagePixels& image, int width, int height) {
     }
   }
   // Columns: (H_in, W_out, C) -> (H_out, W_out, C) bytes.
-  ImagePixels result{width, height, channels, std::vector<uint8_t>(size_t(height) * size_t(width) * c)};
+  ImagePixels result{width, height, channels,
+                     std::vector<uint8_t>(size_t(height) * size_t(width) * c)};
   const size_t row_values = size_t(width) * c;
   for (int y = 0; y < height; ++y) {
     const double* w = down.weights.data() + size_t(y) * size_t(down.max_count);

@@ -16,7 +16,9 @@ namespace edgetrain {
 namespace {
 
 // A value in [-1, 1) from a sample and a column, the same on every machine.
-double spread(int row, int column) { return double((row * 37 + column * 91 + 11) % 200) / 100.0 - 1.0; }
+double spread(int row, int column) {
+  return double((row * 37 + column * 91 + 11) % 200) / 100.0 - 1.0;
+}
 
 // The losses of the "epoch k/n  loss X" lines, in order.
 std::vector<double> epoch_losses(const std::string& out) {
@@ -100,9 +102,9 @@ TEST_F(DataCli, TabularRegressorBuiltMadeUpdatableAndTrainedFromACsvTable) {
           "--learning-rate 0.01 --batch-size 16 --epochs 40");
   ASSERT_EQ(updatable.exit_code, 0) << updatable.err;
 
-  const CliRun train = run(
-      "train --model updatable.mlmodel --dataset train.csv --target price --test-csv test.csv "
-      "--seed 5 --threads 2 --json --output trained.mlmodel");
+  const CliRun train =
+      run("train --model updatable.mlmodel --dataset train.csv --target price --test-csv test.csv "
+          "--seed 5 --threads 2 --json --output trained.mlmodel");
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::vector<double> losses = epoch_losses(train.out);
   ASSERT_EQ(losses.size(), 40u) << train.out;
@@ -125,12 +127,13 @@ TEST_F(DataCli, TabularRegressorBuiltMadeUpdatableAndTrainedFromACsvTable) {
               losses.back(), scores.dump().c_str());
 
   // Streamed from disk: the same training, bit for bit, and the same scores.
-  const CliRun streamed_train = run(
-      "train --model updatable.mlmodel --dataset train.csv --target price --seed 5 --threads 2 "
-      "--stream --quiet --output streamed.mlmodel");
+  const CliRun streamed_train =
+      run("train --model updatable.mlmodel --dataset train.csv --target price --seed 5 --threads 2 "
+          "--stream --quiet --output streamed.mlmodel");
   ASSERT_EQ(streamed_train.exit_code, 0) << streamed_train.err;
   EXPECT_EQ(slurp(path("streamed.mlmodel")), slurp(path("trained.mlmodel")));
-  const CliRun streamed = run("evaluate trained.mlmodel --dataset test.csv --target price --json --stream");
+  const CliRun streamed =
+      run("evaluate trained.mlmodel --dataset test.csv --target price --json --stream");
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
   EXPECT_EQ(streamed.last_json()["mse"], scores["mse"]);
 
@@ -159,7 +162,9 @@ ImagePixels pattern(int kind, int index) {
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
       const int cell_y = y * 4 / height, cell_x = x * 4 / width;
-      const bool on = kind == 0 ? cell_y % 2 == 0 : kind == 1 ? cell_x % 2 == 0 : (cell_x + cell_y) % 2 == 0;
+      const bool on = kind == 0   ? cell_y % 2 == 0
+                      : kind == 1 ? cell_x % 2 == 0
+                                  : (cell_x + cell_y) % 2 == 0;
       for (int c = 0; c < 3; ++c) image.bytes[size_t((y * width + x) * 3 + c)] = on ? ink[c] : 10;
     }
   }
@@ -185,26 +190,30 @@ TEST_F(DataCli, ClassifierTrainedFromAFolderOfRgbPngsAndAJpeg) {
   }
   // The classifier's labels in another order than the folders' (across, checks, down): classes
   // are matched by name.
-  Model model = ModelBuilder()
-                    .metadata({.specification_version = 4, .short_description = "patterns"})
-                    .input("image", {3, 8, 8})
-                    .output("probabilities", {3})
-                    .training_input("image", {3, 8, 8})
-                    .training_input("label", {1}, FeatureType::kInt32)
-                    .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
-                    .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {16, {{1, 256}}}})
-                    .epochs({30, {{1, 100}}})
-                    .shuffle(true)
-                    .layers({{"flatten", "image", "flat", Flatten{}},
-                             {"dense", "flat", "logits", InnerProduct{.output_channels = 3}, kUpdatable},
-                             {"softmax", "logits", "probabilities", Softmax{}}})
-                    .initializer(Initializer::kGlorotUniform, 9)
-                    .build();
+  Model model =
+      ModelBuilder()
+          .metadata({.specification_version = 4, .short_description = "patterns"})
+          .input("image", {3, 8, 8})
+          .output("probabilities", {3})
+          .training_input("image", {3, 8, 8})
+          .training_input("label", {1}, FeatureType::kInt32)
+          .loss(
+              CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+          .optimizer(
+              Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {16, {{1, 256}}}})
+          .epochs({30, {{1, 100}}})
+          .shuffle(true)
+          .layers({{"flatten", "image", "flat", Flatten{}},
+                   {"dense", "flat", "logits", InnerProduct{.output_channels = 3}, kUpdatable},
+                   {"softmax", "logits", "probabilities", Softmax{}}})
+          .initializer(Initializer::kGlorotUniform, 9)
+          .build();
   model = as_classifier(std::move(model), {.string_labels = {"down", "checks", "across"}});
   save_model(model, path("patterns.mlmodel"));
 
-  const CliRun train = run("train --model patterns.mlmodel --dataset train --seed 3 --threads 2 "
-                           "--json --output trained.mlmodel");
+  const CliRun train =
+      run("train --model patterns.mlmodel --dataset train --seed 3 --threads 2 "
+          "--json --output trained.mlmodel");
   ASSERT_EQ(train.exit_code, 0) << train.err;
   EXPECT_NE(train.out.find("on 120 train images"), std::string::npos) << train.out;
   EXPECT_GT(train.last_json()["train_accuracy"].get<double>(), 0.9);
@@ -238,8 +247,9 @@ TEST_F(DataCli, ClassifierTrainedFromAFolderOfRgbPngsAndAJpeg) {
   EXPECT_EQ(right, int(std::lround(result["test_accuracy"].get<double>() * 30)));
 
   // Read from disk image by image: the same training.
-  const CliRun streamed = run("train --model patterns.mlmodel --dataset train --seed 3 --threads 2 "
-                              "--stream --quiet --output streamed.mlmodel");
+  const CliRun streamed =
+      run("train --model patterns.mlmodel --dataset train --seed 3 --threads 2 "
+          "--stream --quiet --output streamed.mlmodel");
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
   EXPECT_EQ(slurp(path("streamed.mlmodel")), slurp(path("trained.mlmodel")));
 
@@ -268,9 +278,12 @@ TEST_F(DataCli, ARegressorWithThirteenInputsReadsTheColumnsNamedAfterThem) {
   builder.add({"dense", "x", "MEDV", InnerProduct{.output_channels = 1}});
   builder.initializer(Initializer::kGlorotUniform, 4);
   const Model plain = builder.build();
-  const Model updatable = make_updatable(
-      plain, {.layers = {"dense"}, .loss = LossType::kMeanSquaredError,
-              .optimizer = OptimizerKind::kAdam, .learning_rate = 0.05, .batch_size = 8, .epochs = 60});
+  const Model updatable = make_updatable(plain, {.layers = {"dense"},
+                                                 .loss = LossType::kMeanSquaredError,
+                                                 .optimizer = OptimizerKind::kAdam,
+                                                 .learning_rate = 0.05,
+                                                 .batch_size = 8,
+                                                 .epochs = 60});
   save_model(updatable, path("housing.mlmodel"));
 
   // The columns in another order than the inputs, an unused one, the target in the middle.
@@ -307,13 +320,15 @@ TEST_F(DataCli, ARegressorWithThirteenInputsReadsTheColumnsNamedAfterThem) {
   }
   write("housing.csv", text);
 
-  const CliRun train = run("train --model housing.mlmodel --dataset housing.csv --target MEDV "
-                           "--seed 2 --threads 1 --output trained.mlmodel");
+  const CliRun train =
+      run("train --model housing.mlmodel --dataset housing.csv --target MEDV "
+          "--seed 2 --threads 1 --output trained.mlmodel");
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::vector<double> losses = epoch_losses(train.out);
   ASSERT_EQ(losses.size(), 60u);
   EXPECT_LT(losses.back(), losses.front() / 10) << train.out;
-  const CliRun evaluated = run("evaluate trained.mlmodel --dataset housing.csv --target MEDV --json");
+  const CliRun evaluated =
+      run("evaluate trained.mlmodel --dataset housing.csv --target MEDV --json");
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
   const Scores expected = score(load_model(path("trained.mlmodel")), rows, targets);
   expect_scores(evaluated.last_json(), expected);
@@ -325,7 +340,8 @@ TEST_F(DataCli, ARegressorWithThirteenInputsReadsTheColumnsNamedAfterThem) {
   write("short.csv", "CRIM,MEDV\n0.1,3\n");
   const CliRun missing = run("evaluate trained.mlmodel --dataset short.csv --target MEDV");
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("short.csv: line 1: no column \"ZN\" for a feature"), std::string::npos)
+  EXPECT_NE(missing.err.find("short.csv: line 1: no column \"ZN\" for a feature"),
+            std::string::npos)
       << missing.err;
 }
 

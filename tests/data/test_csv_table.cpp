@@ -18,8 +18,9 @@ namespace fs = std::filesystem;
 class CsvTable : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder = fs::temp_directory_path() / ("edgetrain-table-" + std::to_string(::getpid()) + "-" +
-                                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    folder = fs::temp_directory_path() /
+             ("edgetrain-table-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(folder);
   }
   void TearDown() override { fs::remove_all(folder); }
@@ -52,8 +53,8 @@ std::vector<float> features_of(const BatchProvider& data, size_t index) {
 }
 
 TEST_F(CsvTable, RealTargetAndTheOtherColumnsInOrder) {
-  const std::string path =
-      write("houses.csv", "rooms,price,age , \"area, m2\"\r\n3,250.5, 10,80\r\n\r\n2,99,40,55.5\r\n");
+  const std::string path = write(
+      "houses.csv", "rooms,price,age , \"area, m2\"\r\n3,250.5, 10,80\r\n\r\n2,99,40,55.5\r\n");
   const Dataset table = read_csv_table(path, {.target = "price"});
   ASSERT_EQ(table.count(), 2u);
   EXPECT_EQ(table.shape(), (SampleShape{.channels = 3}));
@@ -117,8 +118,9 @@ TEST_F(CsvTable, StreamedFromDiskGivesTheSameSamples) {
 
 TEST_F(CsvTable, ErrorsNameTheFileLineAndColumn) {
   const CsvTableOptions price{.target = "price"};
-  EXPECT_EQ(error_of(write("bad_cell.csv", "a,price\n1,2\n1,x\n"), {.target = "a"}),
-            (folder / "bad_cell.csv").string() + ": line 3, column 2 (\"price\"): \"x\" is not a number");
+  EXPECT_EQ(
+      error_of(write("bad_cell.csv", "a,price\n1,2\n1,x\n"), {.target = "a"}),
+      (folder / "bad_cell.csv").string() + ": line 3, column 2 (\"price\"): \"x\" is not a number");
   EXPECT_EQ(error_of(write("short.csv", "a,b,price\n1,2,3\n1,2\n"), price),
             (folder / "short.csv").string() +
                 ": line 3: has 2 fields but the header (line 1) names 3 columns");

@@ -43,28 +43,37 @@ TEST(Dataset, LabelsAndFeaturesThatDisagreeAreRefusedWhenMade) {
 
 TEST(Dataset, LabelsShapesAndValuesAreChecked) {
   const SampleShape row{.channels = 2};
-  EXPECT_NE(error_of([&] { Dataset::with_labels({1, 2, 3, 4}, {0, 3}, row, 3); })
-                .find("sample 1 has label 3, outside 0..2 (3 classes)"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_labels({1, 2, 3, 4}, {0, 3}, row, 3);
+            }).find("sample 1 has label 3, outside 0..2 (3 classes)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_labels({1, 2, 3, 4}, {0, -1}, row, 3); })
-                .find("sample 1 has label -1"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_labels({1, 2, 3, 4}, {0, -1}, row, 3);
+            }).find("sample 1 has label -1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_labels({1, 2}, {0}, row, 0); }).find("num_classes"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_labels({1, 2}, {0}, row, 0);
+            }).find("num_classes"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_labels({1, 2}, {0}, {.channels = 0}, 2); })
-                .find("shape [0, 1, 1] is not valid"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_labels({1, 2}, {0}, {.channels = 0}, 2);
+            }).find("shape [0, 1, 1] is not valid"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_labels({1, NAN, 3, 4}, {0, 1}, row, 2); })
-                .find("sample 0 has feature nan at position 1"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_labels({1, NAN, 3, 4}, {0, 1}, row, 2);
+            }).find("sample 0 has feature nan at position 1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_labels({1, 2}, {0}, row, 2, {"a", "b", "c"}); })
-                .find("3 class names for 2 classes"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_labels({1, 2}, {0}, row, 2, {"a", "b", "c"});
+            }).find("3 class names for 2 classes"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_targets({1, 2, 3, 4}, {0.5f, 1, 2}, row, 1); })
-                .find("3 samples of targets (1 values each) but 2 samples of features"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_targets({1, 2, 3, 4}, {0.5f, 1, 2}, row, 1);
+            }).find("3 samples of targets (1 values each) but 2 samples of features"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Dataset::with_targets({1, 2}, {INFINITY}, row, 1); })
-                .find("has target inf"),
+  EXPECT_NE(error_of([&] {
+              Dataset::with_targets({1, 2}, {INFINITY}, row, 1);
+            }).find("has target inf"),
             std::string::npos);
 }
 
@@ -84,8 +93,8 @@ TEST(Dataset, TargetsAndLabelsReadBack) {
   EXPECT_EQ(table.image(2), (std::vector<float>{5, 6}));
 
   // Class labels give a mean-squared-error loss their one-hot encoding.
-  const Dataset classes = Dataset::with_pixel_bytes({0, 255, 51, 102}, {1, 0}, {.channels = 2}, 2,
-                                                    {"no", "yes"});
+  const Dataset classes =
+      Dataset::with_pixel_bytes({0, 255, 51, 102}, {1, 0}, {.channels = 2}, 2, {"no", "yes"});
   EXPECT_EQ(classes.class_names(), (std::vector<std::string>{"no", "yes"}));
   EXPECT_EQ(classes.image(0), (std::vector<float>{0.0f, 1.0f}));
   EXPECT_FLOAT_EQ(classes.pixel(2), 0.2f);

@@ -28,7 +28,8 @@ std::string error_of(const std::function<void()>& body) {
 // A width x height image of one colour (gray: the first value).
 ImagePixels flat(int width, int height, std::vector<uint8_t> color) {
   ImagePixels image{width, height, int(color.size()), {}};
-  for (int p = 0; p < width * height; ++p) image.bytes.insert(image.bytes.end(), color.begin(), color.end());
+  for (int p = 0; p < width * height; ++p)
+    image.bytes.insert(image.bytes.end(), color.begin(), color.end());
   return image;
 }
 
@@ -55,7 +56,9 @@ TEST(ResizeImage, ShrinkingWeighsEverySourcePixelUnderTheWidenedFilter) {
   // The same size is the image itself.
   const ImagePixels same{3, 1, 1, {1, 2, 3}};
   EXPECT_EQ(resize_image(same, 3, 1).bytes, same.bytes);
-  EXPECT_NE(error_of([] { resize_image({2, 2, 1, {1, 2, 3}}, 1, 1); }).find("holds 3 bytes"),
+  EXPECT_NE(error_of([] {
+              resize_image({2, 2, 1, {1, 2, 3}}, 1, 1);
+            }).find("holds 3 bytes"),
             std::string::npos);
 }
 
@@ -91,24 +94,30 @@ TEST(DecodeJpeg, BrokenFilesAreRefusedNamingThem) {
   for (size_t i = 0; i < noise.bytes.size(); ++i) noise.bytes[i] = uint8_t(i * 7919 % 251);
   const std::string jpeg = test_images::encode_jpeg(noise);
   // Cut in its entropy-coded data, well past the headers.
-  const std::string cut = error_of([&] { decode_jpeg(jpeg.substr(0, jpeg.size() * 3 / 4), "cut.jpg"); });
-  EXPECT_NE(cut.find("cut.jpg: the JPEG data ends before the image does"), std::string::npos) << cut;
-  EXPECT_NE(error_of([&] { decode_jpeg(jpeg.substr(0, 40), "header.jpg"); })
-                .find("header.jpg: cannot decode the JPEG image"),
+  const std::string cut =
+      error_of([&] { decode_jpeg(jpeg.substr(0, jpeg.size() * 3 / 4), "cut.jpg"); });
+  EXPECT_NE(cut.find("cut.jpg: the JPEG data ends before the image does"), std::string::npos)
+      << cut;
+  EXPECT_NE(error_of([&] {
+              decode_jpeg(jpeg.substr(0, 40), "header.jpg");
+            }).find("header.jpg: cannot decode the JPEG image"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { decode_jpeg(jpeg, "big.jpg", ImageColor::kGray, 1000); })
-                .find("big.jpg: the image is 64x64; at most 1000 pixels"),
+  EXPECT_NE(error_of([&] {
+              decode_jpeg(jpeg, "big.jpg", ImageColor::kGray, 1000);
+            }).find("big.jpg: the image is 64x64; at most 1000 pixels"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { decode_image("GIF89a....", "x.gif"); })
-                .find("x.gif: neither a PNG nor a JPEG image"),
+  EXPECT_NE(error_of([&] {
+              decode_image("GIF89a....", "x.gif");
+            }).find("x.gif: neither a PNG nor a JPEG image"),
             std::string::npos);
 }
 
 class ImageFolderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder = fs::temp_directory_path() / ("edgetrain-images-" + std::to_string(::getpid()) + "-" +
-                                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    folder = fs::temp_directory_path() /
+             ("edgetrain-images-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(folder);
   }
   void TearDown() override { fs::remove_all(folder); }
@@ -158,30 +167,36 @@ TEST_F(ImageFolderTest, ClassesAreSubfoldersAndImagesAreResizedToTheInput) {
 TEST_F(ImageFolderTest, BadFoldersAndFilesAreNamed) {
   const ImageFolderOptions options{.width = 4, .height = 4};
   write("loose.png", test_images::encode_png(flat(2, 2, {9})));
-  EXPECT_NE(error_of([&] { read_image_folder(folder.string(), options); })
-                .find(": no class subfolders; an image folder holds one subfolder per class"),
+  EXPECT_NE(error_of([&] {
+              read_image_folder(folder.string(), options);
+            }).find(": no class subfolders; an image folder holds one subfolder per class"),
             std::string::npos);
   EXPECT_FALSE(is_image_folder(folder.string()));
   write("cats/readme.txt", "no images here");
-  EXPECT_NE(error_of([&] { read_image_folder(folder.string(), options); })
-                .find("cats: the class folder holds no image (.png, .jpg or .jpeg)"),
+  EXPECT_NE(error_of([&] {
+              read_image_folder(folder.string(), options);
+            }).find("cats: the class folder holds no image (.png, .jpg or .jpeg)"),
             std::string::npos);
   write("cats/a.png", test_images::encode_png(flat(2, 2, {9})));
   write("cats/b.jpg", "\xff\xd8\xff truncated");
   const std::string bad = (folder / "cats" / "b.jpg").string();
-  EXPECT_NE(error_of([&] { read_image_folder(folder.string(), options); })
-                .find(bad + ": cannot decode the JPEG image"),
+  EXPECT_NE(error_of([&] {
+              read_image_folder(folder.string(), options);
+            }).find(bad + ": cannot decode the JPEG image"),
             std::string::npos);
   write("cats/c.png", "plain text");
   const std::string text = (folder / "cats" / "c.png").string();
-  EXPECT_NE(error_of([&] { ImageFolder(folder.string(), options); })
-                .find(text + ": neither a PNG nor a JPEG image"),
+  EXPECT_NE(error_of([&] {
+              ImageFolder(folder.string(), options);
+            }).find(text + ": neither a PNG nor a JPEG image"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_image_folder((folder / "missing").string(), options); })
-                .find("missing: no such folder"),
+  EXPECT_NE(error_of([&] {
+              read_image_folder((folder / "missing").string(), options);
+            }).find("missing: no such folder"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_image_folder(folder.string(), {.width = 0, .height = 4}); })
-                .find("cannot resize images to 0x4"),
+  EXPECT_NE(error_of([&] {
+              read_image_folder(folder.string(), {.width = 0, .height = 4});
+            }).find("cannot resize images to 0x4"),
             std::string::npos);
 }
 

@@ -16,8 +16,8 @@ TEST(EvaluateLabels, RegressionWithLabelsBeyondItsOutputsStaysInBounds) {
   // tests/fixtures/tiny_regressor.json: 2 inputs, 1 output, mean squared error.
   const Model model = load_model(test_paths::source("tests/fixtures/tiny_regressor.json"));
   // Only label 0 names one of the model's outputs.
-  const Dataset data = Dataset::with_labels({0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, {7, 9, 0},
-                                            {.channels = 2}, 10);
+  const Dataset data =
+      Dataset::with_labels({0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, {7, 9, 0}, {.channels = 2}, 10);
   const Evaluation result = evaluate(model, data, 1);
   EXPECT_EQ(result.samples, 3u);
   EXPECT_TRUE(std::isfinite(result.loss));

@@ -162,9 +162,9 @@ TEST(UpdateTask, BadDataIsReportedNotCrashedOn) {
   Dataset empty = first(0);
   EXPECT_NE(error_of(model, empty, {}).find("no samples"), std::string::npos);
   // The same bytes as 40 images of 14x14.
-  const Dataset wrong_size = Dataset::with_pixel_bytes(
-      first(10).pixel_bytes(), std::vector<int32_t>(40, 0),
-      {.channels = 1, .height = 14, .width = 14}, 10);
+  const Dataset wrong_size =
+      Dataset::with_pixel_bytes(first(10).pixel_bytes(), std::vector<int32_t>(40, 0),
+                                {.channels = 1, .height = 14, .width = 14}, 10);
   EXPECT_NE(error_of(model, wrong_size, {}).find("196 values per sample"), std::string::npos);
 }
 
