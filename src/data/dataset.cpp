@@ -172,13 +172,22 @@ Dataset data::DatasetStorage::assemble(DatasetParts parts) {
   return dataset;
 }
 
-Dataset Dataset::with_labels(std::vector<float> features, std::vector<int32_t> labels,
-                             SampleShape shape, int num_classes,
-                             std::vector<std::string> class_names, std::string source) {
+namespace {
+
+// Labelled data needs a class (a zero count would read as unlabelled).
+void check_classes(int num_classes, const std::string& source) {
   if (num_classes < 1) {
     throw Error(where(source) + "num_classes must be at least 1, got " +
                 std::to_string(num_classes));
   }
+}
+
+}  // namespace
+
+Dataset Dataset::with_labels(std::vector<float> features, std::vector<int32_t> labels,
+                             SampleShape shape, int num_classes,
+                             std::vector<std::string> class_names, std::string source) {
+  check_classes(num_classes, source);
   return data::DatasetStorage::assemble({.source = std::move(source),
                                          .shape = shape,
                                          .num_classes = num_classes,
@@ -200,10 +209,7 @@ Dataset Dataset::with_targets(std::vector<float> features, std::vector<float> ta
 Dataset Dataset::with_pixel_bytes(std::vector<uint8_t> pixels, std::vector<int32_t> labels,
                                   SampleShape shape, int num_classes,
                                   std::vector<std::string> class_names, std::string source) {
-  if (num_classes < 1) {
-    throw Error(where(source) + "num_classes must be at least 1, got " +
-                std::to_string(num_classes));
-  }
+  check_classes(num_classes, source);
   return data::DatasetStorage::assemble({.source = std::move(source),
                                          .shape = shape,
                                          .num_classes = num_classes,
