@@ -20,8 +20,8 @@ std::vector<float> copy_floats(const float* values, size_t count, size_t size, c
 void check_sizes(size_t count, size_t feature_size) {
   if (count == 0) throw InvalidArgument("count is 0: a data set needs at least one sample");
   if (feature_size == 0) throw InvalidArgument("feature_size is 0");
-  if (feature_size > size_t(INT32_MAX)) throw InvalidArgument("feature_size is too large");
   checked_product(count, feature_size, "count * feature_size");
+  if (feature_size > size_t(INT32_MAX)) throw InvalidArgument("feature_size is too large");
 }
 
 edgetrain_data* new_data(std::unique_ptr<BatchProvider> samples) {

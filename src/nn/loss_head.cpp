@@ -149,7 +149,7 @@ void LossHead::check_data(const BatchProvider& data) {
                 loss_input_name_ + "', which needs class labels");
   }
   if (targets > 0 && targets != size_t(classes_)) {
-    throw Error("the data has " + std::to_string(targets) + " target value" +
+    throw Error("the data's targets have " + std::to_string(targets) + " value" +
                 (targets == 1 ? "" : "s") + " per sample but the model's loss reads '" +
                 loss_input_name_ + "', which has " + std::to_string(classes_));
   }
