@@ -6,13 +6,14 @@
 //   read_idx, read_idx_folder   MNIST's IDX files
 //   read_csv                the seed's CSV of 28x28 digits (label, then the pixels)
 //   read_csv_table          a CSV table with a header: feature columns and a class or real target
-//   read_image_folder       one subfolder of PNG / JPEG images per class, resized to the model's
+//   read_image_folder       one subfolder of PNG / JPEG images per class, each resized to a size
 //   ImageFolder, CsvTableStream   the same two read from disk as training asks for each sample,
 //                           for data that does not fit in memory
 //   SampleView              some samples of another provider
 //
 //   Dataset data = Dataset::with_targets(features, targets, {.channels = 13}, 1);  // 13 -> 1
-//   UpdateTask(model, data).run();
+//   UpdateTask task(model, data);
+//   task.run();
 #pragma once
 
 #include <cstddef>
