@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "data/test_files.h"
 #include "edgetrain/data.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
@@ -13,20 +14,13 @@
 namespace edgetrain {
 namespace {
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_message;  // the Error's message (a test failure when none is thrown)
 
 // Before: a Dataset was a struct whose labels and pixels nobody compared, and evaluate read past
 // the pixels of a set with more labels than images (a crash). Now such a set cannot be made.
 TEST(Dataset, LabelsAndFeaturesThatDisagreeAreRefusedWhenMade) {
   const std::vector<float> five_images(5 * 784, 0.5f);
-  const std::string message = error_of([&] {
+  const std::string message = error_message([&] {
     const Dataset data = Dataset::with_labels(five_images, std::vector<int32_t>(6, 1),
                                               {.channels = 1, .height = 28, .width = 28}, 10);
     evaluate(lenet(), data);  // never reached
@@ -34,7 +28,7 @@ TEST(Dataset, LabelsAndFeaturesThatDisagreeAreRefusedWhenMade) {
   EXPECT_NE(message.find("6 labels but 5 samples of features ([1, 28, 28] each)"),
             std::string::npos)
       << message;
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels(std::vector<float>(5 * 784 + 3), std::vector<int32_t>(5, 0),
                                    {.channels = 1, .height = 28, .width = 28}, 10);
             }).find("3923 feature values are not a whole number of samples of 784"),
@@ -43,35 +37,35 @@ TEST(Dataset, LabelsAndFeaturesThatDisagreeAreRefusedWhenMade) {
 
 TEST(Dataset, LabelsShapesAndValuesAreChecked) {
   const SampleShape row{.channels = 2};
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels({1, 2, 3, 4}, {0, 3}, row, 3);
             }).find("sample 1 has label 3, outside 0..2 (3 classes)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels({1, 2, 3, 4}, {0, -1}, row, 3);
             }).find("sample 1 has label -1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels({1, 2}, {0}, row, 0);
             }).find("num_classes"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels({1, 2}, {0}, {.channels = 0}, 2);
             }).find("shape [0, 1, 1] is not valid"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels({1, NAN, 3, 4}, {0, 1}, row, 2);
             }).find("sample 0 has feature nan at position 1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_labels({1, 2}, {0}, row, 2, {"a", "b", "c"});
             }).find("3 class names for 2 classes"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_targets({1, 2, 3, 4}, {0.5f, 1, 2}, row, 1);
             }).find("3 samples of targets (1 values each) but 2 samples of features"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               Dataset::with_targets({1, 2}, {INFINITY}, row, 1);
             }).find("has target inf"),
             std::string::npos);
@@ -88,7 +82,7 @@ TEST(Dataset, TargetsAndLabelsReadBack) {
   table.copy_target(1, target, 2);
   EXPECT_EQ(target[0], 2.0f);
   EXPECT_EQ(target[1], 3.0f);
-  EXPECT_NE(error_of([&] { table.copy_target(1, target, 1); }).find("targets have 2 values"),
+  EXPECT_NE(error_message([&] { table.copy_target(1, target, 1); }).find("targets have 2 values"),
             std::string::npos);
   EXPECT_EQ(table.image(2), (std::vector<float>{5, 6}));
 
@@ -129,7 +123,7 @@ TEST(SampleView, ForwardsTargetsClassNamesAndSampleNames) {
   EXPECT_EQ(picked.label(1), 1);
   EXPECT_EQ(picked.class_names(), (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(picked.sample_name(0), "pets sample 3");
-  EXPECT_NE(error_of([&] { SampleView(data, std::vector<size_t>{4}); }).find("index 4"),
+  EXPECT_NE(error_message([&] { SampleView(data, std::vector<size_t>{4}); }).find("index 4"),
             std::string::npos);
   const Dataset regression = Dataset::with_targets({1, 2}, {5, 6}, {.channels = 1}, 1);
   const SampleView one(regression, std::vector<size_t>{1});

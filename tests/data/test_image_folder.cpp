@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "data/image_files.h"
+#include "data/test_files.h"
 #include "edgetrain/data.h"
 #include "edgetrain/error.h"
 #include "edgetrain/image.h"
@@ -16,14 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_message;  // the Error's message (a test failure when none is thrown)
 
 // A width x height image of one colour (gray: the first value).
 ImagePixels flat(int width, int height, std::vector<uint8_t> color) {
@@ -56,7 +50,7 @@ TEST(ResizeImage, ShrinkingWeighsEverySourcePixelUnderTheWidenedFilter) {
   // The same size is the image itself.
   const ImagePixels same{3, 1, 1, {1, 2, 3}};
   EXPECT_EQ(resize_image(same, 3, 1).bytes, same.bytes);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               resize_image({2, 2, 1, {1, 2, 3}}, 1, 1);
             }).find("holds 3 bytes"),
             std::string::npos);
@@ -95,18 +89,18 @@ TEST(DecodeJpeg, BrokenFilesAreRefusedNamingThem) {
   const std::string jpeg = test_images::encode_jpeg(noise);
   // Cut in its entropy-coded data, well past the headers.
   const std::string cut =
-      error_of([&] { decode_jpeg(jpeg.substr(0, jpeg.size() * 3 / 4), "cut.jpg"); });
+      error_message([&] { decode_jpeg(jpeg.substr(0, jpeg.size() * 3 / 4), "cut.jpg"); });
   EXPECT_NE(cut.find("cut.jpg: the JPEG data ends before the image does"), std::string::npos)
       << cut;
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               decode_jpeg(jpeg.substr(0, 40), "header.jpg");
             }).find("header.jpg: cannot decode the JPEG image"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               decode_jpeg(jpeg, "big.jpg", ImageColor::kGray, 1000);
             }).find("big.jpg: the image is 64x64; at most 1000 pixels"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               decode_image("GIF89a....", "x.gif");
             }).find("x.gif: neither a PNG nor a JPEG image"),
             std::string::npos);
@@ -167,34 +161,34 @@ TEST_F(ImageFolderTest, ClassesAreSubfoldersAndImagesAreResizedToTheInput) {
 TEST_F(ImageFolderTest, BadFoldersAndFilesAreNamed) {
   const ImageFolderOptions options{.width = 4, .height = 4};
   write("loose.png", test_images::encode_png(flat(2, 2, {9})));
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               read_image_folder(folder.string(), options);
             }).find(": no class subfolders; an image folder holds one subfolder per class"),
             std::string::npos);
   EXPECT_FALSE(is_image_folder(folder.string()));
   write("cats/readme.txt", "no images here");
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               read_image_folder(folder.string(), options);
             }).find("cats: the class folder holds no image (.png, .jpg or .jpeg)"),
             std::string::npos);
   write("cats/a.png", test_images::encode_png(flat(2, 2, {9})));
   write("cats/b.jpg", "\xff\xd8\xff truncated");
   const std::string bad = (folder / "cats" / "b.jpg").string();
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               read_image_folder(folder.string(), options);
             }).find(bad + ": cannot decode the JPEG image"),
             std::string::npos);
   write("cats/c.png", "plain text");
   const std::string text = (folder / "cats" / "c.png").string();
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               ImageFolder(folder.string(), options);
             }).find(text + ": neither a PNG nor a JPEG image"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               read_image_folder((folder / "missing").string(), options);
             }).find("missing: no such folder"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               read_image_folder(folder.string(), {.width = 0, .height = 4});
             }).find("cannot resize images to 0x4"),
             std::string::npos);
