@@ -47,7 +47,7 @@ void BM_ReadCsv(benchmark::State& state) {
   const std::string path = write_csv(lines);
   for (auto _ : state) {
     edgetrain::Dataset data = edgetrain::read_csv(path);
-    benchmark::DoNotOptimize(data.labels.data());
+    benchmark::DoNotOptimize(data.labels().data());
   }
   std::remove(path.c_str());
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(lines));

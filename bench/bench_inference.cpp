@@ -18,16 +18,16 @@
 
 namespace {
 
-edgetrain::Dataset noise_images(size_t count, uint32_t seed) {
-  edgetrain::Dataset data;
-  data.source = "uniform noise";
+edgetrain::Dataset noise_images(size_t count, uint32_t seed) {  // 1x28x28, 10 classes
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  data.pixels.resize(count * data.feature_size());
-  for (float& value : data.pixels) value = pixel(rng);
-  data.labels.resize(count);
-  for (size_t i = 0; i < count; ++i) data.labels[i] = int32_t(i % size_t(data.num_classes));
-  return data;
+  std::vector<float> pixels(count * 784);
+  for (float& value : pixels) value = pixel(rng);
+  std::vector<int32_t> labels(count);
+  for (size_t i = 0; i < count; ++i) labels[i] = int32_t(i % 10);
+  return edgetrain::Dataset::with_labels(std::move(pixels), std::move(labels),
+                                         {.channels = 1, .height = 28, .width = 28}, 10, {},
+                                         "uniform noise");
 }
 
 // One image per call through a Predictor created once (single-threaded by design); time per call.

@@ -75,6 +75,6 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # shlibs file and the ldconfig trigger
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libprotobuf-dev, zlib1g-dev, libpng-dev")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libprotobuf-dev, zlib1g-dev, libpng-dev, libjpeg62-turbo-dev")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "cmake, pkg-config, python3, python3-numpy")
 include(CPack)

@@ -1,5 +1,6 @@
-// What every Dataset a reader accepts must satisfy (fuzz_idx, fuzz_csv): one pixel storage (bytes,
-// packed bytes or floats) holding exactly count x feature_size values, every feature in [0, 1].
+// What every image Dataset a reader accepts must satisfy (fuzz_idx, fuzz_csv): one pixel storage
+// (bytes, packed bytes or floats) holding exactly count x feature_size values, every feature in
+// [0, 1].
 #pragma once
 
 #include <vector>
@@ -10,18 +11,19 @@
 namespace edgetrain::fuzz {
 
 inline void check_dataset(const Dataset& dataset) {
-  FUZZ_CHECK(dataset.channels >= 1 && dataset.height >= 1 && dataset.width >= 1);
+  const SampleShape& shape = dataset.shape();
+  FUZZ_CHECK(shape.channels >= 1 && shape.height >= 1 && shape.width >= 1);
   FUZZ_CHECK(dataset.count() >= 1);
   const size_t values = dataset.count() * dataset.feature_size();
-  const int storages = !dataset.pixels.empty() + !dataset.pixel_bytes.empty() +
-                       !dataset.packed_offsets.empty();
+  const int storages = !dataset.features().empty() + !dataset.pixel_bytes().empty() +
+                       !dataset.packed_offsets().empty();
   FUZZ_CHECK(storages == 1);
-  if (!dataset.packed_offsets.empty()) {
-    FUZZ_CHECK(dataset.packed_offsets.size() == dataset.count() + 1);
-    FUZZ_CHECK(dataset.packed_offsets.back() == dataset.packed_pixels.size());
+  if (!dataset.packed_offsets().empty()) {
+    FUZZ_CHECK(dataset.packed_offsets().size() == dataset.count() + 1);
+    FUZZ_CHECK(dataset.packed_offsets().back() == dataset.packed_pixels().size());
   } else {
-    FUZZ_CHECK((dataset.pixel_bytes.empty() ? dataset.pixels.size() : dataset.pixel_bytes.size()) ==
-               values);
+    FUZZ_CHECK((dataset.pixel_bytes().empty() ? dataset.features().size()
+                                              : dataset.pixel_bytes().size()) == values);
   }
   std::vector<float> features(dataset.feature_size());
   for (size_t i = 0; i < dataset.count(); ++i) {

@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     alone = edgetrain::read_idx_images(images.path());
     images_ok = true;
     check_dataset(alone);
-    FUZZ_CHECK(std::all_of(alone.labels.begin(), alone.labels.end(),
+    FUZZ_CHECK(std::all_of(alone.labels().begin(), alone.labels().end(),
                            [](int32_t label) { return label == -1; }));
     edgetrain::fuzz::accepted("read_idx_images");
   } catch (const edgetrain::Error& error) {
@@ -61,12 +61,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const Dataset dataset = edgetrain::read_idx(images.path(), labels.path(), num_classes);
     check_dataset(dataset);
-    FUZZ_CHECK(dataset.num_classes == num_classes);
-    FUZZ_CHECK(std::all_of(dataset.labels.begin(), dataset.labels.end(),
+    FUZZ_CHECK(dataset.num_classes() == num_classes);
+    FUZZ_CHECK(std::all_of(dataset.labels().begin(), dataset.labels().end(),
                            [&](int32_t label) { return label >= 0 && label < num_classes; }));
     // The same image file read with or without labels gives the same pixels.
-    FUZZ_CHECK(images_ok && dataset.pixels == alone.pixels &&
-               dataset.pixel_bytes == alone.pixel_bytes);
+    FUZZ_CHECK(images_ok && dataset.features() == alone.features() &&
+               dataset.pixel_bytes() == alone.pixel_bytes());
     edgetrain::fuzz::accepted("read_idx");
   } catch (const edgetrain::Error& error) {
     edgetrain::fuzz::refused("read_idx", error);

@@ -1,5 +1,6 @@
-// libFuzzer target: PNG images as a model input (read_png_input, src/cli/png_input.cpp, on
-// libpng).
+// libFuzzer target: PNG and JPEG images as a model input (read_png_input, src/cli/png_input.cpp,
+// on libpng and libjpeg-turbo), and the image folders' decode-and-resize (decode_image,
+// resize_image) to a size picked by byte 0.
 //
 // Input: byte 0 picks the model input the image must feed (modulo 5: a gray [1, H, W] multiArray,
 // a grayscale / RGB / BGR image feature, a flat [H*W] multiArray) and, for the two gray ones when
@@ -12,6 +13,7 @@
 
 #include "cli/png_input.h"
 #include "edgetrain/error.h"
+#include "edgetrain/image.h"
 #include "edgetrain/model.h"
 #include "fuzz_util.h"
 
@@ -64,6 +66,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::accepted("read_png_input");
   } catch (const Error& error) {
     fuzz::refused("read_png_input", error);
+  }
+  // As an image folder reads it: any size, resized (at most 64k pixels, so each input stays fast).
+  try {
+    const std::string bytes(reinterpret_cast<const char*>(png), png_size);
+    const ImagePixels image = decode_image(bytes, "image", ImageColor::kRGB, size_t(1) << 16);
+    const int to_width = 1 + data[0] % 17, to_height = 1 + data[0] / 17 % 13;
+    const ImagePixels resized = resize_image(image, to_width, to_height);
+    FUZZ_CHECK(resized.width == to_width && resized.height == to_height && resized.channels == 3);
+    FUZZ_CHECK(resized.bytes.size() == size_t(to_width * to_height * 3));
+    fuzz::accepted("resize_image");
+  } catch (const Error& error) {
+    fuzz::refused("decode_image", error);
   }
   return 0;
 }

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev                 # command line, JSON
   libprotobuf-dev protobuf-compiler               # Core ML .mlmodel files
   libpng-dev                                      # PNG images for predict
+  libjpeg62-turbo-dev                             # JPEG images in image folders (issue #11)
   clang libclang-rt-14-dev llvm                   # fuzzing: libFuzzer, symbolised stacks
   dataset-fashion-mnist                           # Fashion-MNIST in /usr/share/datasets
   python3 python3-numpy python3-torch libopenblas0  # PyTorch reference and side-by-side benchmark
@@ -29,6 +30,7 @@ packages+=(
   crossbuild-essential-arm64 qemu-user
   libgtest-dev:arm64 libgmock-dev:arm64 libprotobuf-dev:arm64 zlib1g-dev:arm64 libpng-dev:arm64
   libcurl4-openssl-dev:arm64 libssl-dev:arm64 libcpp-httplib-dev:arm64
+  libjpeg62-turbo-dev:arm64  # image folders (issue #11)
 )
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   if [ "$(id -u)" = 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi

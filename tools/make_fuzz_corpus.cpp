@@ -2,14 +2,18 @@
 // (built with EDGETRAIN_FUZZ=ON: cmake --build build-fuzz --target make_fuzz_corpus).
 // Small valid inputs in each target's input layout (see the comment at the top of each target),
 // made with the library's own writers so they stay valid as the formats evolve: IDX pairs raw and
-// gzip, CSV with and without a header, .mlmodel files from tiny ModelBuilder models (updatable and
-// not, a classifier, half-precision and quantised weights), and PNG images of every colour type
-// libpng writes. Deterministic: the same sources write the same bytes.
+// gzip, CSV with and without a header, CSV tables, .mlmodel files from tiny ModelBuilder models
+// (updatable and not, a classifier, half-precision and quantised weights), PNG images of every
+// colour type libpng writes, and JPEG images. Deterministic: the same sources write the same bytes.
 #include <png.h>
 #include <zlib.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+// jpeglib.h needs size_t and FILE declared first.
+#include <jpeglib.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -96,6 +100,12 @@ void csv_seeds(const fs::path& dir) {
   mnist += "\n5";
   for (int i = 0; i < 784; ++i) mnist += "," + std::to_string(i * 7 % 256);
   write(dir / "28x28-header-gzip", csv_input(28, 28, 10, gzip(mnist + "\n")));
+  // Tables: [0xff][bit 0: a class target][file], the target column "y".
+  const std::string table = "a,y, \"b, c\"\r\n1.5,2,-3\n\n4e1,5,6\n";
+  write(dir / "table-real", std::string(1, char(0xff)) + char(0) + table);
+  write(dir / "table-class-names",
+        std::string(1, char(0xff)) + char(1) + "x,y\n1,cat\n2,dog\n3,cat\n");
+  write(dir / "table-gzip", std::string(1, char(0xff)) + char(0) + gzip(table));
 }
 
 // ---- fuzz_mlmodel: a .mlmodel
@@ -331,6 +341,36 @@ std::string png(uint32_t width, uint32_t height, uint32_t format) {
   return bytes;
 }
 
+// A JPEG of a gradient, `components` 1 (gray) or 3 (RGB), baseline or progressive.
+std::string jpeg(int width, int height, int components, bool progressive) {
+  jpeg_compress_struct info{};
+  jpeg_error_mgr errors{};
+  info.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&info);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&info, &buffer, &size);
+  info.image_width = JDIMENSION(width);
+  info.image_height = JDIMENSION(height);
+  info.input_components = components;
+  info.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, 90, TRUE);
+  if (progressive) jpeg_simple_progression(&info);
+  jpeg_start_compress(&info, TRUE);
+  std::vector<uint8_t> row(size_t(width * components));
+  while (info.next_scanline < info.image_height) {
+    for (size_t i = 0; i < row.size(); ++i) row[i] = uint8_t(i * 11 + info.next_scanline * 29);
+    JSAMPROW pointer = row.data();
+    jpeg_write_scanlines(&info, &pointer, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  std::string bytes(reinterpret_cast<const char*>(buffer), size);
+  std::free(buffer);
+  return bytes;
+}
+
 void png_seeds(const fs::path& dir) {
   write(dir / "gray-4x3-multiarray", char(0) + png(4, 3, PNG_FORMAT_GRAY));
   write(dir / "gray-4x3-image", char(1) + png(4, 3, PNG_FORMAT_GRAY));
@@ -341,6 +381,9 @@ void png_seeds(const fs::path& dir) {
   write(dir / "palette-3x3-rgb", char(2) + png(3, 3, PNG_FORMAT_RGB_COLORMAP));
   // Byte 0 = 5 (kind 0, odd / 5): `predict --digit` makes the 40x30 image MNIST-like.
   write(dir / "gray-40x30-digit", char(5) + png(40, 30, PNG_FORMAT_GRAY));
+  // JPEG images: an RGB and a gray one, baseline and progressive.
+  write(dir / "jpeg-rgb-16x8", char(2) + jpeg(16, 8, 3, false));
+  write(dir / "jpeg-gray-9x7-progressive", char(1) + jpeg(9, 7, 1, true));
 }
 
 }  // namespace

@@ -8,24 +8,20 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <vector>
 
 using namespace edgetrain;
 
 // `count` 1x12x12 images, pixels in [0, 1] (N, C, H, W); label 0 horizontal, 1 vertical, 2
 // diagonal.
 Dataset make_bars(size_t count, uint32_t seed) {
-  Dataset data;
-  data.source = "bars (made in code)";
-  data.channels = 1;
-  data.height = data.width = 12;
-  data.num_classes = 3;
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> position(1, 10);
   std::uniform_real_distribution<float> noise(0.0f, 0.3f);
-  data.pixels.resize(count * 144);
-  data.labels.resize(count);
+  std::vector<float> pixels(count * 144);
+  std::vector<int32_t> labels(count);
   for (size_t i = 0; i < count; ++i) {
-    float* image = data.pixels.data() + i * 144;
+    float* image = pixels.data() + i * 144;
     for (int p = 0; p < 144; ++p) image[p] = noise(rng);
     const int label = int(i % 3), row = position(rng), column = position(rng);
     for (int k = -4; k <= 4; ++k) {
@@ -35,9 +31,12 @@ Dataset make_bars(size_t count, uint32_t seed) {
       if (label == 2) y += k, x += k;
       if (y >= 0 && y < 12 && x >= 0 && x < 12) image[y * 12 + x] = 1.0f;
     }
-    data.labels[i] = label;
+    labels[i] = label;
   }
-  return data;
+  // Checked when made: as many labels as images, each in 0..2.
+  return Dataset::with_labels(std::move(pixels), std::move(labels),
+                              {.channels = 1, .height = 12, .width = 12}, 3, {},
+                              "bars (made in code)");
 }
 
 int main(int argc, char** argv) {

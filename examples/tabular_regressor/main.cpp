@@ -1,5 +1,5 @@
-// A regressor on tabular data: inner-product layers and mean squared error, fed by a BatchProvider
-// of our own that keeps rows of features and a real-valued target in memory.
+// A regressor on tabular data: inner-product layers and mean squared error, trained on rows of
+// features with a real-valued target kept in memory by a Dataset (Dataset::with_targets).
 //
 //   tabular_regressor                  exits 1 unless training cuts the error by 5x
 #include <edgetrain/edgetrain.h>
@@ -13,44 +13,23 @@
 
 using namespace edgetrain;
 
-// Rows of 4 features with one target: what the trainer reads through BatchProvider.
-class Table : public BatchProvider {
- public:
-  static constexpr size_t kFeatures = 4;
+constexpr size_t kFeatures = 4;
 
-  void add(const std::array<float, kFeatures>& features, float target) {
-    features_.insert(features_.end(), features.begin(), features.end());
-    targets_.push_back(target);
-  }
-  size_t count() const override { return targets_.size(); }
-  size_t feature_size() const override { return kFeatures; }
-  void copy_features(size_t index, float* dst) const override {
-    std::copy_n(features_.data() + index * kFeatures, kFeatures, dst);
-  }
-  int32_t label(size_t) const override { return 0; }  // no classes in a regression
-  // The mean-squared-error target: `size` floats, here the row's one value.
-  void copy_target(size_t index, float* dst, size_t size) const override {
-    if (size != 1) throw Error("one target per row, but the loss reads " + std::to_string(size));
-    dst[0] = targets_[index];
-  }
-  float target(size_t index) const { return targets_[index]; }
-
- private:
-  std::vector<float> features_;  // (N, 4)
-  std::vector<float> targets_;   // (N)
-};
-
-// A made-up price: a linear part, an interaction and noise.
-Table make_rows(size_t count, uint32_t seed) {
+// Rows of 4 features with one target each, as a Dataset: Dataset::with_targets checks the sizes
+// (as many targets as rows) and that every value is finite.
+Dataset make_rows(size_t count, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> feature(-1.0f, 1.0f);
   std::normal_distribution<float> noise(0.0f, 0.05f);
-  Table table;
+  std::vector<float> features, prices;  // (N, 4), (N)
   for (size_t i = 0; i < count; ++i) {
-    std::array<float, Table::kFeatures> x{feature(rng), feature(rng), feature(rng), feature(rng)};
-    table.add(x, 1.5f * x[0] - 0.8f * x[1] + 0.6f * x[2] * x[3] + 0.3f + noise(rng));
+    const std::array<float, kFeatures> x{feature(rng), feature(rng), feature(rng), feature(rng)};
+    features.insert(features.end(), x.begin(), x.end());
+    // A made-up price: a linear part, an interaction and noise.
+    prices.push_back(1.5f * x[0] - 0.8f * x[1] + 0.6f * x[2] * x[3] + 0.3f + noise(rng));
   }
-  return table;
+  return Dataset::with_targets(std::move(features), std::move(prices),
+                               {.channels = int(kFeatures)}, 1, "made-up prices");
 }
 
 int main() {
@@ -78,7 +57,7 @@ int main() {
             })
             .initializer(Initializer::kGlorotUniform, 3)
             .build();
-    const Table train = make_rows(2000, 1), test = make_rows(500, 2);
+    const Dataset train = make_rows(2000, 1), test = make_rows(500, 2);
 
     const double before = std::sqrt(evaluate(model, test).loss);
     UpdateTask task(model, train, {.seed = 1});
@@ -94,10 +73,11 @@ int main() {
                 after);
 
     Predictor predictor(model);
-    float row[Table::kFeatures];
+    float row[kFeatures], price = 0;
     test.copy_features(0, row);
+    test.copy_target(0, &price, 1);
     std::printf("first test row: predicted %.3f, true %.3f\n",
-                predictor.predict(row).probabilities[0], test.target(0));
+                predictor.predict(row).probabilities[0], price);
     return after < before / 5 ? 0 : 1;
   } catch (const Error& e) {
     std::fprintf(stderr, "tabular_regressor: %s\n", e.what());

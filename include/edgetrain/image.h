@@ -1,5 +1,5 @@
-// Images as model inputs: PNG decoding and encoding, and turning a drawing (or a photo) of a digit
-// into MNIST-like input the way MNIST itself was made.
+// Images as model inputs: PNG and JPEG decoding, PNG encoding, resizing to a model's input, and
+// turning a drawing (or a photo) of a digit into MNIST-like input the way MNIST itself was made.
 //
 //   edgetrain::GrayImage drawing = edgetrain::decode_png_gray(png_bytes, "digit.png");
 //   edgetrain::GrayImage input = edgetrain::mnist_style_digit(drawing);  // 28x28, ink bright
@@ -23,22 +23,43 @@ struct GrayImage {
   std::vector<float> pixels;  // (H, W) row-major
 };
 
-enum class PngColor { kGray, kRGB, kBGR };
+// The pixels a decoder is asked for: one gray channel, or three in RGB or BGR order.
+enum class ImageColor { kGray, kRGB, kBGR };
+using PngColor = ImageColor;
 
 // Decoded 8-bit pixels, interleaved.
-struct PngPixels {
+struct ImagePixels {
   int width = 0, height = 0, channels = 1;
   std::vector<uint8_t> bytes;  // (H, W, C)
 };
+using PngPixels = ImagePixels;
 
 // Refused before decoding: larger images would only be a way to make us allocate.
-constexpr size_t kMaxPngPixels = size_t(1) << 24;
+constexpr size_t kMaxImagePixels = size_t(1) << 24;
+constexpr size_t kMaxPngPixels = kMaxImagePixels;
 
 // Decodes a PNG file's bytes (any PNG kind: libpng converts it, alpha composed onto black) into
 // 8-bit gray, RGB or BGR pixels. Throws Error naming `source_name` when the bytes are not a PNG
 // image, are corrupt, or the image holds more than `max_pixels` pixels (checked before allocating).
 PngPixels decode_png(const std::string& png, const std::string& source_name,
                      PngColor color = PngColor::kGray, size_t max_pixels = kMaxPngPixels);
+// Decodes a JPEG file's bytes (baseline or progressive, gray or colour; libjpeg-turbo converts,
+// gray from colour being the JPEG's own luma Y) into 8-bit gray, RGB or BGR pixels. Throws Error
+// naming `source_name` when the bytes are not a JPEG image, are corrupt or end early, the image is
+// CMYK, or it holds more than `max_pixels` pixels (checked before allocating).
+ImagePixels decode_jpeg(const std::string& jpeg, const std::string& source_name,
+                        ImageColor color = ImageColor::kGray, size_t max_pixels = kMaxImagePixels);
+bool is_png(const std::string& bytes);
+bool is_jpeg(const std::string& bytes);
+// decode_png or decode_jpeg, told by the first bytes; Error naming `source_name` for anything else.
+ImagePixels decode_image(const std::string& bytes, const std::string& source_name,
+                         ImageColor color = ImageColor::kGray, size_t max_pixels = kMaxImagePixels);
+// The image stretched to width x height (scale-to-fill: aspect ratio not kept), each channel
+// resampled with the triangle (bilinear) filter on pixel centres, widened by the scale factor when
+// shrinking so every source pixel counts (as Pillow's BILINEAR resize). The same size gives the
+// image unchanged. Throws Error on an empty image or size.
+ImagePixels resize_image(const ImagePixels& image, int width, int height);
+
 // decode_png in gray, as values in [0, 1] (byte / 255).
 GrayImage decode_png_gray(const std::string& png, const std::string& source_name);
 // An 8-bit gray PNG of the image (values rounded to the nearest of 0..255). Throws Error on an

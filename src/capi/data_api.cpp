@@ -1,48 +1,15 @@
-// The C API's data sets: samples copied from the caller's arrays (class labels or real-valued
-// targets), or read from IDX and CSV files by the library's readers.
+// The C API's data sets: samples copied from the caller's arrays into a Dataset (class labels or
+// real-valued targets, checked by Dataset's factories), or read from IDX and CSV files by the
+// library's readers.
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include "capi/capi_internal.h"
 
 namespace edgetrain::capi {
 namespace {
-
-// Samples held as copies of the caller's arrays: features (N, feature_size) and either labels (N)
-// or targets (N, target_size).
-class ArrayData final : public BatchProvider {
- public:
-  ArrayData(std::vector<float> features, size_t feature_size, std::vector<int32_t> labels,
-            std::vector<float> targets, size_t target_size)
-      : features_(std::move(features)),
-        feature_size_(feature_size),
-        labels_(std::move(labels)),
-        targets_(std::move(targets)),
-        target_size_(target_size) {}
-
-  size_t count() const override { return features_.size() / feature_size_; }
-  size_t feature_size() const override { return feature_size_; }
-  void copy_features(size_t index, float* dst) const override {
-    std::copy_n(features_.data() + index * feature_size_, feature_size_, dst);
-  }
-  // Targeted samples have no class: 0 keeps a scorer's per-class tables in bounds.
-  int32_t label(size_t index) const override { return labels_.empty() ? 0 : labels_[index]; }
-  void copy_target(size_t index, float* dst, size_t size) const override {
-    if (targets_.empty()) return BatchProvider::copy_target(index, dst, size);
-    if (size != target_size_) {
-      throw Error("the data's targets have " + std::to_string(target_size_) +
-                  " values per sample but the model's loss reads " + std::to_string(size));
-    }
-    std::copy_n(targets_.data() + index * target_size_, target_size_, dst);
-  }
-
- private:
-  std::vector<float> features_;
-  size_t feature_size_;
-  std::vector<int32_t> labels_;
-  std::vector<float> targets_;
-  size_t target_size_;
-};
 
 std::vector<float> copy_floats(const float* values, size_t count, size_t size, const char* what) {
   require(values, what);
@@ -54,6 +21,7 @@ void check_sizes(size_t count, size_t feature_size) {
   if (count == 0) throw InvalidArgument("count is 0: a data set needs at least one sample");
   if (feature_size == 0) throw InvalidArgument("feature_size is 0");
   checked_product(count, feature_size, "count * feature_size");
+  if (feature_size > size_t(INT32_MAX)) throw InvalidArgument("feature_size is too large");
 }
 
 edgetrain_data* new_data(std::unique_ptr<BatchProvider> samples) {
@@ -78,9 +46,12 @@ edgetrain_status edgetrain_data_from_labels(const float* features, const int32_t
     require(data, "data");
     require(labels, "labels");
     edgetrain::capi::check_sizes(count, feature_size);
-    auto samples = std::make_unique<edgetrain::capi::ArrayData>(
-        edgetrain::capi::copy_floats(features, count, feature_size, "features"), feature_size,
-        std::vector<int32_t>(labels, labels + count), std::vector<float>(), 0);
+    std::vector<int32_t> label_values(labels, labels + count);
+    const int32_t largest = *std::max_element(label_values.begin(), label_values.end());
+    if (largest == INT32_MAX) throw InvalidArgument("a label is 2147483647, too large");
+    auto samples = std::make_unique<edgetrain::Dataset>(edgetrain::Dataset::with_labels(
+        edgetrain::capi::copy_floats(features, count, feature_size, "features"),
+        std::move(label_values), {.channels = int(feature_size)}, std::max(largest + 1, 1)));
     *data = edgetrain::capi::new_data(std::move(samples));
   });
 }
@@ -92,10 +63,10 @@ edgetrain_status edgetrain_data_from_targets(const float* features, const float*
     require(data, "data");
     edgetrain::capi::check_sizes(count, feature_size);
     if (target_size == 0) throw InvalidArgument("target_size is 0");
-    auto samples = std::make_unique<edgetrain::capi::ArrayData>(
-        edgetrain::capi::copy_floats(features, count, feature_size, "features"), feature_size,
-        std::vector<int32_t>(),
-        edgetrain::capi::copy_floats(targets, count, target_size, "targets"), target_size);
+    auto samples = std::make_unique<edgetrain::Dataset>(edgetrain::Dataset::with_targets(
+        edgetrain::capi::copy_floats(features, count, feature_size, "features"),
+        edgetrain::capi::copy_floats(targets, count, target_size, "targets"),
+        {.channels = int(feature_size)}, target_size));
     *data = edgetrain::capi::new_data(std::move(samples));
   });
 }

@@ -51,11 +51,12 @@ int run_evaluate(const EvaluateOptions& options);
 
 struct PredictOptions {
   std::string model;
-  std::vector<std::string> inputs;  // PNG images, CSV files or IDX image files
+  std::vector<std::string> inputs;  // PNG or JPEG images, CSV files or IDX image files
   size_t top = 3;
   size_t limit = 0;  // at most this many predictions per input file (0: all)
   bool json = false;
   bool digit = false;  // PNG drawings of digits of any size, made MNIST-like (edgetrain/image.h)
+  DataRequest data;    // --dataset (issue #11): predict every sample of a data set
 };
 int run_predict(const PredictOptions& options);
 

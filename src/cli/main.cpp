@@ -15,10 +15,19 @@ int main(int argc, char** argv) {
 
   auto add_data_options = [](CLI::App* command, DataRequest& data) {
     command->add_option("--dataset", data.dataset,
-                        "mnist, fashion-mnist, a folder of the four IDX files, or a CSV file");
+                        "mnist, fashion-mnist, a folder of the four IDX files, a folder of images "
+                        "in one subfolder per class, or a CSV file");
     command->add_option("--data-dir", data.data_dir,
                         "where to look for mnist / fashion-mnist (also $EDGETRAIN_DATA)");
     command->add_option("--test-csv", data.test_csv, "test set in CSV, with a CSV --dataset");
+    // ---- tables and image folders (issue #11) ----
+    command->add_option("--target", data.target,
+                        "the CSV is a table with a header row; COLUMN is the class or value to "
+                        "learn, the other columns fill the model's input");
+    command->add_flag("--stream", data.stream,
+                      "read the samples from disk as they are needed instead of all at once "
+                      "(the default for data that would not fit in memory)");
+    // ---- end of tables and image folders ----
   };
 
   TrainOptions train;
@@ -85,8 +94,9 @@ int main(int argc, char** argv) {
   CLI::App* predict_command =
       app.add_subcommand("predict", "class probabilities for PNG images, CSV or IDX files");
   predict_command->add_option("model", predict.model, "model file (.mlmodel or .json)")->required();
-  predict_command->add_option("inputs", predict.inputs, "PNG images, CSV files or IDX image files")
-      ->required();
+  predict_command->add_option("inputs", predict.inputs,
+                              "PNG or JPEG images, CSV files or IDX image files");
+  add_data_options(predict_command, predict.data);  // predict --dataset D: every sample of D
   predict_command->add_option("--top", predict.top, "classes to show per input (default 3)")
       ->check(whole_number_at_least(1));
   predict_command->add_option("--limit", predict.limit, "at most N predictions per input file")
@@ -195,7 +205,12 @@ int main(int argc, char** argv) {
   try {
     if (train_command->parsed()) return run_train(train);
     if (evaluate_command->parsed()) return run_evaluate(evaluate);
-    if (predict_command->parsed()) return run_predict(predict);
+    if (predict_command->parsed()) {
+      if (predict.inputs.empty() && predict.data.dataset.empty()) {
+        throw edgetrain::Error("predict: give input files, or --dataset");
+      }
+      return run_predict(predict);
+    }
     if (fetch_command->parsed()) return run_fetch_data(fetch);
     if (validate_command->parsed()) return run_validate(validate);
     if (inspect_command->parsed()) return run_inspect(inspect);

@@ -43,10 +43,12 @@ std::vector<float> png_input(const std::string& png, const std::string& path, co
                 input.name + "' is not");
   }
   const bool bgr = input.type == FeatureType::kImage && input.image.color_space == ColorSpace::kBGR;
-  const PngPixels image = decode_png(png, path,
-                                     channels == 1 ? PngColor::kGray
-                                     : bgr         ? PngColor::kBGR
-                                                   : PngColor::kRGB);
+  // A JPEG by its first bytes; anything else is read as the PNG it should be (and named so).
+  const auto decode = is_jpeg(png) ? decode_jpeg : decode_png;
+  const ImageColor color = channels == 1 ? ImageColor::kGray
+                           : bgr         ? ImageColor::kBGR
+                                         : ImageColor::kRGB;
+  const ImagePixels image = decode(png, path, color, kMaxImagePixels);
   const size_t pixels = size_t(image.width) * size_t(image.height);
   const bool fits =
       flat ? pixels == size_t(shape[0]) : image.width == width && image.height == height;

@@ -8,7 +8,8 @@
 
 namespace edgetrain::cli {
 
-// Reads a PNG (any kind: libpng converts it, alpha composed onto black) as the model's first input
+// Reads a PNG (any kind: libpng converts it, alpha composed onto black) or a JPEG (libjpeg-turbo
+// converts it) as the model's first input
 // and returns its features laid out (C, H, W) and scaled to [0, 1] (pixel / 255) — the layout
 // Predictor takes; the network applies an image input's own scaler. An image sized exactly as the
 // input is used as it is: gray images feed one-channel inputs, RGB images three-channel ones (in

@@ -19,9 +19,9 @@ namespace edgetrain::cli {
 
 int run_evaluate(const EvaluateOptions& options) {
   const Model model = load_model(options.model);
-  LoadedData data = load_data(options.data, /*need_train=*/false);
+  LoadedData data = load_data(options.data, &model, /*need_train=*/false);
   note_capped_threads(options.threads);
-  const Evaluation result = evaluate(model, data.test, options.threads);
+  const Evaluation result = evaluate(model, *data.test, options.threads);
   const bool classification = result.kind == OutputKind::kClassification;
   if (options.json) {
     nlohmann::json line = {{"model", options.model},
@@ -82,6 +82,11 @@ nlohmann::json label_json(const Model& model, size_t k) {
                                               : nlohmann::json(k);
 }
 
+// An expected value in text: a class label as it is, a number or list as JSON.
+std::string expected_text(const nlohmann::json& expected) {
+  return expected.is_string() ? expected.get<std::string>() : expected.dump();
+}
+
 // How predict --json names an output's type.
 const char* output_type_text(FeatureType type) {
   switch (type) {
@@ -98,9 +103,11 @@ const char* output_type_text(FeatureType type) {
 int run_predict(const PredictOptions& options) {
   const Model model = load_model(options.model);
   Predictor predictor(model);
-  // One prediction: printed as text or as one JSON line. `expected` < 0: no label known.
+  // One prediction: printed as text or as one JSON line.
   const bool classification = predictor.kind() == OutputKind::kClassification;
-  auto report = [&](const std::string& name, const float* features, int expected) {
+  // `expected`: the sample's class label or target, null when unknown.
+  auto report = [&](const std::string& name, const float* features,
+                    const nlohmann::json& expected) {
     const Prediction prediction = predictor.predict(features);
     if (options.json) {
       // Every output by its model name and type; a classification also gets its label and
@@ -130,7 +137,7 @@ int run_predict(const PredictOptions& options) {
         if (model.kind == ModelKind::kClassifier) line["class_index"] = k;
       }
       line["outputs"] = outputs;
-      if (expected >= 0) line["expected"] = expected;
+      if (!expected.is_null()) line["expected"] = expected;
       std::printf("%s\n", line.dump().c_str());
       return;
     }
@@ -142,22 +149,50 @@ int run_predict(const PredictOptions& options) {
         for (size_t v = 0; v < shown; ++v) std::printf("%s%.6g", v ? ", " : "", output.values[v]);
         std::printf("%s]", output.values.size() > shown ? ", ..." : "");
       }
+      if (!expected.is_null()) std::printf(" (expected %s)", expected_text(expected).c_str());
       std::printf("\n");
       return;
     }
     const size_t k = size_t(prediction.label);
     std::printf("%s: %s", name.c_str(), class_label_text(model, k).c_str());
-    if (expected >= 0) std::printf(" (expected %d)", expected);
+    if (!expected.is_null()) std::printf(" (expected %s)", expected_text(expected).c_str());
     std::printf("  ");
     for (const auto& [label, probability] : prediction.top(options.top)) {
       std::printf(" %s:%.4f", class_label_text(model, size_t(label)).c_str(), probability);
     }
     std::printf("\n");
   };
+  // ---- predict --dataset: every sample of a data set, with its expected class or target ----
+  if (!options.data.dataset.empty()) {
+    const LoadedData data = load_data(options.data, &model, /*need_train=*/false);
+    const BatchProvider& samples = *data.test;
+    if (samples.feature_size() != predictor.input_size()) {
+      throw Error(data.name + ": its samples have " + std::to_string(samples.feature_size()) +
+                  " values but the model takes " + std::to_string(predictor.input_size()));
+    }
+    const std::vector<std::string> names = samples.class_names();
+    std::vector<float> features(samples.feature_size()), target(samples.target_size());
+    size_t count = samples.count();
+    if (options.limit > 0 && options.limit < count) count = options.limit;
+    for (size_t i = 0; i < count; ++i) {
+      samples.copy_features(i, features.data());
+      nlohmann::json expected = nullptr;
+      const int32_t label = samples.label(i);
+      if (!target.empty()) {
+        samples.copy_target(i, target.data(), target.size());
+        expected = target.size() == 1 ? nlohmann::json(target[0]) : nlohmann::json(target);
+      } else if (label >= 0) {
+        expected = names.empty() ? nlohmann::json(label) : nlohmann::json(names[size_t(label)]);
+      }
+      report(samples.sample_name(i), features.data(), expected);
+    }
+  }
+  // ---- end of predict --dataset ----
   for (const std::string& input : options.inputs) {
-    if (lower_extension(input) == ".png") {
+    const std::string extension = lower_extension(input);
+    if (extension == ".png" || extension == ".jpg" || extension == ".jpeg") {
       const std::vector<float> features = read_png_input(input, model, options.digit);
-      report(input, features.data(), -1);
+      report(input, features.data(), nullptr);
       continue;
     }
     const Dataset images = read_inputs(input);
@@ -169,8 +204,8 @@ int run_predict(const PredictOptions& options) {
     if (options.limit > 0 && options.limit < count) count = options.limit;
     for (size_t i = 0; i < count; ++i) {
       const std::string name = images.count() == 1 ? input : input + "#" + std::to_string(i);
-      const int expected = !images.labels.empty() && images.labels[i] >= 0 ? images.labels[i] : -1;
-      report(name, images.image(i).data(), expected);
+      const int32_t label = images.label(i);
+      report(name, images.image(i).data(), label >= 0 ? nlohmann::json(label) : nlohmann::json());
     }
   }
   return 0;

@@ -123,38 +123,43 @@ int run_train(const TrainOptions& options) {
   // Fail before the work, not after it, when the results could not be written.
   if (!options.output.empty()) check_writable(options.output);
   if (!options.checkpoint.empty()) check_writable(options.checkpoint);
-  LoadedData data = load_data(options.data);
-  if (options.limit > 0) data.train.truncate(options.limit);
+  Setup setup = prepare(options);
+  Model& model = setup.model;
+  // ---- data: read for the model (a table's columns, an image folder's size; issue #11) ----
+  LoadedData data = load_data(options.data, &model);
+  limit_training(data, options.limit);
+  const BatchProvider& train = *data.train;
+  const bool regression = output_kind(model) == OutputKind::kRegression;
+  // ---- end of data ----
   const bool chatty = !options.quiet;
   if (chatty && !data.note.empty()) std::printf("%s\n", data.note.c_str());
 
-  Setup setup = prepare(options);
-  Model& model = setup.model;
-  const ResolvedUpdate settings = resolve_update(model, setup.config, data.train.count());
+  const ResolvedUpdate settings = resolve_update(model, setup.config, train.count());
   if (settings.batch_size < settings.requested_batch_size) {
     std::fprintf(stderr,
-                 "edgetrain: note: a mini-batch of %lld is more than the %zu training images; "
+                 "edgetrain: note: a mini-batch of %lld is more than the %zu training %s; "
                  "using mini-batches of %lld (the same training, in less memory)\n",
-                 (long long)settings.requested_batch_size, data.train.count(),
+                 (long long)settings.requested_batch_size, train.count(), data.samples_word.c_str(),
                  (long long)settings.batch_size);
   }
   note_capped_threads(options.threads);
-  UpdateTask task(model, data.train, setup.config);
+  UpdateTask task(model, train, setup.config);
 
   ProgressBar bar(chatty);
   task.handlers.training_began = [&](UpdateTask&, const TrainingBegan& began) {
     if (!chatty) return;
     std::printf(
-        "training %s (%zu parameters, %zu updatable) on %zu %s images: %lld epochs, "
+        "training %s (%zu parameters, %zu updatable) on %zu %s %s%s: %lld epochs, "
         "batch %lld, %s lr %g, %d threads, %s of buffers\n",
         setup.name.c_str(), model.parameter_count(), updatable_parameters(model), began.samples,
-        data.name.c_str(), (long long)began.settings.epochs, (long long)began.settings.batch_size,
+        data.name.c_str(), data.samples_word.c_str(), data.streamed ? " (read from disk)" : "",
+        (long long)began.settings.epochs, (long long)began.settings.batch_size,
         began.settings.optimizer == OptimizerKind::kAdam ? "Adam" : "SGD",
         began.settings.learning_rate, began.settings.threads,
         byte_text(began.memory_bytes).c_str());
     std::fflush(stdout);
   };
-  const uint64_t total_samples = uint64_t(data.train.count()) * uint64_t(settings.epochs);
+  const uint64_t total_samples = uint64_t(train.count()) * uint64_t(settings.epochs);
   task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) {
     char detail[96];
     std::snprintf(detail, sizeof detail, "epoch %lld/%lld loss %.4f", (long long)end.epoch + 1,
@@ -184,7 +189,7 @@ int run_train(const TrainOptions& options) {
       {"learning_rate", settings.learning_rate},
       {"optimizer", settings.optimizer == OptimizerKind::kAdam ? "adam" : "sgd"},
       {"threads", settings.threads},
-      {"train_samples", data.train.count()},
+      {"train_samples", train.count()},
       {"train_seconds", result.seconds},
       {"samples_per_second", result.seconds > 0 ? double(result.samples_seen) / result.seconds : 0},
       {"train_loss", result.final_loss},
@@ -196,14 +201,24 @@ int run_train(const TrainOptions& options) {
        options.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(options.output)},
       {"test_accuracy", nullptr},
       {"test_loss", nullptr},
-      {"test_samples", data.test.count()}};
-  if (data.test.count() > 0) {
-    const Evaluation test = evaluate(model, data.test, options.threads);
-    summary["test_accuracy"] = test.accuracy;
+      {"test_samples", data.test->count()}};
+  if (data.test->count() > 0) {
+    const Evaluation test = evaluate(model, *data.test, options.threads);
     summary["test_loss"] = test.loss;
-    if (chatty) {
-      std::printf("test accuracy %.4f  loss %.4f  (%zu images)\n", test.accuracy, test.loss,
-                  test.samples);
+    if (regression) {  // ---- a regression's test scores (issue #11) ----
+      summary["test_mse"] = test.mse;
+      summary["test_mae"] = test.mae;
+      summary["test_r2"] = test.r2;
+      if (chatty) {
+        std::printf("test MSE %.6g  MAE %.6g  R2 %.4f  (%zu %s)\n", test.mse, test.mae, test.r2,
+                    test.samples, data.samples_word.c_str());
+      }
+    } else {
+      summary["test_accuracy"] = test.accuracy;
+      if (chatty) {
+        std::printf("test accuracy %.4f  loss %.4f  (%zu %s)\n", test.accuracy, test.loss,
+                    test.samples, data.samples_word.c_str());
+      }
     }
   }
   if (!options.output.empty()) {

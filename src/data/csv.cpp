@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "data/csv_fields.h"
+#include "data/dataset_storage.h"
 #include "data/input_file.h"
 #include "edgetrain/data.h"
 #include "edgetrain/error.h"
@@ -19,40 +21,9 @@ namespace edgetrain {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-// Parses a whole field (surrounding blanks allowed) as a number. Integers take the fast path.
-bool parse_number(std::string_view field, double& value) {
-  field = trim(field);
-  if (field.empty()) return false;
-  const char* first = field.data();
-  const char* last = first + field.size();
-  int integer = 0;
-  const auto [int_end, int_error] = std::from_chars(first, last, integer);
-  if (int_error == std::errc() && int_end == last) {
-    value = integer;
-    return true;
-  }
-  const auto [end, error] = std::from_chars(first, last, value);
-  if (end != last) return false;
-  if (error == std::errc::result_out_of_range) {  // e.g. 1e999: a number, just far out of range
-    value = field.front() == '-' ? -std::numeric_limits<double>::infinity()
-                                 : std::numeric_limits<double>::infinity();
-    return true;
-  }
-  return error == std::errc();
-}
-
-std::string quote(std::string_view field) {
-  std::string text(1, '"');
-  text.append(field);
-  text += '"';
-  return text;
-}
+using data::parse_number;
+using data::quote;
+using data::trim;
 
 class CsvParser {
  public:
@@ -66,7 +37,7 @@ class CsvParser {
   Dataset parse(const std::string& text);
 
  private:
-  void parse_row(std::string_view line, Dataset& dataset);
+  void parse_row(std::string_view line, data::DatasetParts& dataset);
   [[noreturn]] void fail_at(size_t column, const std::string& what) const {
     throw Error(path_ + ": line " + std::to_string(line_number_) + ", column " +
                 std::to_string(column) + ": " + what);
@@ -79,11 +50,9 @@ class CsvParser {
 };
 
 Dataset CsvParser::parse(const std::string& text) {
-  Dataset dataset;
+  data::DatasetParts dataset;
   dataset.source = path_;
-  dataset.channels = 1;
-  dataset.height = height_;
-  dataset.width = width_;
+  dataset.shape = {.channels = 1, .height = height_, .width = width_};
   dataset.num_classes = num_classes_;
   // Every value takes at least two characters (a digit and a comma or line end), which bounds
   // the row count by the file size: reserving this much can never exceed what the file backs.
@@ -122,16 +91,16 @@ Dataset CsvParser::parse(const std::string& text) {
   if (dataset.labels.empty()) {
     throw Error(path_ + ": no data rows, only the header on line " + std::to_string(header_line));
   }
-  return dataset;
+  return data::DatasetStorage::assemble(std::move(dataset));
 }
 
-void CsvParser::parse_row(std::string_view line, Dataset& dataset) {
+void CsvParser::parse_row(std::string_view line, data::DatasetParts& dataset) {
   const size_t values = size_t(std::count(line.begin(), line.end(), ',')) + 1;
   if (values != pixels_per_row_ + 1) {
     throw Error(path_ + ": line " + std::to_string(line_number_) + " has " +
                 std::to_string(values - 1) + " pixel values after the label, expected " +
                 std::to_string(pixels_per_row_) + " (" + std::to_string(height_) + "x" +
-                std::to_string(width_) + ")");
+                std::to_string(width_) + "; a table with a header row is read with --target)");
   }
 
   size_t field_start = 0;
@@ -163,16 +132,16 @@ void CsvParser::parse_row(std::string_view line, Dataset& dataset) {
     }
     // Whole numbers stay bytes, as the IDX reader keeps them; the first fractional value turns
     // the dataset to floats (value / 255 either way, so both give identical features).
-    if (dataset.pixels.empty() && value == std::floor(value)) {
+    if (dataset.features.empty() && value == std::floor(value)) {
       dataset.pixel_bytes.push_back(uint8_t(value));
       continue;
     }
-    if (dataset.pixels.empty()) {
-      dataset.pixels.reserve(dataset.pixel_bytes.capacity());
-      for (uint8_t byte : dataset.pixel_bytes) dataset.pixels.push_back(float(byte) / 255.0f);
+    if (dataset.features.empty()) {
+      dataset.features.reserve(dataset.pixel_bytes.capacity());
+      for (uint8_t byte : dataset.pixel_bytes) dataset.features.push_back(float(byte) / 255.0f);
       dataset.pixel_bytes = {};
     }
-    dataset.pixels.push_back(float(value) / 255.0f);
+    dataset.features.push_back(float(value) / 255.0f);
   }
 }
 

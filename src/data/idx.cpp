@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset_storage.h"
 #include "data/input_file.h"
 #include "data/packed_pixels.h"
 #include "edgetrain/data.h"
@@ -175,26 +176,25 @@ std::vector<uint8_t> read_bytes(InputFile& in, const IdxHeader& header) {
   return bytes;
 }
 
-// A Dataset of the images after `header` (labels left to the caller), in `storage`.
-Dataset read_images(InputFile& in, const IdxHeader& header, PixelStorage storage) {
-  Dataset dataset;
-  dataset.source = in.path();
-  dataset.channels = 1;
-  dataset.height = int(header.dims[1]);  // both < 2 GiB, checked in read_header
-  dataset.width = int(header.dims[2]);
+// The images after `header`, in `storage` (labels left to the caller).
+data::DatasetParts read_images(InputFile& in, const IdxHeader& header, PixelStorage storage) {
+  data::DatasetParts parts;
+  parts.source = in.path();
+  // Both < 2 GiB, checked in read_header.
+  parts.shape = {.channels = 1, .height = int(header.dims[1]), .width = int(header.dims[2])};
   if (storage == PixelStorage::kBytes) {
-    dataset.pixel_bytes = read_bytes(in, header);
-    return dataset;
+    parts.pixel_bytes = read_bytes(in, header);
+    return parts;
   }
   // Packing never makes an image larger, so the raw size bounds the packed one.
-  dataset.packed_pixels.reserve(reserve_bytes(in, header));
+  parts.packed_pixels.reserve(reserve_bytes(in, header));
   const uint64_t image_bytes = uint64_t(header.dims[1]) * header.dims[2];
-  dataset.packed_offsets.reserve(size_t(reserve_bytes(in, header) / image_bytes) + 1);
-  dataset.packed_offsets.push_back(0);
-  data::PixelPacker packer(dataset.packed_pixels, dataset.packed_offsets, size_t(image_bytes));
+  parts.packed_offsets.reserve(size_t(reserve_bytes(in, header) / image_bytes) + 1);
+  parts.packed_offsets.push_back(0);
+  data::PixelPacker packer(parts.packed_pixels, parts.packed_offsets, size_t(image_bytes));
   read_data(in, header, [&](const uint8_t* piece, size_t n) { packer.add(piece, n); });
-  assert(packer.at_image_boundary() && dataset.packed_offsets.size() == header.dims[0] + size_t(1));
-  return dataset;
+  assert(packer.at_image_boundary() && parts.packed_offsets.size() == header.dims[0] + size_t(1));
+  return parts;
 }
 
 // The accepted names of one MNIST file, in the order they are tried: the original dashed name and
@@ -253,7 +253,7 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   }
 
   // Both files are checked whole (sizes, gzip integrity) before the label values.
-  Dataset dataset = read_images(images, images_header, storage);
+  data::DatasetParts parts = read_images(images, images_header, storage);
   const std::vector<uint8_t> label_bytes = read_bytes(labels, labels_header);
   for (size_t i = 0; i < label_bytes.size(); ++i) {
     if (label_bytes[i] >= num_classes) {
@@ -265,18 +265,16 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
                   " (num_classes = " + std::to_string(num_classes) + ")");
     }
   }
-  dataset.num_classes = num_classes;
-  dataset.labels.assign(label_bytes.begin(), label_bytes.end());
-  return dataset;
+  parts.num_classes = num_classes;
+  parts.labels.assign(label_bytes.begin(), label_bytes.end());
+  return data::DatasetStorage::assemble(std::move(parts));
 }
 
 Dataset read_idx_images(const std::string& images_path, PixelStorage storage) {
   InputFile images(images_path);
   const IdxHeader header = read_header(images, 3, "image");
-  Dataset dataset = read_images(images, header, storage);
-  // count() is the label count: one "unknown" label (-1) per image.
-  dataset.labels.assign(header.dims[0], -1);
-  return dataset;
+  // Unlabelled: every label is -1 (unknown).
+  return data::DatasetStorage::assemble(read_images(images, header, storage));
 }
 
 Dataset read_idx_folder(const std::string& folder, const std::string& split, int num_classes,

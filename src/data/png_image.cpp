@@ -39,6 +39,13 @@ PngPixels decode_png(const std::string& png, const std::string& source_name, Png
   return result;
 }
 
+bool is_png(const std::string& bytes) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  return bytes.size() >= 8 &&
+         std::equal(kSignature, kSignature + 8, bytes.begin(),
+                    [](unsigned char a, char b) { return a == static_cast<unsigned char>(b); });
+}
+
 GrayImage decode_png_gray(const std::string& png, const std::string& source_name) {
   const PngPixels decoded = decode_png(png, source_name, PngColor::kGray);
   GrayImage image{decoded.width, decoded.height, std::vector<float>(decoded.bytes.size())};

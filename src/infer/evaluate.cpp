@@ -42,7 +42,7 @@ Evaluation evaluate(const Model& model, const BatchProvider& data, int threads) 
                 "so there is nothing to score it against; use predict to see its values");
   }
   const Network network(model);
-  const LossHead head(model, network);
+  LossHead head(model, network);
   head.check_data(data);
   const int chunk = 64;  // samples per thread per round
   threads = effective_threads(threads);

@@ -24,8 +24,10 @@ class LossHead {
     std::vector<float> features;  // one sample, before input scaling
   };
   Scratch make_scratch(int capacity) const;
-  // Throws Error unless every sample fits: feature size and labels within the class count.
-  void check_data(const BatchProvider& data) const;
+  // Throws Error unless every sample fits: feature size, labels within the class count (class
+  // names matched to the classifier's labels), targets of the loss input's size. Binds the data's
+  // class names to the model's classes for load_batch.
+  void check_data(const BatchProvider& data);
   void load_batch(Workspace& ws, Scratch& scratch, const BatchProvider& data,
                   const size_t* indices, int n) const;
 
@@ -55,6 +57,11 @@ class LossHead {
   // dataset label is the class index itself, as in the seed.
   std::vector<int32_t> class_of_label_;
   std::string class_labels_text_;  // for messages
+  // Data whose classes have names (BatchProvider::class_names): data label → class index, set by
+  // check_data. Empty: labels go through class_of_label_ (or are the class index).
+  std::vector<int32_t> class_of_data_label_;
+  const ClassLabels* class_labels_ = nullptr;  // the classifier's, when it has them
+  void map_class_names(const std::vector<std::string>& names);
   int32_t class_index(int32_t label) const;
 };
 

@@ -116,7 +116,7 @@ TrainingResult UpdateTask::run() {
 
   const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
   const Network network(model_, {.train = true});
-  const LossHead head(model_, network);
+  LossHead head(model_, network);
   // Accuracy means something only for a classifier's loss; an MSE model reports none.
   const bool classifies = head.type() == LossType::kCategoricalCrossEntropy;
   head.check_data(data_);

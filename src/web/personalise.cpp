@@ -18,21 +18,23 @@ constexpr size_t kMaxRepeat = 64;
 constexpr uint64_t kOriginalSeed = 1;
 
 Dataset as_dataset(const std::vector<LoadedSample>& samples, size_t feature_size, int classes) {
-  Dataset data;
-  data.source = "personal samples";
-  data.num_classes = classes;
-  const int side = int(std::lround(std::sqrt(double(feature_size))));
-  data.height = data.width = side;
+  std::vector<float> features;
+  std::vector<int32_t> labels;
   for (const LoadedSample& sample : samples) {
     if (sample.features.size() != feature_size) {
       throw Error("sample " + std::to_string(sample.sample.label) + "/" + sample.sample.name +
                   " has " + std::to_string(sample.features.size()) + " pixels, the model takes " +
                   std::to_string(feature_size));
     }
-    data.pixels.insert(data.pixels.end(), sample.features.begin(), sample.features.end());
-    data.labels.push_back(sample.sample.label);
+    features.insert(features.end(), sample.features.begin(), sample.features.end());
+    labels.push_back(sample.sample.label);
   }
-  return data;
+  const int side = int(std::lround(std::sqrt(double(feature_size))));
+  const SampleShape shape = size_t(side) * size_t(side) == feature_size
+                                ? SampleShape{.channels = 1, .height = side, .width = side}
+                                : SampleShape{.channels = int(feature_size)};
+  return Dataset::with_labels(std::move(features), std::move(labels), shape, classes, {},
+                              "personal samples");
 }
 
 // `count` distinct indices below `total`, a seeded partial shuffle.
@@ -68,7 +70,7 @@ Measure measure(const Model& model, const Dataset& held_out, const BatchProvider
     for (size_t i = 0; i < held_out.count(); ++i) {
       const int label = predictor.predict(held_out.image(i)).label;
       result.sample_labels.push_back(label);
-      correct += label == held_out.labels[i];
+      correct += label == held_out.labels()[i];
     }
     result.samples_accuracy = double(correct) / double(held_out.count());
   }
@@ -136,7 +138,7 @@ nlohmann::json personalise(Trainer::Job& job, const ModelSnapshot& start,
   const int classes = int(start.output_size());
   const Dataset personal = as_dataset(split.train, feature_size, classes);
   const Dataset held_out = as_dataset(split.held_out, feature_size, classes);
-  const FirstSamples original(data.train, train_limit), test(data.test, test_limit);
+  const SampleView original(*data.train, train_limit), test(*data.test, test_limit);
 
   const int64_t batch_size = resolve_update(model, request.config).batch_size;
   const size_t repeat = std::clamp<size_t>(

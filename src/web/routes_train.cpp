@@ -68,9 +68,9 @@ JobStart prepare_job(ServerState& state) {
   } catch (const Error& e) {
     throw HttpError(503, e.what());
   }
-  if (start.data->train.feature_size() != start.model->input_size()) {
+  if (start.data->train->feature_size() != start.model->input_size()) {
     throw HttpError(
-        400, "the data set's images have " + std::to_string(start.data->train.feature_size()) +
+        400, "the data set's images have " + std::to_string(start.data->train->feature_size()) +
                  " pixels but the model takes " + std::to_string(start.model->input_size()));
   }
   return start;
@@ -103,7 +103,7 @@ void start_training(ServerState& state, const nlohmann::json& request) {
   const std::string description = origin(*start.model) + ", trained on " + start.data->name;
   state.trainer.start("train", [start, config, limit, test_limit, description](Trainer::Job& job) {
     Model model = start.model->model();
-    const FirstSamples train(start.data->train, limit);
+    const SampleView train(*start.data->train, limit);
     const TrainingResult result = job.train(model, train, config, description);
     nlohmann::json summary = {{"epochs_completed", result.epochs_completed},
                               {"cancelled", result.cancelled},
@@ -112,7 +112,7 @@ void start_training(ServerState& state, const nlohmann::json& request) {
                               {"seconds", result.seconds},
                               {"samples_seen", result.samples_seen},
                               {"train_samples", train.count()}};
-    const FirstSamples test(start.data->test, test_limit);
+    const SampleView test(*start.data->test, test_limit);
     if (!result.cancelled && test.count() > 0) {
       job.phase("measuring the test accuracy");
       const Evaluation evaluation = evaluate(model, test, job.threads());

@@ -13,7 +13,7 @@ std::shared_ptr<const cli::LoadedData> DataHolder::get() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (data_) return data_;
   }
-  auto data = std::make_shared<const cli::LoadedData>(cli::load_data(request_));
+  auto data = std::make_shared<const cli::LoadedData>(cli::load_data(request_, nullptr));
   std::lock_guard<std::mutex> lock(mutex_);
   data_ = data;
   return data_;

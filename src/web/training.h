@@ -28,21 +28,6 @@ inline double accuracy_or_nan(const std::optional<double>& accuracy) {
   return accuracy.value_or(std::numeric_limits<double>::quiet_NaN());
 }
 
-// The first `count` samples of a data set (all when count is 0 or larger).
-class FirstSamples : public BatchProvider {
- public:
-  FirstSamples(const BatchProvider& data, size_t count)
-      : data_(data), count_(count == 0 ? data.count() : std::min(count, data.count())) {}
-  size_t count() const override { return count_; }
-  size_t feature_size() const override { return data_.feature_size(); }
-  void copy_features(size_t i, float* dst) const override { data_.copy_features(i, dst); }
-  int32_t label(size_t i) const override { return data_.label(i); }
-
- private:
-  const BatchProvider& data_;
-  size_t count_;
-};
-
 // The training and test sets, read on first use (MNIST takes a second) and kept.
 class DataHolder {
  public:

@@ -42,8 +42,8 @@ void write_png(const std::string& path, const std::vector<uint8_t>& pixels, int 
 std::vector<uint8_t> mnist_test_pixels(size_t index) {
   static const Dataset images = read_idx_images(test_paths::mnist("t10k-images-idx3-ubyte.gz"));
   const size_t size = images.feature_size();
-  return std::vector<uint8_t>(images.pixel_bytes.begin() + long(index * size),
-                              images.pixel_bytes.begin() + long((index + 1) * size));
+  return std::vector<uint8_t>(images.pixel_bytes().begin() + long(index * size),
+                              images.pixel_bytes().begin() + long((index + 1) * size));
 }
 
 class CoreMLCli : public Cli {

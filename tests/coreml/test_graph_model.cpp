@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/rng.h"
@@ -25,23 +26,20 @@ using mlmodel_test::branching_two_input_model;
 // come in order. The label is the third (of three) whose summed image values are largest, so
 // there is something to learn; 24 samples.
 Dataset two_input_data(int n, uint64_t seed) {
-  Dataset data;
-  data.channels = 3;
-  data.height = 8;
-  data.width = 8;
-  data.num_classes = 3;
   Rng rng(seed);
-  data.pixels.resize(size_t(n) * 192);
-  for (float& v : data.pixels) v = rng.uniform();
+  std::vector<float> pixels(size_t(n) * 192);
+  for (float& v : pixels) v = rng.uniform();
+  std::vector<int32_t> labels;
   for (int i = 0; i < n; ++i) {
-    const float* image = data.pixels.data() + size_t(i) * 192;
+    const float* image = pixels.data() + size_t(i) * 192;
     float band[3] = {0, 0, 0};
     for (int p = 0; p < 64; ++p) band[std::min(2, p / 22)] += image[p];
     int label = 0;
     for (int c = 1; c < 3; ++c) label = band[c] > band[label] ? c : label;
-    data.labels.push_back(label);
+    labels.push_back(label);
   }
-  return data;
+  return Dataset::with_labels(std::move(pixels), std::move(labels),
+                              {.channels = 3, .height = 8, .width = 8}, 3);
 }
 
 std::vector<float> slice_of(const Model& model, const std::string& layer,
@@ -92,12 +90,12 @@ TEST(GraphModel, ValidatesTrainsSavesReloadsAndPredictsTheSame) {
   ASSERT_EQ(loaded.input_size(), 192u);
   int correct = 0;
   for (int i = 0; i < 24; ++i) {
-    const float* features = data.pixels.data() + size_t(i) * 192;
+    const float* features = data.features().data() + size_t(i) * 192;
     const Prediction a = trained.predict(features), b = loaded.predict(features);
     ASSERT_EQ(a.probabilities.size(), 3u);
     EXPECT_TRUE(a.probabilities == b.probabilities) << "sample " << i;
     EXPECT_EQ(a.label, b.label);
-    correct += a.label == data.labels[size_t(i)];
+    correct += a.label == data.labels()[size_t(i)];
   }
   // Learned, not guessed: a third would be chance.
   EXPECT_GE(correct, 16) << "of 24";
@@ -107,12 +105,12 @@ TEST(GraphModel, ValidatesTrainsSavesReloadsAndPredictsTheSame) {
 TEST(GraphModel, BothInputsReachTheOutput) {
   Predictor predictor(branching_two_input_model());
   const Dataset data = two_input_data(1, 3);
-  std::vector<float> features = data.pixels;
+  std::vector<float> features = data.features();
   const std::vector<float> first = predictor.predict(features.data()).probabilities;
   for (size_t v = 64; v < 192; ++v) features[v] = 1.0f - features[v];
   const std::vector<float> second_changed = predictor.predict(features.data()).probabilities;
   EXPECT_FALSE(first == second_changed);
-  features = data.pixels;
+  features = data.features();
   for (size_t v = 0; v < 64; ++v) features[v] = 1.0f - features[v];
   EXPECT_FALSE(first == predictor.predict(features.data()).probabilities);
 }

@@ -25,20 +25,19 @@ std::string error_of(const Model& model, const MakeUpdatableOptions& options) {
 
 // Three classes of 8x8 images told apart by where a bright square sits; labels 0, 1, 2.
 Dataset squares(size_t count) {
-  Dataset data;
-  data.channels = 1;
-  data.height = data.width = 8;
-  data.num_classes = 3;
+  std::vector<float> pixels;
+  std::vector<int32_t> labels;
   for (size_t i = 0; i < count; ++i) {
     const int label = int(i % 3);
     std::vector<float> image(64, 0.05f * float(i % 7));
     for (int y = 0; y < 3; ++y) {
       for (int x = 0; x < 3; ++x) image[size_t((1 + y) * 8 + label * 2 + x)] = 1.0f;
     }
-    data.pixels.insert(data.pixels.end(), image.begin(), image.end());
-    data.labels.push_back(label);
+    pixels.insert(pixels.end(), image.begin(), image.end());
+    labels.push_back(label);
   }
-  return data;
+  return Dataset::with_labels(std::move(pixels), std::move(labels),
+                              {.channels = 1, .height = 8, .width = 8}, 3);
 }
 
 TEST(MakeUpdatable, SetsVersionFlagsLossTargetOptimizerAndEpochs) {
@@ -211,8 +210,10 @@ TEST(ClassLabelTargets, DatasetLabelsMapToClassIndices) {
 }
 
 TEST(ClassLabelTargets, ALabelNoClassHasIsNamed) {
-  Dataset data = squares(30);
-  data.labels[4] = 7;
+  const Dataset base = squares(30);
+  std::vector<int32_t> labels = base.labels();
+  labels[4] = 7;
+  const Dataset data = Dataset::with_labels(base.features(), labels, base.shape(), 8);
   Model model = as_classifier(small_model(), {.string_labels = {"0", "1", "2"}});
   try {
     UpdateTask(model, data, {.epochs = 1}).run();

@@ -41,11 +41,11 @@ TEST(CsvRead, WithAndWithoutHeader) {
   for (const char* name : {"plain.csv", "header.csv"}) {
     const Dataset dataset = read_csv(dir.path(name));
     ASSERT_EQ(dataset.count(), 2u) << name;
-    EXPECT_EQ(dataset.labels, (std::vector<int32_t>{7, 0}));
-    EXPECT_EQ(dataset.height, 28);
-    EXPECT_EQ(dataset.width, 28);
-    EXPECT_EQ(dataset.source, dir.path(name));
-    EXPECT_EQ(dataset.pixel_bytes.size(), 2u * 784);
+    EXPECT_EQ(dataset.labels(), (std::vector<int32_t>{7, 0}));
+    EXPECT_EQ(dataset.shape().height, 28);
+    EXPECT_EQ(dataset.shape().width, 28);
+    EXPECT_EQ(dataset.source(), dir.path(name));
+    EXPECT_EQ(dataset.pixel_bytes().size(), 2u * 784);
     EXPECT_EQ(dataset.image(0)[255], 1.0f);
     EXPECT_EQ(dataset.image(1)[5], 15.0f / 255.0f);
   }
@@ -58,11 +58,11 @@ TEST(CsvRead, CrlfBlankLinesDecimalsAndSpaces) {
              "label,a,b,c,d\r\n\r\n3, 0,127.5,255 ,1e1\r\n   \r\n1,0,0,0,0");  // no final newline
   const Dataset dataset = read_csv(path, 2, 2, 4);
   ASSERT_EQ(dataset.count(), 2u);
-  EXPECT_EQ(dataset.labels, (std::vector<int32_t>{3, 1}));
-  EXPECT_TRUE(dataset.pixel_bytes.empty()) << "a fractional value turns the CSV to floats";
-  EXPECT_EQ(dataset.pixels[1], 127.5f / 255.0f);
-  EXPECT_EQ(dataset.pixels[2], 1.0f);
-  EXPECT_EQ(dataset.pixels[3], 10.0f / 255.0f);
+  EXPECT_EQ(dataset.labels(), (std::vector<int32_t>{3, 1}));
+  EXPECT_TRUE(dataset.pixel_bytes().empty()) << "a fractional value turns the CSV to floats";
+  EXPECT_EQ(dataset.features()[1], 127.5f / 255.0f);
+  EXPECT_EQ(dataset.features()[2], 1.0f);
+  EXPECT_EQ(dataset.features()[3], 10.0f / 255.0f);
 }
 
 TEST(CsvRead, GzipCompressedCsv) {
@@ -87,7 +87,7 @@ TEST(CsvRead, FullTrainSetMatchesIdx) {
       text += std::to_string(idx.label(n));
       for (size_t i = 0; i < 784; ++i) {
         text += ',';
-        text += std::to_string(int(idx.pixel_bytes[n * 784 + i]));
+        text += std::to_string(int(idx.pixel_bytes()[n * 784 + i]));
       }
       text += "\r\n";
     }
@@ -95,8 +95,8 @@ TEST(CsvRead, FullTrainSetMatchesIdx) {
   }
   const Dataset csv = read_csv(path);
   ASSERT_EQ(csv.count(), 60000u);
-  EXPECT_EQ(csv.labels, idx.labels);
-  EXPECT_TRUE(csv.pixel_bytes == idx.pixel_bytes) << "CSV and IDX pixels differ";
+  EXPECT_EQ(csv.labels(), idx.labels());
+  EXPECT_TRUE(csv.pixel_bytes() == idx.pixel_bytes()) << "CSV and IDX pixels differ";
 }
 
 TEST(CsvErrors, WrongNumberOfValues) {

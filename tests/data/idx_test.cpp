@@ -51,10 +51,10 @@ TEST(IdxRead, SmallValidFile) {
   SmallIdx files;
   const Dataset dataset = read_idx(files.images, files.labels);
   ASSERT_EQ(dataset.count(), 3u);
-  EXPECT_EQ(dataset.height, 2);
-  EXPECT_EQ(dataset.width, 2);
+  EXPECT_EQ(dataset.shape().height, 2);
+  EXPECT_EQ(dataset.shape().width, 2);
   EXPECT_EQ(dataset.feature_size(), 4u);
-  EXPECT_EQ(dataset.labels, (std::vector<int32_t>{0, 9, 4}));
+  EXPECT_EQ(dataset.labels(), (std::vector<int32_t>{0, 9, 4}));
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ(dataset.pixel(i), float(i * 37 % 256) / 255.0f);
 }
 
@@ -62,8 +62,8 @@ TEST(IdxRead, ImagesAloneHaveUnknownLabels) {
   SmallIdx files;
   const Dataset dataset = read_idx_images(files.images);
   ASSERT_EQ(dataset.count(), 3u);
-  EXPECT_EQ(dataset.labels, (std::vector<int32_t>{-1, -1, -1}));
-  EXPECT_EQ(dataset.pixel_bytes, read_idx(files.images, files.labels).pixel_bytes);
+  EXPECT_EQ(dataset.labels(), (std::vector<int32_t>{-1, -1, -1}));
+  EXPECT_EQ(dataset.pixel_bytes(), read_idx(files.images, files.labels).pixel_bytes());
   expect_mentions(error_message([&] { read_idx_images(files.labels); }),
                   {files.labels, "magic number 2049", "swapped"});
 }
@@ -82,16 +82,16 @@ TEST(IdxRead, RealGzipAndRawFilesGiveTheSameData) {
     const Dataset from_raw = read_idx(images_raw, labels_raw);
     const size_t expected = std::string(split) == "train" ? 60000 : 10000;
     ASSERT_EQ(from_gzip.count(), expected);
-    EXPECT_EQ(from_gzip.height, 28);
-    EXPECT_EQ(from_gzip.width, 28);
-    EXPECT_EQ(from_gzip.channels, 1);
-    EXPECT_EQ(from_gzip.pixel_bytes.size(), expected * 784);
-    EXPECT_TRUE(from_gzip.pixels.empty()) << "IDX pixels stay bytes";
-    EXPECT_EQ(from_gzip.labels, from_raw.labels);
-    EXPECT_TRUE(from_gzip.pixel_bytes == from_raw.pixel_bytes) << split << ": pixels differ";
-    EXPECT_EQ(from_gzip.source, images_gz);
+    EXPECT_EQ(from_gzip.shape().height, 28);
+    EXPECT_EQ(from_gzip.shape().width, 28);
+    EXPECT_EQ(from_gzip.shape().channels, 1);
+    EXPECT_EQ(from_gzip.pixel_bytes().size(), expected * 784);
+    EXPECT_TRUE(from_gzip.features().empty()) << "IDX pixels stay bytes";
+    EXPECT_EQ(from_gzip.labels(), from_raw.labels());
+    EXPECT_TRUE(from_gzip.pixel_bytes() == from_raw.pixel_bytes()) << split << ": pixels differ";
+    EXPECT_EQ(from_gzip.source(), images_gz);
     float low = 1, high = 0;
-    for (size_t i = 0; i < from_gzip.pixel_bytes.size(); ++i) {
+    for (size_t i = 0; i < from_gzip.pixel_bytes().size(); ++i) {
       low = std::min(low, from_gzip.pixel(i)), high = std::max(high, from_gzip.pixel(i));
     }
     EXPECT_EQ(low, 0.0f);
@@ -105,7 +105,7 @@ TEST(IdxRead, FirstTrainLabelIsFive) {
   EXPECT_EQ(train.label(0), 5);
   EXPECT_EQ(train.label(1), 0);
   std::vector<int> per_class(10, 0);
-  for (int32_t label : train.labels) ++per_class[label];
+  for (int32_t label : train.labels()) ++per_class[label];
   EXPECT_EQ(per_class,
             (std::vector<int>{5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949}));
 }
@@ -127,8 +127,8 @@ TEST(IdxFolder, AcceptsBothSpellingsRawAndGzip) {
   const Dataset raw = read_idx_folder(dashed_raw.path(), "t10k");
   const Dataset gzip = read_idx_folder(dotted_gzip.path(), "t10k");
   ASSERT_EQ(raw.count(), 10000u);
-  EXPECT_EQ(raw.labels, gzip.labels);
-  EXPECT_TRUE(raw.pixel_bytes == gzip.pixel_bytes);
+  EXPECT_EQ(raw.labels(), gzip.labels());
+  EXPECT_TRUE(raw.pixel_bytes() == gzip.pixel_bytes());
 }
 
 TEST(IdxFolder, MissingFilesNameTheFolderAndTheNamesTried) {
@@ -283,11 +283,11 @@ TEST(IdxDataset, CopyFeaturesAndTruncate) {
   EXPECT_EQ(dataset.count(), 3u);
   dataset.truncate(2);
   EXPECT_EQ(dataset.count(), 2u);
-  EXPECT_EQ(dataset.pixel_bytes.size(), 8u);
-  EXPECT_EQ(dataset.labels, (std::vector<int32_t>{0, 9}));
+  EXPECT_EQ(dataset.pixel_bytes().size(), 8u);
+  EXPECT_EQ(dataset.labels(), (std::vector<int32_t>{0, 9}));
   dataset.truncate(0);
   EXPECT_EQ(dataset.count(), 0u);
-  EXPECT_TRUE(dataset.pixel_bytes.empty());
+  EXPECT_TRUE(dataset.pixel_bytes().empty());
 }
 
 // Packed storage (what the CLI reads): the same features, labels and errors as bytes.
@@ -299,13 +299,13 @@ TEST(IdxPacked, MnistFeaturesEqualTheBytesInAQuarterOfTheMemory) {
     const Dataset bytes = read_idx_folder(kMnistDir, split);
     const Dataset packed = read_idx_folder(kMnistDir, split, 10, PixelStorage::kPacked);
     ASSERT_EQ(packed.count(), bytes.count());
-    EXPECT_EQ(packed.labels, bytes.labels);
-    EXPECT_EQ(packed.source, bytes.source);
+    EXPECT_EQ(packed.labels(), bytes.labels());
+    EXPECT_EQ(packed.source(), bytes.source());
     EXPECT_EQ(packed.feature_size(), 784u);
-    EXPECT_TRUE(packed.pixel_bytes.empty() && packed.pixels.empty());
-    ASSERT_EQ(packed.packed_offsets.size(), packed.count() + 1);
-    EXPECT_EQ(packed.packed_offsets.back(), packed.packed_pixels.size());
-    EXPECT_LT(packed.packed_pixels.size(), bytes.pixel_bytes.size() / 3) << split;
+    EXPECT_TRUE(packed.pixel_bytes().empty() && packed.features().empty());
+    ASSERT_EQ(packed.packed_offsets().size(), packed.count() + 1);
+    EXPECT_EQ(packed.packed_offsets().back(), packed.packed_pixels().size());
+    EXPECT_LT(packed.packed_pixels().size(), bytes.pixel_bytes().size() / 3) << split;
     std::vector<float> want(784), got(784);
     size_t differ = 0;
     for (size_t i = 0; i < bytes.count(); ++i) {
@@ -316,9 +316,9 @@ TEST(IdxPacked, MnistFeaturesEqualTheBytesInAQuarterOfTheMemory) {
     EXPECT_EQ(differ, 0u) << split << ": images whose features differ";
     if (std::string(split) == "t10k") {
       const Dataset raw = read_idx_images(images_raw, PixelStorage::kPacked);
-      EXPECT_TRUE(raw.packed_pixels == packed.packed_pixels) << "raw and gzip files differ";
-      EXPECT_EQ(raw.packed_offsets, packed.packed_offsets);
-      EXPECT_EQ(raw.labels, std::vector<int32_t>(10000, -1));
+      EXPECT_TRUE(raw.packed_pixels() == packed.packed_pixels()) << "raw and gzip files differ";
+      EXPECT_EQ(raw.packed_offsets(), packed.packed_offsets());
+      EXPECT_EQ(raw.labels(), std::vector<int32_t>(10000, -1));
     }
   }
 }
@@ -330,19 +330,19 @@ TEST(IdxPacked, PixelAndTruncate) {
                                std::string("\0\0\0\x09\x01\x02\x03\x04\0\0\0\0", 12));
   const Dataset bytes = read_idx(files.images, files.labels);
   Dataset packed = read_idx(files.images, files.labels, 10, PixelStorage::kPacked);
-  EXPECT_EQ(packed.packed_offsets, (std::vector<uint64_t>{0, 3, 7, 9}));
-  EXPECT_EQ(packed.packed_pixels, (std::vector<uint8_t>{3, 1, 9, 1, 2, 3, 4, 4, 0}));
+  EXPECT_EQ(packed.packed_offsets(), (std::vector<uint64_t>{0, 3, 7, 9}));
+  EXPECT_EQ(packed.packed_pixels(), (std::vector<uint8_t>{3, 1, 9, 1, 2, 3, 4, 4, 0}));
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ(packed.pixel(i), bytes.pixel(i)) << i;
   EXPECT_EQ(packed.image(0), bytes.image(0));
 
   packed.truncate(2);
   EXPECT_EQ(packed.count(), 2u);
-  EXPECT_EQ(packed.packed_offsets, (std::vector<uint64_t>{0, 3, 7}));
-  EXPECT_EQ(packed.packed_pixels.size(), 7u);
+  EXPECT_EQ(packed.packed_offsets(), (std::vector<uint64_t>{0, 3, 7}));
+  EXPECT_EQ(packed.packed_pixels().size(), 7u);
   EXPECT_EQ(packed.image(1), bytes.image(1));
   packed.truncate(0);
   EXPECT_EQ(packed.count(), 0u);
-  EXPECT_TRUE(packed.packed_pixels.empty());
+  EXPECT_TRUE(packed.packed_pixels().empty());
 }
 
 TEST(IdxPacked, DamagedFilesGiveTheSameErrors) {

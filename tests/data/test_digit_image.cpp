@@ -117,10 +117,10 @@ TEST(DigitImage, RedrawnMnistDigitsComeOutAsThemselves) {
   const size_t count = 300;
   for (size_t i = 0; i < count; ++i) {
     const std::vector<float> digit = test.image(i);
-    original += predictor.predict(digit).label == test.labels[i];
+    original += predictor.predict(digit).label == test.labels()[i];
     const GrayImage input =
         mnist_style_digit(drawn_digit(i, 5, 190, 170, int(i % 40), 15, i % 2 == 0));
-    redrawn += predictor.predict(input.pixels).label == test.labels[i];
+    redrawn += predictor.predict(input.pixels).label == test.labels()[i];
     float difference = 0;
     for (size_t p = 0; p < 784; ++p)
       difference = std::max(difference, std::abs(input.pixels[p] - digit[p]));

@@ -54,17 +54,15 @@ Model smooth_model() {
       .build();
 }
 
-Dataset random_data(int n, uint64_t seed) {
-  Dataset data;
-  data.channels = 2;
-  data.height = 7;
-  data.width = 6;
-  data.num_classes = 4;
+// Features rounded by `round` (identity by default), 2x7x6, 4 classes.
+Dataset random_data(int n, uint64_t seed, float (*round)(float) = [](float p) { return p; }) {
   Rng rng(seed);
-  data.pixels.resize(size_t(n) * 84);
-  for (float& p : data.pixels) p = rng.uniform();
-  for (int i = 0; i < n; ++i) data.labels.push_back(int32_t(rng.below(4)));
-  return data;
+  std::vector<float> pixels(size_t(n) * 84);
+  for (float& p : pixels) p = round(rng.uniform());
+  std::vector<int32_t> labels;
+  for (int i = 0; i < n; ++i) labels.push_back(int32_t(rng.below(4)));
+  return Dataset::with_labels(std::move(pixels), std::move(labels),
+                              {.channels = 2, .height = 7, .width = 6}, 4);
 }
 
 // Loss over samples [first, first + n), with gradients added into `gradients` when given.
@@ -176,13 +174,14 @@ Model exact_lenet() {
   return model;
 }
 
-Dataset exact_images(int n, uint64_t seed) {
-  Dataset data;  // 1x28x28, 10 classes
+Dataset exact_images(int n, uint64_t seed) {  // 1x28x28, 10 classes
   Rng rng(seed);
-  data.pixels.resize(size_t(n) * 784);
-  for (float& p : data.pixels) p = float(rng.below(9)) / 8.0f;
-  for (int i = 0; i < n; ++i) data.labels.push_back(int32_t(rng.below(10)));
-  return data;
+  std::vector<float> pixels(size_t(n) * 784);
+  for (float& p : pixels) p = float(rng.below(9)) / 8.0f;
+  std::vector<int32_t> labels;
+  for (int i = 0; i < n; ++i) labels.push_back(int32_t(rng.below(10)));
+  return Dataset::with_labels(std::move(pixels), std::move(labels),
+                              {.channels = 1, .height = 28, .width = 28}, 10);
 }
 
 struct LenetPass {
@@ -391,8 +390,7 @@ TEST(NetworkBranches, FusedChainUnderFanOutMatchesUnfused) {
                                            : std::round(values[i] * 32.0f) / 32.0f;
     }
   }
-  Dataset data = random_data(6, 37);
-  for (float& p : data.pixels) p = std::round(p * 8.0f) / 8.0f;
+  const Dataset data = random_data(6, 37, [](float p) { return std::round(p * 8.0f) / 8.0f; });
   const Network fused(model, {.fuse = true, .train = true});
   EXPECT_NE(fused.describe_plan().find("conv0+act0+pool0:"), std::string::npos)
       << fused.describe_plan();

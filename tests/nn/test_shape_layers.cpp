@@ -50,22 +50,21 @@ Model flatten_model() {
 
 // Four classes: a bright 3x3 patch in one quadrant of a noisy 6x6 image.
 Dataset quadrant_images(int n, uint64_t seed) {
-  Dataset data;
-  data.channels = 1;
-  data.height = data.width = 6;
-  data.num_classes = 4;
   Rng rng(seed);
+  std::vector<float> pixels;
+  std::vector<int32_t> labels;
   for (int i = 0; i < n; ++i) {
     const int label = int(rng.below(4));
-    data.labels.push_back(label);
+    labels.push_back(label);
     for (int y = 0; y < 6; ++y) {
       for (int x = 0; x < 6; ++x) {
         const bool patch = (y / 3) == label / 2 && (x / 3) == label % 2;
-        data.pixels.push_back(0.3f * rng.uniform() + (patch ? 0.7f : 0.0f));
+        pixels.push_back(0.3f * rng.uniform() + (patch ? 0.7f : 0.0f));
       }
     }
   }
-  return data;
+  return Dataset::with_labels(std::move(pixels), std::move(labels),
+                              {.channels = 1, .height = 6, .width = 6}, 4);
 }
 
 TEST(ShapeLayers, PlannerAliasesReshapeAndSqueeze) {

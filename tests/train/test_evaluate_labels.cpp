@@ -15,13 +15,9 @@ namespace {
 TEST(EvaluateLabels, RegressionWithLabelsBeyondItsOutputsStaysInBounds) {
   // tests/fixtures/tiny_regressor.json: 2 inputs, 1 output, mean squared error.
   const Model model = load_model(test_paths::source("tests/fixtures/tiny_regressor.json"));
-  Dataset data;
-  data.channels = 1;
-  data.height = 1;
-  data.width = 2;
-  data.num_classes = 10;
-  data.pixels = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
-  data.labels = {7, 9, 0};  // only label 0 names one of the model's outputs
+  // Only label 0 names one of the model's outputs.
+  const Dataset data =
+      Dataset::with_labels({0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, {7, 9, 0}, {.channels = 2}, 10);
   const Evaluation result = evaluate(model, data, 1);
   EXPECT_EQ(result.samples, 3u);
   EXPECT_TRUE(std::isfinite(result.loss));

@@ -154,15 +154,19 @@ TEST(UpdateTask, OverridesAreCheckedAgainstWhatTheModelAllows) {
 }
 
 TEST(UpdateTask, BadDataIsReportedNotCrashedOn) {
-  Dataset data = first(10);
-  data.labels[3] = 12;
+  // A label the data allows (13 classes) but the model's 10 outputs do not.
+  std::vector<int32_t> labels = first(10).labels();
+  labels[3] = 12;
+  const Dataset data = Dataset::with_pixel_bytes(first(10).pixel_bytes(), labels,
+                                                 {.channels = 1, .height = 28, .width = 28}, 13);
   Model model = lenet();
   EXPECT_NE(error_of(model, data, {}).find("sample 3 has label 12"), std::string::npos);
   Dataset empty = first(0);
   EXPECT_NE(error_of(model, empty, {}).find("no samples"), std::string::npos);
-  Dataset wrong_size = first(10);
-  wrong_size.height = 14;
-  wrong_size.width = 14;
+  // The same bytes as 40 images of 14x14.
+  const Dataset wrong_size =
+      Dataset::with_pixel_bytes(first(10).pixel_bytes(), std::vector<int32_t>(40, 0),
+                                {.channels = 1, .height = 14, .width = 14}, 10);
   EXPECT_NE(error_of(model, wrong_size, {}).find("196 values per sample"), std::string::npos);
 }
 
@@ -230,7 +234,7 @@ TEST(UpdateTask, SgdWithMomentumAndMeanSquaredErrorTrainToo) {
   for (size_t i = 0; i < 200; ++i) {
     const std::vector<float> scores = predictor.predict(data.image(i)).outputs.at(0).values;
     const auto best = std::max_element(scores.begin(), scores.end()) - scores.begin();
-    correct += best == data.labels[i];
+    correct += best == data.labels()[i];
   }
   EXPECT_GT(correct, 160) << "of 200";
 }

@@ -29,7 +29,7 @@ TEST_F(WebServer, PredictsPixelsPngsAndDrawings) {
     const nlohmann::json answer =
         json_of(http.Post("/api/predict", pixels_json(image), "application/json"));
     ASSERT_TRUE(answer.contains("label")) << answer;
-    EXPECT_EQ(answer["label"], mnist_test_set().labels[i]);
+    EXPECT_EQ(answer["label"], mnist_test_set().labels()[i]);
     EXPECT_EQ(answer["label"], expected.label);
     EXPECT_EQ(answer["probabilities"].get<std::vector<float>>(), expected.probabilities);
     EXPECT_EQ(answer["model_version"], 1);

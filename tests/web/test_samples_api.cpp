@@ -103,7 +103,7 @@ TEST_F(WebServer, FineTuningLearnsTheSamplesAndKeepsTheRest) {
   const Dataset& test = mnist_test_set();
   size_t added = 0;
   for (size_t i = 1000; added < 16; ++i) {
-    if (test.labels[i] != 7) continue;
+    if (test.labels()[i] != 7) continue;
     std::vector<float> mirrored(784);
     const std::vector<float> seven = test.image(i);
     for (size_t y = 0; y < 28; ++y) {

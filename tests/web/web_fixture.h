@@ -28,7 +28,7 @@ using test_data::mnist_test_set;
 inline void write_csv(const Dataset& data, size_t first, size_t count, const fs::path& path) {
   std::ofstream out(path);
   for (size_t i = first; i < first + count; ++i) {
-    out << data.labels[i];
+    out << data.labels()[i];
     for (float value : data.image(i)) out << ',' << int(std::lround(value * 255.0f));
     out << '\n';
   }
