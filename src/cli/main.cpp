@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   train_command
       ->add_option_function<std::string>(
           "--init", [&train](const std::string& init) { train.glorot = init == "glorot"; },
-          "initial LeNet weights: glorot (Glorot-uniform, as Keras; default) or he (He-uniform)")
+          "initial weights of the built-in network: glorot (Glorot-uniform, as Keras; default) or "
+          "he (He-uniform)")
       ->check(CLI::IsMember({"he", "glorot"}));
   train_command
       ->add_option("--threads", train.threads,
