@@ -43,7 +43,9 @@ void predict_single_image(benchmark::State& state, const edgetrain::Model& model
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
 }
-void BM_PredictSingleImage(benchmark::State& state) { predict_single_image(state, edgetrain::lenet()); }
+void BM_PredictSingleImage(benchmark::State& state) {
+  predict_single_image(state, edgetrain::lenet());
+}
 void BM_PredictSingleImageSmallResnet(benchmark::State& state) {
   predict_single_image(state, edgetrain::small_resnet());
 }
@@ -61,7 +63,9 @@ void evaluate_batch(benchmark::State& state, const edgetrain::Model& model) {
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(images.count()));
 }
-void BM_EvaluateBatch(benchmark::State& state) { evaluate_batch(state, edgetrain::lenet()); }
+void BM_EvaluateBatch(benchmark::State& state) {
+  evaluate_batch(state, edgetrain::lenet());
+}
 void BM_EvaluateBatchSmallResnet(benchmark::State& state) {
   evaluate_batch(state, edgetrain::small_resnet());
 }

@@ -37,8 +37,8 @@ double forward_flops_per_sample(const Layer& layer, const BlobShapes& shapes) {
   if (const auto* conv = std::get_if<Convolution>(&layer.params)) {
     const Shape& in = shapes.at(layer.inputs[0]);
     const Shape& out = shapes.at(layer.outputs[0]);
-    const double kernel = double(in[in.rank() - 3]) / conv->groups * conv->kernel_size[0] *
-                          conv->kernel_size[1];
+    const double kernel =
+        double(in[in.rank() - 3]) / conv->groups * conv->kernel_size[0] * conv->kernel_size[1];
     return 2.0 * double(out.count()) * kernel;
   }
   if (const auto* dense = std::get_if<InnerProduct>(&layer.params)) {
@@ -62,8 +62,8 @@ Dataset random_images(int count, const Shape& input) {
 
 }  // namespace
 
-double print_network_steps(const Model& source, const std::string& name, int images,
-                           double seconds, double fp32_peak) {
+double print_network_steps(const Model& source, const std::string& name, int images, double seconds,
+                           double fp32_peak) {
   Model model = source;
   const Network network(model, {.train = true});
   const LossHead head(model, network);
@@ -85,8 +85,9 @@ double print_network_steps(const Model& source, const std::string& name, int ima
 
   std::printf("\n## %s: each step of a training pass, %d images, one thread\n\n", name.c_str(),
               images);
-  std::printf("| step | forward µs | GFLOP/s | backward µs | GFLOP/s | of fp32 peak (fwd / bwd) | "
-              "share of the pass |\n|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| step | forward µs | GFLOP/s | backward µs | GFLOP/s | of fp32 peak (fwd / bwd) | "
+      "share of the pass |\n|---|---|---|---|---|---|---|\n");
   struct Row {
     Network::StepInfo info;
     double forward = 0, backward = 0, forward_flops = 0, backward_flops = 0;
@@ -95,8 +96,8 @@ double print_network_steps(const Model& source, const std::string& name, int ima
   double total = 0;
   for (size_t s = 0; s < network.step_count(); ++s) {
     Row row{network.step_info(s)};
-    row.forward = best_seconds_per_call(
-        [&] { network.forward_step(ws, model, images, s, pass); }, seconds);
+    row.forward =
+        best_seconds_per_call([&] { network.forward_step(ws, model, images, s, pass); }, seconds);
     if (row.info.backward) {
       row.backward = best_seconds_per_call(
           [&] { network.backward_step(ws, model, dparameters.data(), images, s); }, seconds);
@@ -117,7 +118,8 @@ double print_network_steps(const Model& source, const std::string& name, int ima
     const double backward_rate = rate(row.backward_flops, row.backward);
     char forward_text[32] = "", backward_text[32] = "", peak_text[48] = "";
     if (forward_rate > 0) std::snprintf(forward_text, sizeof forward_text, "%.1f", forward_rate);
-    if (backward_rate > 0) std::snprintf(backward_text, sizeof backward_text, "%.1f", backward_rate);
+    if (backward_rate > 0)
+      std::snprintf(backward_text, sizeof backward_text, "%.1f", backward_rate);
     if (forward_rate > 0) {
       std::snprintf(peak_text, sizeof peak_text, "%.0f %% / %.0f %%",
                     100.0 * forward_rate / fp32_peak, 100.0 * backward_rate / fp32_peak);

@@ -23,14 +23,15 @@
 namespace edgetrain {
 
 // ---- Training options beyond Core ML ------------------------------------------------------------
-// Core ML's update parameters cannot express these; each is off by default. A run's options are part
-// of its checkpoint (a resume must give the same ones), and training_options_text() describes them
-// for the record `edgetrain train --output` keeps in the saved model's metadata (userDefined
+// Core ML's update parameters cannot express these; each is off by default. A run's options are
+// part of its checkpoint (a resume must give the same ones), and training_options_text() describes
+// them for the record `edgetrain train --output` keeps in the saved model's metadata (userDefined
 // "edgetrainTrainingOptions"; Core ML ignores that dictionary, and reading the file does not turn
 // the options on, so the file trains the same way in Core ML and here).
 //
-//   UpdateTask task(model, data, {.seed = 1, .options = {.validation_split = 0.1,
-//                                                        .early_stopping = EarlyStopping{.patience = 3}}});
+//   UpdateTask task(model, data, {.seed = 1,
+//                                 .options = {.validation_split = 0.1,
+//                                             .early_stopping = EarlyStopping{.patience = 3}}});
 
 // The rate at optimizer step t (from 0) of a run of E epochs of B mini-batches, from the base rate:
 // StepSchedule: base · factor^floor(epoch / every_epochs), the epoch being floor(t / B).
@@ -172,7 +173,7 @@ struct EpochEnd {
   // With a validation split: the held-out samples' mean loss and, for classifying models, accuracy,
   // with the weights at the end of the epoch.
   std::optional<double> validation_loss, validation_accuracy;
-  double learning_rate = 0;       // the rate of the epoch's last step
+  double learning_rate = 0;  // the rate of the epoch's last step
   // What the epoch-end rules decided: a new best loss, the rate multiplied by the plateau factor
   // (the next epoch runs at next_learning_rate), the run stopping.
   bool improved = false, learning_rate_reduced = false;
@@ -180,10 +181,10 @@ struct EpochEnd {
 };
 // Why a run ended.
 enum class StopReason {
-  kCompleted,         // every epoch ran
-  kCancelled,         // cancel()
-  kEarlyStopping,     // EarlyStopping's patience ran out
-  kLearningRateMin,   // PlateauReduction took the rate below its minimum
+  kCompleted,        // every epoch ran
+  kCancelled,        // cancel()
+  kEarlyStopping,    // EarlyStopping's patience ran out
+  kLearningRateMin,  // PlateauReduction took the rate below its minimum
 };
 struct TrainingResult {
   int64_t epochs_completed = 0;

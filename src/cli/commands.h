@@ -32,8 +32,8 @@ struct TrainOptions {
   bool json = false;
   bool quiet = false;
   // ---- Training options beyond Core ML (edgetrain/train.h TrainingOptions; issue #11) ----
-  double validation_split = 0;    // --validation-split
-  int64_t early_stopping = 0;     // --early-stopping PATIENCE (epochs); 0: off
+  double validation_split = 0;      // --validation-split
+  int64_t early_stopping = 0;       // --early-stopping PATIENCE (epochs); 0: off
   std::optional<double> min_delta;  // --min-delta, for early stopping and plateau reduction
   bool keep_last_weights = false;   // --keep-last-weights: early stopping does not restore the best
   std::string reduce_on_plateau;    // --reduce-on-plateau PATIENCE[:FACTOR[:MIN_RATE]]

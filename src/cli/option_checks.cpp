@@ -1,8 +1,8 @@
 #include "cli/option_checks.h"
 
 #include <charconv>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -106,7 +106,8 @@ std::string read_fraction(const std::string& part, const std::string& name, bool
                           double& value) {
   const std::optional<double> number = parse<double>(part);
   if (!number || !(*number > 0 && (*number < 1 || (one_allowed && *number == 1)))) {
-    return name + " " + got(one_allowed ? "above 0 and at most 1" : "above 0 and less than 1", part);
+    return name + " " +
+           got(one_allowed ? "above 0 and at most 1" : "above 0 and less than 1", part);
   }
   value = *number;
   return {};
@@ -124,9 +125,9 @@ std::string read_whole(const std::string& part, const std::string& name, int64_t
                        int64_t maximum, Whole& value) {
   const std::optional<int64_t> number = parse<int64_t>(part);
   if (!number || *number < minimum || *number > maximum) {
-    return name + " " + got("a whole number from " + std::to_string(minimum) + " to " +
-                                std::to_string(maximum),
-                            part);
+    return name + " " +
+           got("a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum),
+               part);
   }
   value = Whole(*number);
   return {};
@@ -138,7 +139,8 @@ std::string parse_plateau(const std::string& text, PlateauReduction& plateau) {
   const std::vector<std::string> parts = split_text(text, ':');
   if (parts.size() > 3) return "expected PATIENCE[:FACTOR[:MIN_RATE]], got " + text;
   std::string error = read_whole(parts[0], "PATIENCE (epochs)", 1, 1000000, plateau.patience);
-  if (error.empty() && parts.size() > 1) error = read_fraction(parts[1], "FACTOR", false, plateau.factor);
+  if (error.empty() && parts.size() > 1)
+    error = read_fraction(parts[1], "FACTOR", false, plateau.factor);
   if (error.empty() && parts.size() > 2) {
     error = read_at_least_zero(parts[2], "MIN_RATE", plateau.learning_rate_min);
   }
@@ -157,7 +159,8 @@ std::string parse_schedule(const std::string& text, LearningRateSchedule& schedu
   if (parts[0] == "cosine" && parts.size() <= 2) {
     CosineSchedule cosine;
     std::string error;
-    if (parts.size() == 2) error = read_at_least_zero(parts[1], "MIN_RATE", cosine.learning_rate_min);
+    if (parts.size() == 2)
+      error = read_at_least_zero(parts[1], "MIN_RATE", cosine.learning_rate_min);
     schedule = cosine;
     return error;
   }

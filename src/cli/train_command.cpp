@@ -48,9 +48,9 @@ std::optional<CheckpointEvery> parse_checkpoint_every(const std::string& text) {
 
 namespace {
 
-// ---- Training options beyond Core ML (issue #11) -------------------------------------------------
-// The flags as TrainingOptions; their values were checked when parsed (main.cpp), so only the
-// combinations are refused here.
+// ---- Training options beyond Core ML (issue #11)
+// ------------------------------------------------- The flags as TrainingOptions; their values were
+// checked when parsed (main.cpp), so only the combinations are refused here.
 TrainingOptions training_options(const TrainOptions& options) {
   TrainingOptions result;
   result.validation_split = options.validation_split;
@@ -78,14 +78,19 @@ TrainingOptions training_options(const TrainOptions& options) {
 
 const char* stop_reason_text(StopReason reason) {
   switch (reason) {
-    case StopReason::kCompleted: return "completed";
-    case StopReason::kCancelled: return "cancelled";
-    case StopReason::kEarlyStopping: return "early_stopping";
-    case StopReason::kLearningRateMin: return "learning_rate_min";
+    case StopReason::kCompleted:
+      return "completed";
+    case StopReason::kCancelled:
+      return "cancelled";
+    case StopReason::kEarlyStopping:
+      return "early_stopping";
+    case StopReason::kLearningRateMin:
+      return "learning_rate_min";
   }
   return "completed";
 }
-// ---- end of training options beyond Core ML -------------------------------------------------------
+// ---- end of training options beyond Core ML
+// -------------------------------------------------------
 
 Setup prepare(const TrainOptions& options) {
   Setup setup;
@@ -293,14 +298,14 @@ int run_train(const TrainOptions& options) {
       {"test_samples", data.test.count()},
       // Training options beyond Core ML (issue #11).
       {"validation_samples", settings.validation_samples},
-      {"validation_loss", result.validation_loss ? nlohmann::json(*result.validation_loss)
-                                                 : nlohmann::json(nullptr)},
+      {"validation_loss",
+       result.validation_loss ? nlohmann::json(*result.validation_loss) : nlohmann::json(nullptr)},
       {"validation_accuracy", result.validation_accuracy
                                   ? nlohmann::json(*result.validation_accuracy)
                                   : nlohmann::json(nullptr)},
       {"stop_reason", stop_reason_text(result.stop_reason)},
-      {"best_epoch", result.best_epoch >= 0 ? nlohmann::json(result.best_epoch + 1)
-                                            : nlohmann::json(nullptr)},
+      {"best_epoch",
+       result.best_epoch >= 0 ? nlohmann::json(result.best_epoch + 1) : nlohmann::json(nullptr)},
       {"training_options", training_options_text(settings.options)},
       {"preset", options.model.empty() ? nlohmann::json(options.preset) : nlohmann::json(nullptr)}};
   if (data.test.count() > 0) {

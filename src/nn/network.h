@@ -118,10 +118,10 @@ class Network {
   void backward_step(Workspace& workspace, const Model& model, float* dparameters, int n,
                      size_t step) const;
   struct StepInfo {
-    std::string label;              // "conv1+relu1+pooling1"
-    int layer = -1;                 // the model layer it runs (the first, when fused)
-    bool backward = false;          // runs in backward
-    bool input_gradient = false;    // backward computes its first input's gradient
+    std::string label;            // "conv1+relu1+pooling1"
+    int layer = -1;               // the model layer it runs (the first, when fused)
+    bool backward = false;        // runs in backward
+    bool input_gradient = false;  // backward computes its first input's gradient
   };
   StepInfo step_info(size_t step) const;
 

@@ -4,10 +4,8 @@
 namespace edgetrain {
 
 Model small_resnet(const LenetOptions& options) {
-  const Convolution block_conv{.output_channels = 32,
-                               .kernel_size = {3, 3},
-                               .padding = Padding::kSame,
-                               .has_bias = false};
+  const Convolution block_conv{
+      .output_channels = 32, .kernel_size = {3, 3}, .padding = Padding::kSame, .has_bias = false};
   return ModelBuilder()
       .metadata({.specification_version = 4,
                  .short_description = "small residual CNN for 28x28 images (Fashion-MNIST)",

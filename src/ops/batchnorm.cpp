@@ -48,8 +48,8 @@ void batchnorm_sums(double* sums, const float* in, int64_t rows, int channels, i
       const float* x = in + (size_t(r) * channels + c) * plane;
       double sum, squares;
       two_sums(
-          plane, [x](int p) { return double(x[p]); },
-          [x](int p) { return double(x[p]) * x[p]; }, sum, squares);
+          plane, [x](int p) { return double(x[p]); }, [x](int p) { return double(x[p]) * x[p]; },
+          sum, squares);
       sums[c] += sum;
       sums[channels + c] += squares;
     }

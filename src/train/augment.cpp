@@ -57,7 +57,8 @@ void augment_image(float* dst, const float* src, ImageGeometry geometry, const A
         const double fx = sx - fx0, fy = sy - fy0;
         const int x0 = int(fx0), y0 = int(fy0);
         double value = (1 - fy) * ((1 - fx) * at(y0, x0) + (fx > 0 ? fx * at(y0, x0 + 1) : 0.0));
-        if (fy > 0) value += fy * ((1 - fx) * at(y0 + 1, x0) + (fx > 0 ? fx * at(y0 + 1, x0 + 1) : 0.0));
+        if (fy > 0)
+          value += fy * ((1 - fx) * at(y0 + 1, x0) + (fx > 0 ? fx * at(y0 + 1, x0 + 1) : 0.0));
         out[size_t(y) * w + size_t(x)] = float(value);
       }
     }
@@ -68,8 +69,7 @@ void AugmentedData::copy_features(size_t index, float* dst) const {
   thread_local std::vector<float> source;
   source.resize(data_.feature_size());
   data_.copy_features(index, source.data());
-  augment_image(dst, source.data(), geometry_,
-                draw_augmentation(augment_, seed_, epoch_, index));
+  augment_image(dst, source.data(), geometry_, draw_augmentation(augment_, seed_, epoch_, index));
 }
 
 }  // namespace edgetrain

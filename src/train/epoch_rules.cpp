@@ -17,7 +17,9 @@ std::string exact(double value) {
   return error == std::errc() ? std::string(buffer, end) : std::string("?");
 }
 
-std::string got(double value) { return ", got " + exact(value); }
+std::string got(double value) {
+  return ", got " + exact(value);
+}
 
 void check_finite_at_least_zero(double value, const std::string& what) {
   if (!(value >= 0) || !std::isfinite(value)) {
@@ -48,8 +50,8 @@ double scheduled_learning_rate(double base, const LearningRateSchedule& schedule
   }
   if (const auto* cosine = std::get_if<CosineSchedule>(&schedule)) {
     const double progress = double(step) / double(total_steps);
-    return cosine->learning_rate_min + (base - cosine->learning_rate_min) *
-                                           (1.0 + std::cos(std::numbers::pi * progress)) / 2.0;
+    return cosine->learning_rate_min +
+           (base - cosine->learning_rate_min) * (1.0 + std::cos(std::numbers::pi * progress)) / 2.0;
   }
   return base;
 }
@@ -151,8 +153,8 @@ std::string training_options_text(const TrainingOptions& options) {
   }
   if (options.reduce_on_plateau) {
     const PlateauReduction& p = *options.reduce_on_plateau;
-    add("reduce_on_plateau=patience:" + std::to_string(p.patience) + ",min_delta:" +
-        exact(p.min_delta) + ",factor:" + exact(p.factor) +
+    add("reduce_on_plateau=patience:" + std::to_string(p.patience) +
+        ",min_delta:" + exact(p.min_delta) + ",factor:" + exact(p.factor) +
         ",learning_rate_min:" + exact(p.learning_rate_min));
   }
   if (const auto* step = std::get_if<StepSchedule>(&options.schedule)) {

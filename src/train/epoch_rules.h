@@ -1,8 +1,8 @@
 // The decisions of the training options beyond Core ML (edgetrain/train.h), as small state
 // machines the update task feeds and its checkpoint stores: the learning rate of each step
-// (schedules, plateau reduction), and at each epoch's end whether the watched loss improved, whether
-// the rate is reduced, and whether the run stops. Nothing here reads the clock or the data, so tests
-// drive them with chosen loss sequences.
+// (schedules, plateau reduction), and at each epoch's end whether the watched loss improved,
+// whether the rate is reduced, and whether the run stops. Nothing here reads the clock or the data,
+// so tests drive them with chosen loss sequences.
 #pragma once
 
 #include <cstdint>

@@ -53,7 +53,8 @@ ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, si
         if (config.learning_rate) {
           check_allowed(optimizer.learning_rate, r.learning_rate, "learning rate");
         }
-        if (config.batch_size) check_allowed(optimizer.mini_batch_size, r.batch_size, "mini-batch size");
+        if (config.batch_size)
+          check_allowed(optimizer.mini_batch_size, r.batch_size, "mini-batch size");
       },
       update.optimizer);
   if (const Adam* adam = std::get_if<Adam>(&update.optimizer)) {

@@ -15,8 +15,8 @@
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/train.h"
-#include "nn/network.h"
 #include "nn/loss_head.h"
+#include "nn/network.h"
 #include "nn/shapes.h"
 #include "train/augment.h"
 #include "train/checkpoint.h"
@@ -113,9 +113,10 @@ ImageGeometry augmented_image(const Model& model, const Network& network) {
     found += std::string(i ? ", '" : "'") + model.inputs[i].name + "' " +
              network.blob_shape(inputs[i]).text();
   }
-  throw Error("augmentation (shifts, rotations, flips) applies to a model with one image input "
-              "(channels, height, width); this model's input" + std::string(inputs.size() > 1 ? "s are " : " is ") +
-              found);
+  throw Error(
+      "augmentation (shifts, rotations, flips) applies to a model with one image input "
+      "(channels, height, width); this model's input" +
+      std::string(inputs.size() > 1 ? "s are " : " is ") + found);
 }
 
 // Feeds the epoch's watched loss to the rules that are on, recording their decisions in the state
@@ -174,7 +175,8 @@ TrainingResult UpdateTask::run() {
   if (options.augment.any()) {
     augmented.emplace(data_, augmented_image(model_, network), options.augment, settings.seed);
   }
-  const BatchProvider& train_data = augmented ? static_cast<const BatchProvider&>(*augmented) : data_;
+  const BatchProvider& train_data =
+      augmented ? static_cast<const BatchProvider&>(*augmented) : data_;
   const int64_t batch_size = settings.batch_size;
   const int64_t batches = int64_t((samples + size_t(batch_size) - 1) / size_t(batch_size));
   const bool checkpointing = !config_.checkpoint_path.empty();
@@ -242,11 +244,11 @@ TrainingResult UpdateTask::run() {
                                    total_steps) *
            state.plateau.learning_rate_scale;
   };
-  const bool restore_best =
-      options.early_stopping && options.early_stopping->restore_best_weights;
+  const bool restore_best = options.early_stopping && options.early_stopping->restore_best_weights;
   std::optional<double> last_validation_loss, last_validation_accuracy;
 
-  for (; state.epoch < settings.epochs && !cancelled_ && state.stop_reason == StopReason::kCompleted;
+  for (;
+       state.epoch < settings.epochs && !cancelled_ && state.stop_reason == StopReason::kCompleted;
        ++state.epoch) {
     if (augmented) augmented->set_epoch(state.epoch);
     if (!state.order_ready) {
@@ -296,9 +298,8 @@ TrainingResult UpdateTask::run() {
             if (options.weight_decay > 0) {
               decay_weights(parameters, n, learning_rate, options.weight_decay);
             }
-            adam_step(parameters, sum, state.moment1.data() + offset,
-                      state.moment2.data() + offset, n, learning_rate, settings.beta1,
-                      settings.beta2, settings.eps, step);
+            adam_step(parameters, sum, state.moment1.data() + offset, state.moment2.data() + offset,
+                      n, learning_rate, settings.beta1, settings.beta2, settings.eps, step);
           } else {
             if (options.weight_decay > 0) {
               add_l2_gradient(parts[0], parameters, n, options.weight_decay);
@@ -325,9 +326,9 @@ TrainingResult UpdateTask::run() {
       state.samples_seen += uint64_t(count);
       result.samples_seen = state.samples_seen;
       if (handlers.batch_end) {
-        handlers.batch_end(*this, {state.epoch, state.batch, batches, batch_loss,
-                                   state.samples_seen, elapsed(),
-                                   double(batch_correct) / double(count), learning_rate});
+        handlers.batch_end(
+            *this, {state.epoch, state.batch, batches, batch_loss, state.samples_seen, elapsed(),
+                    double(batch_correct) / double(count), learning_rate});
       }
       if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
         state.batch += 1;  // the checkpoint resumes at the next mini-batch

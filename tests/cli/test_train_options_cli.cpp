@@ -14,11 +14,11 @@ namespace {
 TEST_F(Cli, TrainHelpShowsTheOptionsBeyondCoreMl) {
   const CliRun help = run("train --help");
   ASSERT_EQ(help.exit_code, 0) << help.err;
-  for (const char* flag : {"--validation-split", "--early-stopping", "--min-delta",
-                           "--keep-last-weights", "--reduce-on-plateau", "--schedule",
-                           "--weight-decay", "--augment", "--preset", "small-resnet",
-                           "step:EVERY:FACTOR", "cosine[:MIN_RATE]", "shift=N,rotate=DEGREES,flip",
-                           "PATIENCE[:FACTOR[:MIN_RATE]]"}) {
+  for (const char* flag :
+       {"--validation-split", "--early-stopping", "--min-delta", "--keep-last-weights",
+        "--reduce-on-plateau", "--schedule", "--weight-decay", "--augment", "--preset",
+        "small-resnet", "step:EVERY:FACTOR", "cosine[:MIN_RATE]", "shift=N,rotate=DEGREES,flip",
+        "PATIENCE[:FACTOR[:MIN_RATE]]"}) {
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
   }
 }
@@ -32,23 +32,28 @@ TEST_F(Cli, TrainOptionsOutOfRangeAreRefusedInWords) {
       {"--weight-decay x", "--weight-decay: must be a number at least 0, got x"},
       {"--reduce-on-plateau 2:1.5",
        "--reduce-on-plateau: FACTOR must be above 0 and less than 1, got 1.5"},
-      {"--reduce-on-plateau 0", "--reduce-on-plateau: PATIENCE (epochs) must be a whole number "
-                                "from 1 to 1000000, got 0"},
-      {"--reduce-on-plateau 2:0.5:-1", "--reduce-on-plateau: MIN_RATE must be a number at least 0, got -1"},
+      {"--reduce-on-plateau 0",
+       "--reduce-on-plateau: PATIENCE (epochs) must be a whole number "
+       "from 1 to 1000000, got 0"},
+      {"--reduce-on-plateau 2:0.5:-1",
+       "--reduce-on-plateau: MIN_RATE must be a number at least 0, got -1"},
       {"--schedule step:0:0.5",
        "--schedule: EVERY (epochs) must be a whole number from 1 to 1000000, got 0"},
       {"--schedule step:2:3", "--schedule: FACTOR must be above 0 and at most 1, got 3"},
-      {"--schedule linear", "--schedule: expected step:EVERY:FACTOR or cosine[:MIN_RATE], got linear"},
+      {"--schedule linear",
+       "--schedule: expected step:EVERY:FACTOR or cosine[:MIN_RATE], got linear"},
       {"--augment rotate=200",
        "--augment: rotate (degrees) must be at least 0 and at most 180, got 200"},
-      {"--augment shift=-1", "--augment: shift (pixels) must be a whole number from 0 to 1000, got -1"},
+      {"--augment shift=-1",
+       "--augment: shift (pixels) must be a whole number from 0 to 1000, got -1"},
       {"--augment zoom=2",
        "--augment: expected shift=PIXELS, rotate=DEGREES or flip, comma-separated; got zoom=2"},
       {"--preset vgg", "--preset: vgg not in {lenet,small-resnet}"},
       // Combinations, refused before training.
       {"--min-delta 0.1",
        "error: --min-delta applies to --early-stopping and --reduce-on-plateau, neither given"},
-      {"--keep-last-weights", "error: --keep-last-weights applies to --early-stopping, which is not given"},
+      {"--keep-last-weights",
+       "error: --keep-last-weights applies to --early-stopping, which is not given"},
       {"--reduce-on-plateau 2 --schedule cosine",
        "error: plateau reduction and a learning-rate schedule both set the rate; use one"},
       {"--reduce-on-plateau 2:0.5:0.01",
@@ -130,7 +135,8 @@ TEST_F(Cli, TheSmallResnetPresetTrainsAndIsSavedForPrediction) {
                    summary["test_accuracy"].get<double>());
   EXPECT_EQ(run("validate resnet.mlmodel").exit_code, 0);
   // With --model, --preset has nothing to choose.
-  const CliRun both = run("train --model resnet.mlmodel --preset small-resnet --dataset '" + mnist + "'");
+  const CliRun both =
+      run("train --model resnet.mlmodel --preset small-resnet --dataset '" + mnist + "'");
   EXPECT_EQ(both.exit_code, 1);
   EXPECT_NE(both.err.find("--preset chooses a built-in network; it does not apply to --model"),
             std::string::npos)

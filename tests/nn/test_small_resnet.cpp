@@ -74,7 +74,8 @@ TEST(SmallResnet, StepsRunOneAtATimeMatchAWholePass) {
     const Pass training{.mode = Mode::kTraining, .state = copy.parameters.data(), .sync = &sync};
     std::vector<float> gradients(copy.parameters.size());
     if (stepwise) {
-      for (size_t s = 0; s < network.step_count(); ++s) network.forward_step(ws, copy, 8, s, training);
+      for (size_t s = 0; s < network.step_count(); ++s)
+        network.forward_step(ws, copy, 8, s, training);
     } else {
       network.forward(ws, copy, 8, training);
     }

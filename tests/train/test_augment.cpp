@@ -43,7 +43,7 @@ TEST(Augment, WholePixelShiftsMoveTheImageAndFillWithZero) {
 TEST(Augment, FlipsMirrorEachRowAndEachChannel) {
   const ImageGeometry geometry{2, 3, 4};
   EXPECT_EQ(changed(ramp(3, 4, 2), geometry, {.flip = true}),
-            std::vector<float>({4, 3, 2, 1, 14, 13, 12, 11, 24, 23, 22, 21,  //
+            std::vector<float>({4,   3,   2,   1,   14,  13,  12,  11,  24,  23,  22,  21,  //
                                 104, 103, 102, 101, 114, 113, 112, 111, 124, 123, 122, 121}));
   // Flipped, then shifted one to the right.
   EXPECT_EQ(changed(ramp(), {1, 3, 4}, {.shift_x = 1, .flip = true}),
@@ -72,7 +72,8 @@ TEST(Augment, RotationsTurnAboutTheCentreCounterClockwise) {
   double total = 0;
   for (float v : small) total += v;
   EXPECT_GT(total, 0.5);
-  // The turned point is (2 + 2 cos 30°, 2 - 2 sin 30°) = (3.73, 1): the pixels near it hold the value.
+  // The turned point is (2 + 2 cos 30°, 2 - 2 sin 30°) = (3.73, 1): the pixels near it hold the
+  // value.
   EXPECT_GT(small[1 * 5 + 4] + small[1 * 5 + 3], 0.5f);
   EXPECT_EQ(small[3 * 5 + 0], 0.0f);
 }
@@ -147,8 +148,8 @@ TEST(Augment, AugmentedDataIsTheSameFromAnyThreadAndChangesWithTheEpoch) {
   for (size_t i = 0; i < ramps.count(); ++i) {
     std::vector<float> source(12);
     ramps.copy_features(i, source.data());
-    EXPECT_EQ(here[i], changed(source, {1, 3, 4},
-                               draw_augmentation({.shift = 1, .flip = true}, 5, 2, i)));
+    EXPECT_EQ(here[i],
+              changed(source, {1, 3, 4}, draw_augmentation({.shift = 1, .flip = true}, 5, 2, i)));
     EXPECT_EQ(data.label(i), ramps.label(i));
   }
   data.set_epoch(3);

@@ -16,7 +16,7 @@ namespace {
 TEST(EpochRules, StepScheduleMultipliesEveryNEpochs) {
   // 3 mini-batches an epoch, times 0.5 every 2 epochs: steps 0-5 at 1, 6-11 at 0.5, 12-17 at 0.25.
   const LearningRateSchedule schedule = StepSchedule{.every_epochs = 2, .factor = 0.5};
-  const std::vector<double> expected = {1,   1,   1,   1,   1,   1,    0.5,  0.5,  0.5,
+  const std::vector<double> expected = {1,   1,   1,   1,    1,    1,    0.5,  0.5,  0.5,
                                         0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25};
   for (int64_t step = 0; step < int64_t(expected.size()); ++step) {
     EXPECT_EQ(scheduled_learning_rate(1.0, schedule, step, 3, 18), expected[size_t(step)])
@@ -27,8 +27,8 @@ TEST(EpochRules, StepScheduleMultipliesEveryNEpochs) {
 TEST(EpochRules, CosineScheduleFollowsHalfACosineOverTheRun) {
   // 8 steps from 0.1 towards 0.02: (1 + cos(π t / 8)) / 2 = 1, 0.96194, 0.85355, 0.69134, 0.5, ...
   const LearningRateSchedule schedule = CosineSchedule{.learning_rate_min = 0.02};
-  const std::vector<double> expected = {0.1,       0.0969552, 0.0882843, 0.0753073,
-                                        0.06,      0.0446927, 0.0317157, 0.0230448};
+  const std::vector<double> expected = {0.1,  0.0969552, 0.0882843, 0.0753073,
+                                        0.06, 0.0446927, 0.0317157, 0.0230448};
   for (int64_t step = 0; step < 8; ++step) {
     EXPECT_NEAR(scheduled_learning_rate(0.1, schedule, step, 4, 8), expected[size_t(step)], 5e-8)
         << "step " << step;
@@ -127,7 +127,8 @@ TEST(EpochRules, OptionsOutsideTheirRangesAreRefusedInWords) {
             "the step schedule's factor must be above 0 and at most 1, got 1.5");
   EXPECT_EQ(refusal({.schedule = CosineSchedule{.learning_rate_min = 0.001}}),
             "the cosine schedule's minimum rate 0.001 must be below the learning rate 0.001");
-  EXPECT_EQ(refusal({.weight_decay = -0.5}), "the weight decay must be a number at least 0, got -0.5");
+  EXPECT_EQ(refusal({.weight_decay = -0.5}),
+            "the weight decay must be a number at least 0, got -0.5");
   EXPECT_EQ(refusal({.weight_decay = 1000}, 0.001),
             "the weight decay 1000 times the learning rate 0.001 must be below 1 (Adam's decay "
             "scales the weights by 1 - rate · decay every step)");
@@ -141,12 +142,11 @@ TEST(EpochRules, OptionsOutsideTheirRangesAreRefusedInWords) {
 
 TEST(EpochRules, TheOptionsTextNamesEveryOptionThatIsOnExactly) {
   EXPECT_EQ(training_options_text({}), "");
-  const TrainingOptions all{
-      .validation_split = 0.1,
-      .early_stopping = EarlyStopping{.patience = 3, .min_delta = 0.001},
-      .schedule = StepSchedule{.every_epochs = 2, .factor = 0.5},
-      .weight_decay = 1e-4,
-      .augment = {.shift = 2, .rotate_degrees = 10, .flip = true}};
+  const TrainingOptions all{.validation_split = 0.1,
+                            .early_stopping = EarlyStopping{.patience = 3, .min_delta = 0.001},
+                            .schedule = StepSchedule{.every_epochs = 2, .factor = 0.5},
+                            .weight_decay = 1e-4,
+                            .augment = {.shift = 2, .rotate_degrees = 10, .flip = true}};
   EXPECT_EQ(training_options_text(all),
             "validation_split=0.1 early_stopping=patience:3,min_delta:0.001,restore_best_weights "
             "schedule=step:every_epochs:2,factor:0.5 weight_decay=1e-04 "

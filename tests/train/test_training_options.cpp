@@ -1,11 +1,11 @@
-// The training options beyond Core ML in real (small, seeded) runs: the decisions they make, checked
-// against the rules and the losses the run reported, never against timings.
+// The training options beyond Core ML in real (small, seeded) runs: the decisions they make,
+// checked against the rules and the losses the run reported, never against timings.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <unistd.h>
 #include <vector>
 
 #include "edgetrain/error.h"
@@ -60,7 +60,9 @@ Model small_model(Optimizer optimizer, int64_t batch_size, int64_t epochs) {
   return builder.build();
 }
 
-Model adam_model(int64_t batch_size, int64_t epochs) { return small_model(Adam{}, batch_size, epochs); }
+Model adam_model(int64_t batch_size, int64_t epochs) {
+  return small_model(Adam{}, batch_size, epochs);
+}
 
 TEST(TrainingOptions, EveryStepRunsAtTheScheduledRate) {
   const Dataset data = mnist_first(200);  // 4 mini-batches of 50 an epoch, 3 epochs: 12 steps
@@ -73,7 +75,9 @@ TEST(TrainingOptions, EveryStepRunsAtTheScheduledRate) {
     Model model = adam_model(50, 3);
     UpdateTask task(model, data, {.seed = 1, .threads = 2, .options = {.schedule = schedule}});
     std::vector<double> rates, epoch_rates;
-    task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& e) { rates.push_back(e.learning_rate); };
+    task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& e) {
+      rates.push_back(e.learning_rate);
+    };
     task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) {
       epoch_rates.push_back(e.learning_rate);
       EXPECT_EQ(e.next_learning_rate,
@@ -117,13 +121,13 @@ TEST(TrainingOptions, PlateauReductionLowersTheRateAfterPatienceEpochsAndEndsBel
   // 1.25e-4 < 2e-4, so the run ends there, 4 of 10 epochs done.
   const Dataset data = mnist_first(200);
   Model model = adam_model(50, 10);
-  UpdateTask task(model, data,
-                  {.seed = 2,
-                   .threads = 2,
-                   .options = {.reduce_on_plateau = PlateauReduction{.patience = 1,
-                                                                     .min_delta = 1e9,
-                                                                     .factor = 0.5,
-                                                                     .learning_rate_min = 2e-4}}});
+  UpdateTask task(
+      model, data,
+      {.seed = 2,
+       .threads = 2,
+       .options = {
+           .reduce_on_plateau = PlateauReduction{
+               .patience = 1, .min_delta = 1e9, .factor = 0.5, .learning_rate_min = 2e-4}}});
   std::vector<double> epoch_rates, next_rates;
   std::vector<bool> reduced, improved;
   task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) {
@@ -146,8 +150,8 @@ TEST(TrainingOptions, PlateauReductionLowersTheRateAfterPatienceEpochsAndEndsBel
 TEST(TrainingOptions, PlateauReductionsFollowTheObservedLosses) {
   const Dataset data = mnist_first(300);
   Model model = adam_model(30, 8);
-  const PlateauReduction rule{.patience = 1, .min_delta = 0.2, .factor = 0.3,
-                              .learning_rate_min = 1e-7};
+  const PlateauReduction rule{
+      .patience = 1, .min_delta = 0.2, .factor = 0.3, .learning_rate_min = 1e-7};
   UpdateTask task(model, data, {.seed = 5, .threads = 2, .options = {.reduce_on_plateau = rule}});
   std::vector<double> losses, rates;
   std::vector<bool> reduced;
@@ -222,11 +226,11 @@ TEST(TrainingOptions, EarlyStoppingStopsAfterPatienceAndKeepsTheBestEpochsWeight
 TEST(TrainingOptions, EarlyStoppingStopsWhereTheObservedValidationLossesSay) {
   const Dataset data = mnist_first(200);
   Model model = small_model(Adam{.learning_rate = {0.02, {{0.0, 1.0}}}}, 20, 40);
-  UpdateTask task(model, data,
-                  {.seed = 8,
-                   .threads = 2,
-                   .options = {.validation_split = 0.5,
-                               .early_stopping = EarlyStopping{.patience = 3}}});
+  UpdateTask task(
+      model, data,
+      {.seed = 8,
+       .threads = 2,
+       .options = {.validation_split = 0.5, .early_stopping = EarlyStopping{.patience = 3}}});
   std::vector<double> losses;
   task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) {
     losses.push_back(*e.validation_loss);
@@ -280,7 +284,8 @@ class Recorder : public BatchProvider {
 };
 
 TEST(TrainingOptions, TheValidationSplitIsSeededAndNeverTrainedOn) {
-  const ValidationSplit a = split_for_validation(100, 0.2, 7), b = split_for_validation(100, 0.2, 7);
+  const ValidationSplit a = split_for_validation(100, 0.2, 7),
+                        b = split_for_validation(100, 0.2, 7);
   EXPECT_EQ(a.validation, b.validation);
   EXPECT_EQ(a.validation.size(), 20u);
   EXPECT_EQ(a.training.size(), 80u);
@@ -357,9 +362,8 @@ TEST(TrainingOptions, WeightDecayFollowsItsFormulaOnOneStep) {
   // decay, each trained weight ends lr · decay · p0 below where it ends without (both optimizers),
   // and what is not trained is not decayed.
   const Dataset data = mnist_first(32);
-  for (const Optimizer& optimizer :
-       {Optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}}),
-        Optimizer(Sgd{.learning_rate = {0.01, {{0.0, 1.0}}}})}) {
+  for (const Optimizer& optimizer : {Optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}}),
+                                     Optimizer(Sgd{.learning_rate = {0.01, {{0.0, 1.0}}}})}) {
     Model plain = small_model(optimizer, 32, 1), decayed = small_model(optimizer, 32, 1);
     const std::vector<float> start = plain.parameters;
     UpdateTask(plain, data, {.threads = 1}).run();
@@ -395,18 +399,17 @@ TEST(TrainingOptions, AugmentedRunsAreIdenticalForASeedAndRefusedWithoutAnImage)
   EXPECT_NE(a.parameters, c.parameters);
   EXPECT_NE(a.parameters, d.parameters) << "the augmentation changed nothing";
 
-  Model vector_input = ModelBuilder()
-                           .input("features", {784})
-                           .output("output", {10})
-                           .training_input("features", {784})
-                           .training_input("output_true", {1}, FeatureType::kInt32)
-                           .loss(CategoricalCrossEntropy{.name = "loss", .input = "output",
-                                                         .target = "output_true"})
-                           .optimizer(Adam{})
-                           .layers({{"dense", "features", "o", InnerProduct{.output_channels = 10},
-                                     kUpdatable},
-                                    {"softmax", "o", "output", Softmax{}}})
-                           .build();
+  Model vector_input =
+      ModelBuilder()
+          .input("features", {784})
+          .output("output", {10})
+          .training_input("features", {784})
+          .training_input("output_true", {1}, FeatureType::kInt32)
+          .loss(CategoricalCrossEntropy{.name = "loss", .input = "output", .target = "output_true"})
+          .optimizer(Adam{})
+          .layers({{"dense", "features", "o", InnerProduct{.output_channels = 10}, kUpdatable},
+                   {"softmax", "o", "output", Softmax{}}})
+          .build();
   try {
     UpdateTask(vector_input, data, {.options = augment}).run();
     ADD_FAILURE() << "augmentation of a vector input was accepted";
@@ -420,8 +423,9 @@ TEST(TrainingOptions, AugmentedRunsAreIdenticalForASeedAndRefusedWithoutAnImage)
 class TrainingOptionsCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder = fs::temp_directory_path() / ("edgetrain-options-" + std::to_string(::getpid()) + "-" +
-                                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    folder = fs::temp_directory_path() /
+             ("edgetrain-options-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(folder);
   }
   void TearDown() override { fs::remove_all(folder); }
@@ -499,11 +503,13 @@ TEST_F(TrainingOptionsCheckpoint, PlateauReductionAndBestWeightsResumeBitIdentic
   const UpdateConfig config{
       .seed = 9,
       .threads = 2,
-      .options = {.validation_split = 0.2,
-                  .early_stopping = EarlyStopping{.patience = 2},
-                  .reduce_on_plateau = PlateauReduction{.patience = 1, .min_delta = 0.02,
-                                                        .factor = 0.5, .learning_rate_min = 1e-6},
-                  .weight_decay = 0.01}};
+      .options = {
+          .validation_split = 0.2,
+          .early_stopping = EarlyStopping{.patience = 2},
+          .reduce_on_plateau =
+              PlateauReduction{
+                  .patience = 1, .min_delta = 0.02, .factor = 0.5, .learning_rate_min = 1e-6},
+          .weight_decay = 0.01}};
   expect_resumes_bit_identical(config, 7, {2, 5, 11, 20, 26});
 }
 
