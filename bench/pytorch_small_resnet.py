@@ -5,7 +5,7 @@
                                                    [--limit N]
 
 Same network, hyper-parameters and data as `edgetrain train --preset small-resnet`
-(src/nn/small_resnet.cpp), shapes per sample:
+(src/nn/builder.cpp), shapes per sample:
   conv 32@3x3 valid, ReLU, max-pool 2x2/2                  (1, 28, 28) → (32, 13, 13)
   batch norm                                               the block's input and shortcut
   conv 32@3x3 same (no bias), batch norm, ReLU, conv 32@3x3 same (no bias), batch norm,

@@ -59,7 +59,7 @@ PYTHON = "/usr/bin/python3"  # Debian's, for its python3-torch
 # less arithmetic than this for the same result: its GFLOP/s is the dense-equivalent rate.
 LAYER_MACS = {"conv1": 32 * 26 * 26 * 1 * 3 * 3, "conv2": 32 * 12 * 12 * 32 * 2 * 2,
               "hidden1": 1152 * 500, "hidden2": 500 * 10}
-# small_resnet() (src/nn/small_resnet.cpp), the same way:
+# small_resnet() (src/nn/builder.cpp), the same way:
 #   conv1  (1 → 32, 3x3) on 28x28 → 26x26:          32·26·26 × 1·3·3   =   194,688
 #   conv2a (32 → 32, 3x3 same) on 13x13:            32·13·13 × 32·3·3  = 1,557,504
 #   conv2b (32 → 32, 3x3 same) on 13x13:                                 1,557,504

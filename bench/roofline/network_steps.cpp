@@ -13,24 +13,6 @@
 namespace edgetrain::bench {
 namespace {
 
-double best_seconds_per_call(const std::function<void()>& fn, double seconds) {
-  fn();
-  long calls = 1;
-  for (;;) {
-    const double start = thread_seconds();
-    for (long i = 0; i < calls; ++i) fn();
-    if (thread_seconds() - start > seconds / 5) break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int run = 0; run < 5; ++run) {
-    const double start = thread_seconds();
-    for (long i = 0; i < calls; ++i) fn();
-    best = std::min(best, (thread_seconds() - start) / double(calls));
-  }
-  return best;
-}
-
 // Dense multiply-add FLOPs of one sample's forward pass through a convolution or inner product
 // (0 for other kinds): 2 · outputs · (input channels / groups) · kernel area, 2 · inputs · outputs.
 double forward_flops_per_sample(const Layer& layer, const BlobShapes& shapes) {
@@ -97,9 +79,9 @@ double print_network_steps(const Model& source, const std::string& name, int ima
   for (size_t s = 0; s < network.step_count(); ++s) {
     Row row{network.step_info(s)};
     row.forward =
-        best_seconds_per_call([&] { network.forward_step(ws, model, images, s, pass); }, seconds);
+        seconds_per_call([&] { network.forward_step(ws, model, images, s, pass); }, seconds);
     if (row.info.backward) {
-      row.backward = best_seconds_per_call(
+      row.backward = seconds_per_call(
           [&] { network.backward_step(ws, model, dparameters.data(), images, s); }, seconds);
     }
     if (row.info.layer >= 0) {

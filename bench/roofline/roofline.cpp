@@ -43,26 +43,6 @@ std::vector<float> random_vector(size_t size, uint64_t seed, float scale = 1.0f)
   return v;
 }
 
-// Seconds of this thread's CPU time per call of fn: calls batched to ~seconds/5 per timing, best
-// of 5 timings.
-double seconds_per_call(const std::function<void()>& fn, double seconds) {
-  fn();  // warm the caches and the packing buffers
-  long calls = 1;
-  for (;;) {
-    const double start = thread_seconds();
-    for (long i = 0; i < calls; ++i) fn();
-    if (thread_seconds() - start > seconds / 5) break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int run = 0; run < 5; ++run) {
-    const double start = thread_seconds();
-    for (long i = 0; i < calls; ++i) fn();
-    best = std::min(best, (thread_seconds() - start) / calls);
-  }
-  return best;
-}
-
 // One kernel of the step: what it computes and how it is counted.
 struct KernelRun {
   std::string layer;       // conv1, conv2, hidden1, ...

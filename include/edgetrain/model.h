@@ -338,7 +338,7 @@ struct LenetOptions {
 Model lenet(const LenetOptions& options = {});
 
 // A small residual CNN for 28x28 grayscale images in 10 classes, the second reference workload
-// (Fashion-MNIST; README, Results), 323,722 parameters:
+// (Fashion-MNIST; README, Results; src/nn/builder.cpp), 323,722 parameters:
 //   conv 32@3x3, ReLU, max-pool 2x2/2 (fused, as LeNet's)        [32, 13, 13]
 //   batch norm                                                   (the block's input and shortcut)
 //   conv 32@3x3 same, batch norm, ReLU, conv 32@3x3 same, batch norm, add the shortcut, ReLU
