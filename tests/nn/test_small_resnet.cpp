@@ -46,8 +46,8 @@ TEST(SmallResnet, HasItsShapesParametersAndFusedSteps) {
 TEST(SmallResnet, LearnsFromAFewHundredImages) {
   Dataset data = read_idx(test_paths::mnist("train-images-idx3-ubyte.gz"),
                           test_paths::mnist("train-labels-idx1-ubyte.gz"));
-  data.truncate(512);
-  Model model = small_resnet({.batch_size = 64, .epochs = 3});
+  data.truncate(256);
+  Model model = small_resnet({.batch_size = 32, .epochs = 3});
   std::vector<double> losses;
   UpdateTask task(model, data, {.seed = 1, .threads = 2});
   task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) { losses.push_back(e.mean_loss); };
