@@ -136,9 +136,10 @@ TEST_F(Cli, TheSmallResnetPresetTrainsAndIsSavedForPrediction) {
   // 512 images to train on and 500 others to test on, small enough for a sanitised CI run.
   const std::string train_csv = write("train.csv", mnist_csv(0, 512));
   const std::string test_csv = write("test.csv", mnist_csv(512, 500));
-  const CliRun train = run("train --preset small-resnet --dataset train.csv --test-csv test.csv "
-                           "--epochs 2 --batch-size 32 --seed 1 --schedule cosine "
-                           "--output resnet.mlmodel --json");
+  const CliRun train =
+      run("train --preset small-resnet --dataset train.csv --test-csv test.csv "
+          "--epochs 2 --batch-size 32 --seed 1 --schedule cosine "
+          "--output resnet.mlmodel --json");
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const nlohmann::json summary = train.last_json();
   EXPECT_EQ(summary["parameters"], 323722);
