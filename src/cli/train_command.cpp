@@ -246,8 +246,10 @@ int run_train(const TrainOptions& options) {
   task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
     bar.clear();
     if (!chatty) return;
-    std::printf("epoch %lld/%lld  loss %.4f  accuracy %.4f", (long long)end.epoch + 1,
-                (long long)settings.epochs, end.mean_loss, end.accuracy);
+    char accuracy[32] = "";  // only a classifier's loss has one
+    if (end.accuracy) std::snprintf(accuracy, sizeof accuracy, "  accuracy %.4f", *end.accuracy);
+    std::printf("epoch %lld/%lld  loss %.4f%s", (long long)end.epoch + 1,
+                (long long)settings.epochs, end.mean_loss, accuracy);
     if (end.validation_loss) std::printf("  validation loss %.4f", *end.validation_loss);
     if (end.validation_accuracy) std::printf(" accuracy %.4f", *end.validation_accuracy);
     std::printf("  %s\n", format_duration(end.elapsed_seconds).c_str());
@@ -288,7 +290,8 @@ int run_train(const TrainOptions& options) {
       {"train_seconds", result.seconds},
       {"samples_per_second", result.seconds > 0 ? double(result.samples_seen) / result.seconds : 0},
       {"train_loss", result.final_loss},
-      {"train_accuracy", result.final_accuracy},
+      {"train_accuracy", result.final_accuracy ? nlohmann::json(*result.final_accuracy)
+                                               : nlohmann::json(nullptr)},
       {"parameters", model.parameter_count()},
       {"updatable_parameters", updatable_parameters(model)},
       {"model_path",

@@ -165,6 +165,8 @@ TrainingResult UpdateTask::run() {
   const TrainingOptions& options = settings.options;
   const Network network(model_, {.train = true});
   const LossHead head(model_, network);
+  // Accuracy means something only for a classifier's loss; an MSE model reports none.
+  const bool classifies = head.type() == LossType::kCategoricalCrossEntropy;
   head.check_data(data_);
   // Held out before anything trains; `samples` counts those trained on.
   const ValidationSplit split =
@@ -326,9 +328,10 @@ TrainingResult UpdateTask::run() {
       state.samples_seen += uint64_t(count);
       result.samples_seen = state.samples_seen;
       if (handlers.batch_end) {
-        handlers.batch_end(
-            *this, {state.epoch, state.batch, batches, batch_loss, state.samples_seen, elapsed(),
-                    double(batch_correct) / double(count), learning_rate});
+        BatchEnd end{state.epoch, state.batch, batches, batch_loss, state.samples_seen, elapsed()};
+        if (classifies) end.accuracy = double(batch_correct) / double(count);
+        end.learning_rate = learning_rate;
+        handlers.batch_end(*this, end);
       }
       if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
         state.batch += 1;  // the checkpoint resumes at the next mini-batch
@@ -338,8 +341,9 @@ TrainingResult UpdateTask::run() {
     }
     // A cancelled epoch reports nothing: its metrics would cover only part of the data.
     if (state.epoch_samples < samples) break;
-    EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples),
-                 double(state.epoch_correct) / double(state.epoch_samples), elapsed()};
+    EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples), std::nullopt,
+                 elapsed()};
+    if (classifies) end.accuracy = double(state.epoch_correct) / double(state.epoch_samples);
     end.learning_rate = learning_rate_at(state.step - 1);
     if (!split.validation.empty()) {
       const Evaluation scored = evaluate(model_, validation, threads);
