@@ -1,6 +1,7 @@
 // Inference benchmarks on the seed's LeNet (lenet(), He-uniform weights; the values do not change
-// the work): single-image latency through a Predictor, and batched throughput of evaluate() over
-// 1000 images. bench/side_by_side.py reads both (median of 5 repetitions) next to PyTorch's.
+// the work) and on the second workload's small_resnet() (the *SmallResnet variants): single-image
+// latency through a Predictor, and batched throughput of evaluate() over 1000 images.
+// bench/side_by_side.py reads both (median of 5 repetitions) next to PyTorch's.
 //
 //   build/edgetrain_bench --benchmark_filter='Predict|Evaluate' --benchmark_repetitions=5
 //
@@ -31,8 +32,7 @@ edgetrain::Dataset noise_images(size_t count, uint32_t seed) {  // 1x28x28, 10 c
 }
 
 // One image per call through a Predictor created once (single-threaded by design); time per call.
-void BM_PredictSingleImage(benchmark::State& state) {
-  const edgetrain::Model model = edgetrain::lenet();
+void predict_single_image(benchmark::State& state, const edgetrain::Model& model) {
   const edgetrain::Dataset images = noise_images(64, 1);
   edgetrain::Predictor predictor(model);
   size_t next = 0;
@@ -43,13 +43,19 @@ void BM_PredictSingleImage(benchmark::State& state) {
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
 }
+void BM_PredictSingleImage(benchmark::State& state) {
+  predict_single_image(state, edgetrain::lenet());
+}
+void BM_PredictSingleImageSmallResnet(benchmark::State& state) {
+  predict_single_image(state, edgetrain::small_resnet());
+}
 BENCHMARK(BM_PredictSingleImage)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PredictSingleImageSmallResnet)->Unit(benchmark::kMicrosecond);
 
 // evaluate() on 1000 images (forward, loss, accuracy, confusion matrix) with `threads` threads;
 // items/s is images per second.
-void BM_EvaluateBatch(benchmark::State& state) {
+void evaluate_batch(benchmark::State& state, const edgetrain::Model& model) {
   const int threads = int(state.range(0));
-  const edgetrain::Model model = edgetrain::lenet();
   const edgetrain::Dataset images = noise_images(1000, 2);
   for (auto _ : state) {
     edgetrain::Evaluation result = edgetrain::evaluate(model, images, threads);
@@ -57,15 +63,27 @@ void BM_EvaluateBatch(benchmark::State& state) {
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(images.count()));
 }
+void BM_EvaluateBatch(benchmark::State& state) {
+  evaluate_batch(state, edgetrain::lenet());
+}
+void BM_EvaluateBatchSmallResnet(benchmark::State& state) {
+  evaluate_batch(state, edgetrain::small_resnet());
+}
 // Thread counts 1, 2, 4, ... up to every core, and every core itself, so that the side-by-side run
 // can pick the count it gives PyTorch (BM_EvaluateBatch/threads:N).
+void thread_counts(benchmark::internal::Benchmark* b) {
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int threads = 1; threads < cores; threads *= 2) b->Arg(threads);
+  b->Arg(cores);
+}
 BENCHMARK(BM_EvaluateBatch)
     ->ArgName("threads")
-    ->Apply([](benchmark::internal::Benchmark* b) {
-      const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-      for (int threads = 1; threads < cores; threads *= 2) b->Arg(threads);
-      b->Arg(cores);
-    })
+    ->Apply(thread_counts)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_EvaluateBatchSmallResnet)
+    ->ArgName("threads")
+    ->Apply(thread_counts)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

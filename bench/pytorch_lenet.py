@@ -162,14 +162,17 @@ def single_image_latency_us(model, images, calls=1000, warmup=50):
     return statistics.median(times) / 1000.0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def run_benchmark(make_model, name, default_data_dir, description, extra=None):
+    """Parses the options, trains make_model() and measures it; prints one line per epoch, then the
+    JSON line. Shared by every workload (pytorch_small_resnet.py), so all are measured alike.
+    `extra` adds keys to the JSON line."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch.set_num_threads (default: every core)")
-    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
-                        help=f"folder of the four MNIST IDX files (default {DEFAULT_DATA_DIR})")
+    parser.add_argument("--data-dir", default=default_data_dir,
+                        help=f"folder of the four IDX files (default {default_data_dir})")
     parser.add_argument("--limit", type=int, default=0, help="train on the first N images only")
     parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam lr (default 1e-3)")
@@ -184,9 +187,12 @@ def main():
     test_images, test_labels = load_split(args.data_dir, "t10k")
     if args.limit > 0:
         train_images, train_labels = train_images[: args.limit], train_labels[: args.limit]
-    model = LeNet()
-    parameters = sum(p.numel() for p in model.parameters())
-    print(f"training LeNet ({parameters} parameters) in PyTorch {torch.__version__} on "
+    model = make_model()
+    # Batch norm's running mean and variance count, as edgetrain (and Core ML) store them.
+    parameters = sum(p.numel() for p in model.parameters()) + sum(
+        b.numel() for buffer_name, b in model.named_buffers()
+        if buffer_name.endswith(("running_mean", "running_var")))
+    print(f"training {name} ({parameters} parameters) in PyTorch {torch.__version__} on "
           f"{len(train_labels)} images: {args.epochs} epochs, batch {args.batch_size}, "
           f"Adam lr {args.learning_rate:g}, {torch.get_num_threads()} threads", flush=True)
 
@@ -200,8 +206,9 @@ def main():
           f"{batch_images_per_second:.0f} images/s")
 
     samples = len(train_labels) * args.epochs
-    print(json.dumps({
+    result = {
         "framework": "pytorch",
+        "network": name,
         "torch_version": torch.__version__,
         "dataset": args.data_dir,
         "epochs": args.epochs,
@@ -221,7 +228,13 @@ def main():
         "test_samples": len(test_labels),
         "single_image_median_us": latency_us,
         "batch_images_per_second": batch_images_per_second,
-    }), flush=True)
+    }
+    result.update(extra or {})
+    print(json.dumps(result), flush=True)
+
+
+def main():
+    run_benchmark(LeNet, "LeNet", DEFAULT_DATA_DIR, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

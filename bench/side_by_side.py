@@ -1,16 +1,24 @@
 #!/usr/bin/python3
-"""edgetrain and PyTorch side by side: the same LeNet, data, epochs and threads, in one run.
+"""edgetrain and PyTorch side by side: the same network, data, epochs and threads, in one run.
 
-    /usr/bin/python3 bench/side_by_side.py [--epochs 1] [--threads N] [--data-dir DIR]
-                                           [--edgetrain build/edgetrain] [--json results.json]
+    /usr/bin/python3 bench/side_by_side.py [--network lenet|small-resnet] [--epochs 1] [--threads N]
+                                           [--data-dir DIR] [--edgetrain build/edgetrain]
+                                           [--json results.json]
+
+--network lenet (default): the seed's LeNet on MNIST (../shared/data/mnist). --network
+small-resnet: the second reference workload, `edgetrain train --preset small-resnet` (batch norm,
+a residual block, 64 channels) on Fashion-MNIST (/usr/share/datasets/fashion-mnist), against
+bench/pytorch_small_resnet.py.
 
 Runs, one after the other, each as a child process whose peak RSS (os.wait4 → ru_maxrss) and wall
 time are measured:
   1. edgetrain training:  build/edgetrain train --dataset DIR --epochs E --threads T --init he --json
+                          (and --preset small-resnet)
   2. edgetrain inference: build/edgetrain_bench (bench/bench_inference.cpp), 5 repetitions, medians:
      BM_PredictSingleImage (one image through a Predictor) and BM_EvaluateBatch/threads:T
-     (evaluate() on 1000 images)
-  3. PyTorch training and inference: /usr/bin/python3 bench/pytorch_lenet.py (same options)
+     (evaluate() on 1000 images); for small-resnet their *SmallResnet variants
+  3. PyTorch training and inference: /usr/bin/python3 bench/pytorch_lenet.py or
+     bench/pytorch_small_resnet.py (same options)
 then prints, for each, seconds per epoch, samples/s, achieved GFLOP/s, peak RSS, test accuracy,
 single-image latency and batch throughput, and the ratios edgetrain/PyTorch, with the CPU model and
 core count. Standard library only. Timings are only comparable on an otherwise idle machine.
@@ -28,6 +36,7 @@ import time
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 DEFAULT_DATA_DIR = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist"))
+FASHION_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 DEFAULT_EDGETRAIN = os.path.join(REPO, "build", "edgetrain")
 PYTHON = "/usr/bin/python3"  # Debian's, for its python3-torch
 
@@ -50,10 +59,39 @@ PYTHON = "/usr/bin/python3"  # Debian's, for its python3-torch
 # less arithmetic than this for the same result: its GFLOP/s is the dense-equivalent rate.
 LAYER_MACS = {"conv1": 32 * 26 * 26 * 1 * 3 * 3, "conv2": 32 * 12 * 12 * 32 * 2 * 2,
               "hidden1": 1152 * 500, "hidden2": 500 * 10}
-TRAIN_FLOP_PER_SAMPLE = sum(2 * (2 if name == "conv1" else 3) * macs
-                            for name, macs in LAYER_MACS.items())
-FORWARD_FLOP_PER_SAMPLE = sum(2 * macs for macs in LAYER_MACS.values())
-assert TRAIN_FLOP_PER_SAMPLE == 7_803_696 and FORWARD_FLOP_PER_SAMPLE == 2_731_024
+# small_resnet() (src/nn/builder.cpp), the same way:
+#   conv1  (1 → 32, 3x3) on 28x28 → 26x26:          32·26·26 × 1·3·3   =   194,688
+#   conv2a (32 → 32, 3x3 same) on 13x13:            32·13·13 × 32·3·3  = 1,557,504
+#   conv2b (32 → 32, 3x3 same) on 13x13:                                 1,557,504
+#   conv3  (32 → 64, 2x2) on 13x13 → 12x12:         64·12·12 × 32·2·2  = 1,179,648
+#   dense1 (2304 → 128)                                                =   294,912
+#   dense2 (128 → 10)                                                  =     1,280
+#   training: 2·(2·194,688 + 3·4,590,848) = 28,323,840 FLOP per sample (≈ 28.3 MFLOP, 3.6x
+#   LeNet's); inference 2·4,785,536 = 9,571,072. Batch norm (3 layers, ~10 FLOP per value), the
+#   add, ReLUs and pooling are left out as for LeNet: they are memory-bound.
+RESNET_LAYER_MACS = {"conv1": 32 * 26 * 26 * 9, "conv2a": 32 * 13 * 13 * 288,
+                     "conv2b": 32 * 13 * 13 * 288, "conv3": 64 * 12 * 12 * 128,
+                     "dense1": 2304 * 128, "dense2": 128 * 10}
+
+
+def flop_per_sample(layer_macs):
+    """(training, forward) FLOPs per sample: every product thrice in training (forward, dW, dX)
+    but the first convolution's dX (the image needs no gradient)."""
+    first = next(iter(layer_macs))
+    train = sum(2 * (2 if name == first else 3) * macs for name, macs in layer_macs.items())
+    return train, sum(2 * macs for macs in layer_macs.values())
+
+
+NETWORKS = {  # --network: FLOPs, edgetrain flags, PyTorch script, default data, benchmark suffix
+    "lenet": {"flop": flop_per_sample(LAYER_MACS), "flags": [], "script": "pytorch_lenet.py",
+              "data_dir": DEFAULT_DATA_DIR, "bench_suffix": "", "title": "LeNet"},
+    "small-resnet": {"flop": flop_per_sample(RESNET_LAYER_MACS),
+                     "flags": ["--preset", "small-resnet"], "script": "pytorch_small_resnet.py",
+                     "data_dir": FASHION_DATA_DIR, "bench_suffix": "SmallResnet",
+                     "title": "small-resnet"},
+}
+assert NETWORKS["lenet"]["flop"] == (7_803_696, 2_731_024)
+assert NETWORKS["small-resnet"]["flop"] == (28_323_840, 9_571_072)
 
 
 # ---- The machine --------------------------------------------------------------------------------
@@ -109,6 +147,7 @@ def last_json_line(lines, command):
 def edgetrain_training(args):
     command = [args.edgetrain, "train", "--dataset", args.data_dir, "--epochs", str(args.epochs),
                "--threads", str(args.threads), "--init", "he", "--json"]  # He, as the PyTorch side
+    command += NETWORKS[args.network]["flags"]
     if args.limit:
         command += ["--limit", str(args.limit)]
     lines, wall, rss = run_child("edgetrain", command)
@@ -126,34 +165,37 @@ def edgetrain_inference(args):
         return None
     # BM_EvaluateBatch is registered at 1, 2, 4, ... threads and every core: run it at --threads,
     # or else at the nearest count it has.
+    suffix = NETWORKS[args.network]["bench_suffix"]
     listed = subprocess.run([binary, "--benchmark_list_tests"], capture_output=True, text=True,
                             check=True).stdout.split()
     counts = [int(name.split("threads:")[1].split("/")[0])
-              for name in listed if name.startswith("BM_EvaluateBatch/threads:")]
+              for name in listed if name.startswith(f"BM_EvaluateBatch{suffix}/threads:")]
     threads = min(counts, key=lambda t: (abs(t - args.threads), -t)) if counts else args.threads
     if threads != args.threads:
         print(f"note: edgetrain_bench has no BM_EvaluateBatch at {args.threads} threads; "
               f"using {threads}")
-    selection = f"^BM_PredictSingleImage$|^BM_EvaluateBatch/threads:{threads}/"
+    selection = (f"^BM_PredictSingleImage{suffix}$|"
+                 f"^BM_EvaluateBatch{suffix}/threads:{threads}/")
     command = [binary, f"--benchmark_filter={selection}", "--benchmark_repetitions=5",
                "--benchmark_format=json"]
     lines, _, _ = run_child("edgetrain_bench", command)
     medians = {b["run_name"]: b for b in json.loads("\n".join(lines))["benchmarks"]
                if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median"}
     result = {"command": shlex.join(command), "batch_threads": threads}
-    single = medians.get("BM_PredictSingleImage")
+    single = medians.get(f"BM_PredictSingleImage{suffix}")
     if single:
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[single["time_unit"]]
         result["single_image_median_us"] = single["real_time"] * scale
     batch = next((b for name, b in medians.items()
-                  if name.startswith(f"BM_EvaluateBatch/threads:{threads}/")), None)
+                  if name.startswith(f"BM_EvaluateBatch{suffix}/threads:{threads}/")), None)
     if batch:
         result["batch_images_per_second"] = batch["items_per_second"]
     return result
 
 
 def pytorch(args):
-    command = [PYTHON, os.path.join(BENCH, "pytorch_lenet.py"), "--data-dir", args.data_dir,
+    command = [PYTHON, os.path.join(BENCH, NETWORKS[args.network]["script"]),
+               "--data-dir", args.data_dir,
                "--epochs", str(args.epochs), "--threads", str(args.threads)]
     if args.limit:
         command += ["--limit", str(args.limit)]
@@ -164,11 +206,12 @@ def pytorch(args):
 
 
 # ---- The report ---------------------------------------------------------------------------------
-def add_rates(result):
+def add_rates(result, network):
     """Achieved GFLOP/s of training and of batched inference, from the FLOP counts above."""
-    result["train_gflops"] = result["samples_per_second"] * TRAIN_FLOP_PER_SAMPLE / 1e9
+    train_flop, forward_flop = NETWORKS[network]["flop"]
+    result["train_gflops"] = result["samples_per_second"] * train_flop / 1e9
     if result.get("batch_images_per_second"):
-        result["batch_gflops"] = result["batch_images_per_second"] * FORWARD_FLOP_PER_SAMPLE / 1e9
+        result["batch_gflops"] = result["batch_images_per_second"] * forward_flop / 1e9
 
 
 def ratio_text(ours, theirs, lower_is_better):
@@ -181,12 +224,13 @@ def ratio_text(ours, theirs, lower_is_better):
     return f"{speedup:.2f}× {'faster' if speedup >= 1 else 'slower'}"
 
 
-def print_table(edgetrain, torch_result, machine):
+def print_table(edgetrain, torch_result, machine, network):
+    train_flop = NETWORKS[network]["flop"][0]
     rows = [  # (label, key, format, lower_is_better: True, False, None = memory ratio, "" = none)
         ("training", None, None, ""),
         ("seconds per epoch", "seconds_per_epoch", "{:.2f}", True),
         ("samples/s", "samples_per_second", "{:.0f}", False),
-        (f"GFLOP/s, dense-equivalent ({TRAIN_FLOP_PER_SAMPLE / 1e6:.2f} MFLOP/sample)",
+        (f"GFLOP/s, dense-equivalent ({train_flop / 1e6:.2f} MFLOP/sample)",
          "train_gflops", "{:.2f}", False),
         ("peak RSS (MB)", "peak_rss_mb", "{:.0f}", None),
         ("test accuracy", "test_accuracy", "{:.4f}", ""),
@@ -198,7 +242,7 @@ def print_table(edgetrain, torch_result, machine):
         ("batches of 1000 (GFLOP/s)", "batch_gflops", "{:.2f}", False),
     ]
     header = f"PyTorch {torch_result['torch_version']}"
-    print(f"\nLeNet on {edgetrain['dataset']}: {edgetrain['epochs']} epoch(s) of "
+    print(f"\n{NETWORKS[network]['title']} on {edgetrain['dataset']}: {edgetrain['epochs']} epoch(s) of "
           f"{edgetrain['train_samples']} images, batch {edgetrain['batch_size']}, Adam lr "
           f"{edgetrain['learning_rate']:g}, {edgetrain['threads']} threads")
     simd = " ".join(machine["simd"]) or "no AVX"
@@ -224,9 +268,12 @@ def print_table(edgetrain, torch_result, machine):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", choices=sorted(NETWORKS), default="lenet",
+                        help="lenet (default, on MNIST) or small-resnet (on Fashion-MNIST)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
-    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
-                        help=f"folder of the four MNIST IDX files (default {DEFAULT_DATA_DIR})")
+    parser.add_argument("--data-dir", default=None,
+                        help=f"folder of the four IDX files (default {DEFAULT_DATA_DIR} for lenet, "
+                             f"{FASHION_DATA_DIR} for small-resnet)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="threads for both (default: every core)")
     parser.add_argument("--edgetrain", default=DEFAULT_EDGETRAIN,
@@ -238,7 +285,7 @@ def main():
     args = parser.parse_args()
     if args.epochs < 1 or args.threads < 1:
         parser.error("--epochs and --threads must be positive")
-    args.data_dir = os.path.abspath(args.data_dir)
+    args.data_dir = os.path.abspath(args.data_dir or NETWORKS[args.network]["data_dir"])
     args.edgetrain = os.path.abspath(args.edgetrain)
 
     cpu, cores, simd = cpu_description()
@@ -257,9 +304,9 @@ def main():
         edgetrain["inference_command"] = inference["command"]
     torch_result = pytorch(args)
     for result in (edgetrain, torch_result):
-        add_rates(result)
+        add_rates(result, args.network)
     machine["load_average_end"] = os.getloadavg()
-    print_table(edgetrain, torch_result, machine)
+    print_table(edgetrain, torch_result, machine, args.network)
 
     if args.json:
         ratios = {
@@ -273,8 +320,10 @@ def main():
             ratios["batch_speedup"] = (edgetrain["batch_images_per_second"] /
                                        torch_result["batch_images_per_second"])
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "train_flop_per_sample": TRAIN_FLOP_PER_SAMPLE,
-                       "forward_flop_per_sample": FORWARD_FLOP_PER_SAMPLE, "edgetrain": edgetrain,
+            train_flop, forward_flop = NETWORKS[args.network]["flop"]
+            json.dump({"machine": machine, "network": args.network,
+                       "train_flop_per_sample": train_flop,
+                       "forward_flop_per_sample": forward_flop, "edgetrain": edgetrain,
                        "pytorch": torch_result, "ratios": ratios}, f, indent=2)
             f.write("\n")
         print(f"wrote {args.json}")

@@ -187,4 +187,22 @@ Bandwidth measure_triad(const std::string& name, size_t bytes_per_array, int thr
   return {name, best};
 }
 
+double seconds_per_call(const std::function<void()>& fn, double seconds) {
+  fn();
+  long calls = 1;
+  for (;;) {
+    const double start = thread_seconds();
+    for (long i = 0; i < calls; ++i) fn();
+    if (thread_seconds() - start > seconds / 5) break;
+    calls *= 2;
+  }
+  double best = 1e30;
+  for (int run = 0; run < 5; ++run) {
+    const double start = thread_seconds();
+    for (long i = 0; i < calls; ++i) fn();
+    best = std::min(best, (thread_seconds() - start) / double(calls));
+  }
+  return best;
+}
+
 }  // namespace edgetrain::bench

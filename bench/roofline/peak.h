@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ inline double thread_seconds() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
 }
+
+// Seconds of this thread's CPU time per call of fn: calls batched to ~seconds/5 per timing, best
+// of 5 timings (the first call warms the caches and packing buffers).
+double seconds_per_call(const std::function<void()>& fn, double seconds);
 
 struct PeakRate {
   std::string name;                   // "fp32 AVX-512 FMA", "bf16 AVX512-BF16 vdpbf16ps", ...

@@ -1,6 +1,6 @@
 // edgetrain_roofline: this core's limits and how close LeNet's training kernels come to them.
 //
-//   build/edgetrain_roofline [--threads T] [--seconds S]
+//   build/edgetrain_roofline [--threads T] [--seconds S] [--networks]
 //
 // 1. Peaks (peak.h): fp32 FMA per instruction set, bf16 vdpbf16ps where the CPU has AVX512-BF16,
 //    triad bandwidth from DRAM (1 and 2 threads) and from L2.
@@ -12,6 +12,8 @@
 // 3. Where a training step goes: each layer's forward and backward and the optimizer, as shares
 //    of the modelled step, the headroom to the fp32 peak, and the real step (UpdateTask on random
 //    images, T threads) to show what the model misses (threading, the loss, copying the batch).
+// 4. With --networks: every plan step of lenet() and small_resnet() timed through the executor
+//    (roofline/network_steps.h), the second workload's layers beside LeNet's fused kernels.
 // Speed depends on what else the machine runs: take final numbers on a quiet machine.
 #include <edgetrain/edgetrain.h>
 
@@ -27,6 +29,7 @@
 #include "base/rng.h"
 #include "ops/gemm_internal.h"
 #include "ops/ops.h"
+#include "roofline/network_steps.h"
 #include "roofline/peak.h"
 #include "train/optimizer.h"
 
@@ -38,26 +41,6 @@ std::vector<float> random_vector(size_t size, uint64_t seed, float scale = 1.0f)
   std::vector<float> v(size);
   for (float& x : v) x = scale * (2.0f * rng.uniform() - 1.0f);
   return v;
-}
-
-// Seconds of this thread's CPU time per call of fn: calls batched to ~seconds/5 per timing, best
-// of 5 timings.
-double seconds_per_call(const std::function<void()>& fn, double seconds) {
-  fn();  // warm the caches and the packing buffers
-  long calls = 1;
-  for (;;) {
-    const double start = thread_seconds();
-    for (long i = 0; i < calls; ++i) fn();
-    if (thread_seconds() - start > seconds / 5) break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int run = 0; run < 5; ++run) {
-    const double start = thread_seconds();
-    for (long i = 0; i < calls; ++i) fn();
-    best = std::min(best, (thread_seconds() - start) / calls);
-  }
-  return best;
 }
 
 // One kernel of the step: what it computes and how it is counted.
@@ -253,14 +236,17 @@ RealStep real_step(int threads) {
 int main_roofline(int argc, char** argv) {
   int threads = 2;
   double seconds = 1.0;
+  bool networks = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--threads" && i + 1 < argc) {
+    if (arg == "--networks") {
+      networks = true;
+    } else if (arg == "--threads" && i + 1 < argc) {
       threads = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--seconds" && i + 1 < argc) {
       seconds = std::max(0.05, std::atof(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: edgetrain_roofline [--threads T] [--seconds S]\n");
+      std::fprintf(stderr, "usage: edgetrain_roofline [--threads T] [--seconds S] [--networks]\n");
       return 2;
     }
   }
@@ -347,6 +333,14 @@ int main_roofline(int argc, char** argv) {
       "Headroom: every kernel at the fp32 peak would take %.3f ms, %.1fx less than the "
       "kernels now.\n",
       at_peak * 1e3, modelled / at_peak);
+  if (networks) {
+    // The same share of a 128-image batch, through the executor: LeNet's fused steps next to
+    // small_resnet()'s batch norm, residual block and same-padded convolutions.
+    print_network_steps(lenet({.initializer = Initializer::kHeUniform}), "lenet()", slice, seconds,
+                        fp32_peak);
+    print_network_steps(small_resnet({.initializer = Initializer::kHeUniform}), "small_resnet()",
+                        slice, seconds, fp32_peak);
+  }
   return 0;
 }
 

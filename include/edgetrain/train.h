@@ -15,11 +15,90 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <variant>
 
 #include "edgetrain/data.h"
 #include "edgetrain/model.h"
 
 namespace edgetrain {
+
+// ---- Training options beyond Core ML ------------------------------------------------------------
+// Core ML's update parameters cannot express these; each is off by default. A run's options are
+// part of its checkpoint (a resume must give the same ones), and training_options_text() describes
+// them for the record `edgetrain train --output` keeps in the saved model's metadata (userDefined
+// "edgetrainTrainingOptions"; Core ML ignores that dictionary, and reading the file does not turn
+// the options on, so the file trains the same way in Core ML and here).
+//
+//   UpdateTask task(model, data, {.seed = 1,
+//                                 .options = {.validation_split = 0.1,
+//                                             .early_stopping = EarlyStopping{.patience = 3}}});
+
+// The rate at optimizer step t (from 0) of a run of E epochs of B mini-batches, from the base rate:
+// StepSchedule: base · factor^floor(epoch / every_epochs), the epoch being floor(t / B).
+struct StepSchedule {
+  int64_t every_epochs = 1;
+  double factor = 0.1;  // in (0, 1]
+};
+// CosineSchedule: learning_rate_min + (base - learning_rate_min) · (1 + cos(π · t / (E · B))) / 2,
+// from the base rate at the first step towards learning_rate_min (as PyTorch's CosineAnnealingLR
+// stepped every mini-batch with T_max = E · B).
+struct CosineSchedule {
+  double learning_rate_min = 0;  // in [0, base)
+};
+using LearningRateSchedule = std::variant<std::monostate, StepSchedule, CosineSchedule>;
+
+// The epoch-end rules watch one loss per epoch: the validation loss with a validation split, else
+// the epoch's mean training loss. An epoch improves on the best so far when its loss is below
+// best - min_delta (the first epoch always does).
+struct EarlyStopping {
+  int64_t patience = 1;  // stop after this many epochs in a row without improvement
+  double min_delta = 0;  // >= 0
+  // When the run ends (stopped or complete; not when cancelled), the weights (and batch-norm
+  // statistics) are those of the epoch with the best loss.
+  bool restore_best_weights = true;
+};
+// Learning-rate reduction on plateau, as dlib's dnn_trainer shrinks its rate, counted in epochs on
+// the watched loss (dlib counts mini-batches without a statistically significant decrease of the
+// training loss): after `patience` epochs in a row without improvement the rate is multiplied by
+// `factor` and the count starts again; when the rate falls below learning_rate_min the run ends, as
+// dlib's train() ends once get_learning_rate() < get_min_learning_rate(). Not combined with a
+// schedule (both would set the rate).
+struct PlateauReduction {
+  int64_t patience = 1;
+  double min_delta = 0;
+  double factor = 0.1;              // dlib's learning_rate_shrink_factor; in (0, 1)
+  double learning_rate_min = 1e-5;  // dlib's min_learning_rate; >= 0 and below the base rate
+};
+
+// Random changes to each training image (never to validation or test data) for an image input
+// (C, H, W) with H and W above 1. Each sample's change is drawn from (seed, epoch, sample index),
+// so it is the same whatever the thread count or batch order. The image is mapped as one affine
+// transform sampled bilinearly, zero outside: flipped, turned about its centre, then shifted.
+struct Augmentation {
+  int shift = 0;              // whole pixels, uniformly in [-shift, shift] along each axis
+  double rotate_degrees = 0;  // uniformly in [-rotate, rotate]; positive turns counter-clockwise
+  bool flip = false;          // left-right, with probability 1/2 (only when asked: not for digits)
+  bool any() const { return shift > 0 || rotate_degrees > 0 || flip; }
+};
+
+struct TrainingOptions {
+  // Held out from the training data before training: round(samples · split) samples drawn with the
+  // run's seed; the loss and accuracy on them are reported after every epoch. In [0, 1).
+  double validation_split = 0;
+  std::optional<EarlyStopping> early_stopping;
+  std::optional<PlateauReduction> reduce_on_plateau;
+  LearningRateSchedule schedule;
+  // Adam: decoupled (AdamW: p -= lr · decay · p before the Adam step, as PyTorch's AdamW); SGD:
+  // L2 (g += decay · p before momentum, as PyTorch's SGD weight_decay). Every trained tensor,
+  // biases included, as PyTorch does by default. >= 0.
+  double weight_decay = 0;
+  Augmentation augment;
+};
+// The options that are on, with every value exact, e.g. "validation_split=0.1
+// early_stopping=patience:3,min_delta:0,restore_best_weights weight_decay=1e-04
+// augment=shift:2,rotate_degrees:10,flip"; "" when every option is off.
+std::string training_options_text(const TrainingOptions& options);
 
 // Run-time overrides of the model's update parameters; each is checked against what the model
 // allows (its set or range). Unset values take the model's defaults.
@@ -42,6 +121,9 @@ struct UpdateConfig {
   // Continues the run a checkpoint was written by (same arguments and data, else Error); ends
   // bit-identical to an uninterrupted run.
   std::string resume_from;
+  // Beyond Core ML: validation, early stopping, plateau reduction, schedules, weight decay,
+  // augmentation (TrainingOptions above).
+  TrainingOptions options;
 };
 
 // The hyper-parameters a run actually uses, after defaults and overrides.
@@ -59,15 +141,18 @@ struct ResolvedUpdate {
   uint64_t seed = 0;
   int threads = 1;            // the threads used: never more than the hardware runs at once
   int requested_threads = 0;  // UpdateConfig::threads (0: every core)
+  TrainingOptions options;    // checked
+  // With a validation split and the samples known: how many are held out and trained on.
+  size_t validation_samples = 0, training_samples = 0;
 };
 // Throws Error naming the override and the allowed values when the model does not allow it, or a
 // value that no model allows ("epochs must be at least 1, got 0"). `samples`, when known (not 0),
-// clamps the mini-batch size.
+// clamps the mini-batch size to the samples trained on (those not held out for validation).
 ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, size_t samples = 0);
 
 struct TrainingBegan {
   ResolvedUpdate settings;  // as used: mini-batch size clamped, threads capped
-  size_t samples = 0;
+  size_t samples = 0;       // trained on (the validation samples are held out)
   int64_t batches_per_epoch = 0;
   double memory_bytes = 0;  // what the run's buffers take (checked to fit before allocating)
 };
@@ -80,6 +165,7 @@ struct BatchEnd {
   double elapsed_seconds = 0;
   // This mini-batch's training accuracy; only models with a cross-entropy loss have one.
   std::optional<double> accuracy;
+  double learning_rate = 0;  // the rate of this mini-batch's step (schedules, plateau reduction)
 };
 struct EpochEnd {
   int64_t epoch = 0;  // from 0
@@ -87,10 +173,32 @@ struct EpochEnd {
   // Training accuracy over the epoch; only models with a cross-entropy loss have one.
   std::optional<double> accuracy;
   double elapsed_seconds = 0;
+  // With a validation split: the held-out samples' mean loss and, for classifying models, accuracy,
+  // with the weights at the end of the epoch.
+  std::optional<double> validation_loss, validation_accuracy;
+  double learning_rate = 0;  // the rate of the epoch's last step
+  // What the epoch-end rules decided: a new best loss, the rate multiplied by the plateau factor
+  // (the next epoch runs at next_learning_rate), the run stopping.
+  bool improved = false, learning_rate_reduced = false;
+  double next_learning_rate = 0;
+};
+// Why a run ended.
+enum class StopReason {
+  kCompleted,        // every epoch ran
+  kCancelled,        // cancel()
+  kEarlyStopping,    // EarlyStopping's patience ran out
+  kLearningRateMin,  // PlateauReduction took the rate below its minimum
 };
 struct TrainingResult {
   int64_t epochs_completed = 0;
   bool cancelled = false;
+  StopReason stop_reason = StopReason::kCompleted;
+  // With early stopping: the epoch (from 0) whose loss was the best, and that loss; its weights are
+  // the model's when restore_best_weights is on and the run was not cancelled. -1: none.
+  int64_t best_epoch = -1;
+  double best_loss = 0;
+  // With a validation split: the last completed epoch's validation loss and accuracy.
+  std::optional<double> validation_loss, validation_accuracy;
   double final_loss = 0;
   std::optional<double> final_accuracy;  // the last whole epoch's, for cross-entropy models
   double seconds = 0;

@@ -31,6 +31,17 @@ struct TrainOptions {
   std::string resume;
   bool json = false;
   bool quiet = false;
+  // ---- Training options beyond Core ML (edgetrain/train.h TrainingOptions; issue #11) ----
+  double validation_split = 0;      // --validation-split
+  int64_t early_stopping = 0;       // --early-stopping PATIENCE (epochs); 0: off
+  std::optional<double> min_delta;  // --min-delta, for early stopping and plateau reduction
+  bool keep_last_weights = false;   // --keep-last-weights: early stopping does not restore the best
+  std::string reduce_on_plateau;    // --reduce-on-plateau PATIENCE[:FACTOR[:MIN_RATE]]
+  std::string schedule;             // --schedule step:EVERY:FACTOR | cosine[:MIN_RATE]
+  double weight_decay = 0;          // --weight-decay
+  std::string augment;              // --augment shift=N,rotate=DEGREES,flip
+  // ---- Built-in networks (--preset) ----
+  std::string preset = "lenet";  // lenet | small-resnet
 };
 int run_train(const TrainOptions& options);
 

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   train_command
       ->add_option_function<std::string>(
           "--init", [&train](const std::string& init) { train.glorot = init == "glorot"; },
-          "initial LeNet weights: glorot (Glorot-uniform, as Keras; default) or he (He-uniform)")
+          "initial weights of the built-in network: glorot (Glorot-uniform, as Keras; default) or "
+          "he (He-uniform)")
       ->check(CLI::IsMember({"he", "glorot"}));
   train_command
       ->add_option("--threads", train.threads,
@@ -80,6 +81,52 @@ int main(int argc, char** argv) {
       "continue the run that wrote this checkpoint (same arguments and data)");
   train_command->add_flag("--json", train.json, "end with one JSON line of results");
   train_command->add_flag("--quiet,-q", train.quiet, "no progress bar or per-epoch lines");
+  // ---- train: built-in networks and options beyond Core ML (issue #11; cli/option_checks.h) ----
+  train_command
+      ->add_option("--preset", train.preset,
+                   "the built-in network to train without --model: lenet (default) or "
+                   "small-resnet (batch norm, a residual block, 64 channels; Fashion-MNIST's "
+                   "reference workload)")
+      ->check(CLI::IsMember({"lenet", "small-resnet"}));
+  train_command
+      ->add_option("--validation-split", train.validation_split,
+                   "hold out this fraction of the training data (drawn with --seed) and report "
+                   "its loss and accuracy after every epoch (default 0: none)")
+      ->check(fraction_below_one());
+  train_command
+      ->add_option("--early-stopping", train.early_stopping,
+                   "stop after PATIENCE epochs without a better validation loss (training loss "
+                   "without a split) and keep the best epoch's weights")
+      ->check(whole_number_at_least(1));
+  train_command
+      ->add_option("--min-delta", train.min_delta,
+                   "what counts as better for --early-stopping and --reduce-on-plateau: a loss "
+                   "below the best minus this (default 0)")
+      ->check(number_at_least_zero());
+  train_command->add_flag("--keep-last-weights", train.keep_last_weights,
+                          "with --early-stopping, end with the last epoch's weights instead of "
+                          "the best epoch's");
+  train_command
+      ->add_option("--reduce-on-plateau", train.reduce_on_plateau,
+                   "as dlib's trainer: after PATIENCE epochs without a better loss multiply the "
+                   "learning rate by FACTOR (default 0.1); stop once it falls below MIN_RATE "
+                   "(default 1e-5)")
+      ->check(as_validator(parse_plateau, "PATIENCE[:FACTOR[:MIN_RATE]]"));
+  train_command
+      ->add_option("--schedule", train.schedule,
+                   "learning-rate schedule: step:EVERY:FACTOR (times FACTOR every EVERY epochs) "
+                   "or cosine[:MIN_RATE] (cosine decay over every mini-batch of the run)")
+      ->check(as_validator(parse_schedule, "step:EVERY:FACTOR|cosine[:MIN_RATE]"));
+  train_command
+      ->add_option("--weight-decay", train.weight_decay,
+                   "weight decay: decoupled for Adam (AdamW), L2 for SGD (default 0)")
+      ->check(number_at_least_zero());
+  train_command
+      ->add_option("--augment", train.augment,
+                   "random changes to each training image: shift=PIXELS, rotate=DEGREES, flip "
+                   "(left-right), comma-separated, e.g. shift=2,rotate=10")
+      ->check(as_validator(parse_augment, "shift=N,rotate=DEGREES,flip"));
+  // ---- end of train: built-in networks and options beyond Core ML ----
 
   EvaluateOptions evaluate;
   CLI::App* evaluate_command = app.add_subcommand("evaluate", "accuracy and loss of a saved model");

@@ -1,5 +1,6 @@
 // ModelBuilder: turns the declarative layer descriptions into Model layers, lays out the parameter
-// block, validates and initialises. Also the seed's LeNet.
+// block, validates and initialises. Also the built-in networks: the seed's LeNet and small_resnet(),
+// the second reference workload's.
 #include <algorithm>
 #include <cmath>
 
@@ -108,13 +109,20 @@ void initialize_parameters(Model& model, uint64_t seed, Initializer initializer)
   }
 }
 
-Model lenet(const LenetOptions& options) {
-  return ModelBuilder()
+namespace {
+
+// What both built-in networks for 28x28 images in 10 classes declare around their layers: the
+// image input, the probabilities output, cross-entropy against `output_true`, Adam, shuffling.
+ModelBuilder classifier_frame(const std::string& description, const std::string& name,
+                              const LenetOptions& options, Int64Parameter batch_size,
+                              Int64Parameter epochs) {
+  ModelBuilder builder;
+  builder
       .metadata({.specification_version = 4,
-                 .short_description = "MNIST-Trainable",
+                 .short_description = description,
                  .author = "edgetrain",
                  .license = "MIT",
-                 .user_defined = {{"edgetrainModel", "lenet"}}})
+                 .user_defined = {{"edgetrainModel", name}}})
       .input("image", {1, 28, 28})
       .output("output", {10})
       .training_input("image", {1, 28, 28})
@@ -122,12 +130,23 @@ Model lenet(const LenetOptions& options) {
       .loss(
           CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
       .optimizer(Adam{.learning_rate = {options.learning_rate, {{0.0, 0.3}}},
-                      .mini_batch_size = {options.batch_size, std::nullopt, {options.batch_size}},
+                      .mini_batch_size = batch_size,
                       .beta1 = {0.9, {{0.0, 1.0}}},
                       .beta2 = {0.999, {{0.0, 1.0}}},
                       .eps = {1e-8, {{0.0, 1e-8}}}})
-      .epochs({options.epochs, std::nullopt, {options.epochs}})
+      .epochs(epochs)
       .shuffle(true)
+      .initializer(options.initializer, options.seed);
+  return builder;
+}
+
+}  // namespace
+
+Model lenet(const LenetOptions& options) {
+  // The batch size and epochs as one-value allowed sets, as the seed declares them.
+  return classifier_frame("MNIST-Trainable", "lenet", options,
+                          {options.batch_size, std::nullopt, {options.batch_size}},
+                          {options.epochs, std::nullopt, {options.epochs}})
       .layers({
           {"conv1", "image", "outConv1", Convolution{.output_channels = 32, .kernel_size = {3, 3}},
            kUpdatable},
@@ -146,7 +165,46 @@ Model lenet(const LenetOptions& options) {
           {"hidden2", "outRelu3", "outHidden2", InnerProduct{.output_channels = 10}, kUpdatable},
           {"softmax", "outHidden2", "output", Softmax{}},
       })
-      .initializer(options.initializer, options.seed)
+      .build();
+}
+
+// Shapes per sample.
+Model small_resnet(const LenetOptions& options) {
+  const Convolution block_conv{.output_channels = 32,
+                               .kernel_size = {3, 3},
+                               .padding = Padding::kSame,
+                               .has_bias = false};
+  return classifier_frame("small residual CNN for 28x28 images (Fashion-MNIST)", "small-resnet",
+                          options, {options.batch_size, {{1, 4096}}}, {options.epochs, {{1, 1000}}})
+      .layers({
+          // [1, 28, 28] → [32, 26, 26] → [32, 13, 13]: one fused step, as LeNet's conv1.
+          {"conv1", "image", "outConv1", Convolution{.output_channels = 32, .kernel_size = {3, 3}},
+           kUpdatable},
+          {"relu1", "outConv1", "outRelu1", ReLU()},
+          {"pooling1", "outRelu1", "outPooling1",
+           Pooling{.type = PoolingType::kMax, .kernel_size = {2, 2}, .stride = {2, 2}}},
+          {"bn1", "outPooling1", "outBn1", Batchnorm{}, kUpdatable},
+          // The residual block, [32, 13, 13] throughout.
+          {"conv2a", "outBn1", "outConv2a", block_conv, kUpdatable},
+          {"bn2a", "outConv2a", "outBn2a", Batchnorm{}, kUpdatable},
+          {"relu2a", "outBn2a", "outRelu2a", ReLU()},
+          {"conv2b", "outRelu2a", "outConv2b", block_conv, kUpdatable},
+          {"bn2b", "outConv2b", "outBn2b", Batchnorm{}, kUpdatable},
+          {"add2", {"outBn1", "outBn2b"}, "outAdd2", Add{}},
+          {"relu2b", "outAdd2", "outRelu2b", ReLU()},
+          // [32, 13, 13] → [64, 12, 12] → [64, 6, 6]: fused, as LeNet's conv2 with twice the
+          // channels; written channel-last, so the flatten is free.
+          {"conv3", "outRelu2b", "outConv3",
+           Convolution{.output_channels = 64, .kernel_size = {2, 2}}, kUpdatable},
+          {"relu3", "outConv3", "outRelu3", ReLU()},
+          {"pooling3", "outRelu3", "outPooling3",
+           Pooling{.type = PoolingType::kMax, .kernel_size = {2, 2}, .stride = {2, 2}}},
+          {"flatten", "outPooling3", "outFlatten", Flatten{.order = FlattenOrder::kChannelLast}},
+          {"dense1", "outFlatten", "outDense1", InnerProduct{.output_channels = 128}, kUpdatable},
+          {"relu4", "outDense1", "outRelu4", ReLU()},
+          {"dense2", "outRelu4", "outDense2", InnerProduct{.output_channels = 10}, kUpdatable},
+          {"softmax", "outDense2", "output", Softmax{}},
+      })
       .build();
 }
 

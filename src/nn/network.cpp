@@ -157,22 +157,25 @@ void Network::load_input(Workspace& ws, int i, const float* features) const {
 }
 
 void Network::forward(Workspace& ws, const Model& model, int n, const Pass& pass) const {
-  for (size_t s = 0; s < plan_.steps.size(); ++s) {
-    OpArgs& args = ws.bound_[s];
-    args.n = n;
-    args.mode = pass.mode;
-    args.parameters = model.parameters.data();
-    args.state = pass.state;
-    args.sync = pass.sync;
-    args.thread = pass.thread;
-    const Op& op = *plan_.steps[s].op;
-    for (size_t i = 0; pass.check_inputs && i < args.in.size(); ++i) {
-      if (!op.checks_input(i)) continue;
-      const std::string why = op.invalid_input(i, args.in[i], n);
-      if (!why.empty()) refuse(s, i, why);
-    }
-    op.forward(args);
+  for (size_t s = 0; s < plan_.steps.size(); ++s) forward_step(ws, model, n, s, pass);
+}
+
+void Network::forward_step(Workspace& ws, const Model& model, int n, size_t s,
+                           const Pass& pass) const {
+  OpArgs& args = ws.bound_[s];
+  args.n = n;
+  args.mode = pass.mode;
+  args.parameters = model.parameters.data();
+  args.state = pass.state;
+  args.sync = pass.sync;
+  args.thread = pass.thread;
+  const Op& op = *plan_.steps[s].op;
+  for (size_t i = 0; pass.check_inputs && i < args.in.size(); ++i) {
+    if (!op.checks_input(i)) continue;
+    const std::string why = op.invalid_input(i, args.in[i], n);
+    if (!why.empty()) refuse(s, i, why);
   }
+  op.forward(args);
 }
 
 void Network::zero_grads(Workspace& ws, int n) const {
@@ -182,19 +185,27 @@ void Network::zero_grads(Workspace& ws, int n) const {
 }
 
 void Network::backward(Workspace& ws, const Model& model, float* dparameters, int n) const {
-  for (size_t s = plan_.steps.size(); s-- > 0;) {
-    const PlanStep& step = plan_.steps[s];
-    if (!step.backward) continue;
-    OpArgs& args = ws.bound_[s];
-    args.n = n;
-    args.parameters = model.parameters.data();
-    args.dparameters = dparameters;
-    if (step.in_place) {
-      if (args.din[0]) step.op->backward_in_place(args);
-    } else {
-      step.op->backward(args);
-    }
+  for (size_t s = plan_.steps.size(); s-- > 0;) backward_step(ws, model, dparameters, n, s);
+}
+
+void Network::backward_step(Workspace& ws, const Model& model, float* dparameters, int n,
+                            size_t s) const {
+  const PlanStep& step = plan_.steps[s];
+  if (!step.backward) return;
+  OpArgs& args = ws.bound_[s];
+  args.n = n;
+  args.parameters = model.parameters.data();
+  args.dparameters = dparameters;
+  if (step.in_place) {
+    if (args.din[0]) step.op->backward_in_place(args);
+  } else {
+    step.op->backward(args);
   }
+}
+
+Network::StepInfo Network::step_info(size_t s) const {
+  const PlanStep& step = plan_.steps[s];
+  return {step.label, step.layer, step.backward, !step.din.empty() && step.din[0] != 0};
 }
 
 std::string Network::describe_plan() const {

@@ -111,6 +111,20 @@ class Network {
   // Some step's forward needs the whole mini-batch in training (batch statistics).
   bool couples_batch() const;
 
+  // One step at a time, as forward() and backward() run them in order (for profiling:
+  // bench/roofline times each step of a network). backward_step skips a step without backward.
+  void forward_step(Workspace& workspace, const Model& model, int n, size_t step,
+                    const Pass& pass = {}) const;
+  void backward_step(Workspace& workspace, const Model& model, float* dparameters, int n,
+                     size_t step) const;
+  struct StepInfo {
+    std::string label;            // "conv1+relu1+pooling1"
+    int layer = -1;               // the model layer it runs (the first, when fused)
+    bool backward = false;        // runs in backward
+    bool input_gradient = false;  // backward computes its first input's gradient
+  };
+  StepInfo step_info(size_t step) const;
+
   // The plan as text, a step a line ("conv1+relu1+pooling1: [1, 28, 28] -> [32, 13, 13]"), for
   // tests and `inspect --plan`.
   std::string describe_plan() const;

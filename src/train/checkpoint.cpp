@@ -12,7 +12,7 @@ namespace {
 
 constexpr char kMagic[] = "EDGETRAIN-CHECKPOINT\n";
 constexpr size_t kMagicSize = sizeof(kMagic) - 1;
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the training options' state
 static_assert(std::endian::native == std::endian::little, "checkpoints are little-endian");
 
 class Writer {
@@ -86,6 +86,14 @@ void save_checkpoint(const TrainingState& state, const std::string& path) {
   w.put_vector(state.parameters);
   w.put_vector(state.moment1);
   w.put_vector(state.moment2);
+  w.put(state.early_stopping.best_loss);
+  w.put(state.early_stopping.best_epoch);
+  w.put(state.early_stopping.epochs_without_improvement);
+  w.put(state.plateau.best_loss);
+  w.put(state.plateau.epochs_without_improvement);
+  w.put(state.plateau.learning_rate_scale);
+  w.put(uint8_t(state.stop_reason));
+  w.put_vector(state.best_parameters);
   w.put(crc_of(w.bytes, w.bytes.size()));
   write_file_atomically(path, w.bytes);
 }
@@ -102,7 +110,10 @@ TrainingState load_checkpoint(const std::string& path) {
     throw Error(path + ": the checkpoint is corrupt or incomplete (CRC mismatch)");
   }
   Reader r(bytes, body, path);
-  if (r.get<uint32_t>("version") != kVersion) throw Error(path + ": unsupported checkpoint version");
+  const uint32_t version = r.get<uint32_t>("version");
+  if (version != 1 && version != kVersion) {
+    throw Error(path + ": unsupported checkpoint version " + std::to_string(version));
+  }
   TrainingState state;
   const std::vector<char> signature = r.get_vector<char>("signature");
   state.signature.assign(signature.begin(), signature.end());
@@ -120,6 +131,21 @@ TrainingState load_checkpoint(const std::string& path) {
   state.parameters = r.get_vector<float>("parameters");
   state.moment1 = r.get_vector<float>("first moments");
   state.moment2 = r.get_vector<float>("second moments");
+  if (version >= 2) {
+    state.early_stopping.best_loss = r.get<double>("early stopping's best loss");
+    state.early_stopping.best_epoch = r.get<int64_t>("early stopping's best epoch");
+    state.early_stopping.epochs_without_improvement = r.get<int64_t>("early stopping's count");
+    state.plateau.best_loss = r.get<double>("plateau's best loss");
+    state.plateau.epochs_without_improvement = r.get<int64_t>("plateau's count");
+    state.plateau.learning_rate_scale = r.get<double>("learning-rate scale");
+    const uint8_t reason = r.get<uint8_t>("stop reason");
+    if (reason > uint8_t(StopReason::kLearningRateMin)) {
+      throw Error(path + ": the checkpoint's stop reason " + std::to_string(reason) +
+                  " is not one edgetrain writes");
+    }
+    state.stop_reason = StopReason(reason);
+    state.best_parameters = r.get_vector<float>("best weights");
+  }
   if (!r.done()) throw Error(path + ": unexpected bytes after the checkpoint's fields");
   return state;
 }

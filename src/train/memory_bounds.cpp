@@ -30,6 +30,10 @@ double training_bytes(const Model& model, const Network& network, const LossHead
   bytes += weights * ((settings.optimizer == OptimizerKind::kAdam) ? 2 : 1) + order;
   // The state keeps a copy of the weights; the encoder holds weights, moments and order at once.
   if (checkpointing) bytes += weights + (weights * 3 + order);
+  // Early stopping's best weights, and their copies in the state's file encoding.
+  if (settings.options.early_stopping && settings.options.early_stopping->restore_best_weights) {
+    bytes += weights * (checkpointing ? 2 : 1);
+  }
   return bytes;
 }
 

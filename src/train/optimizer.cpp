@@ -76,6 +76,19 @@ void adam_step(float* parameters, GradientParts gradients, float* m, float* v, s
               m, v, n, constants);
 }
 
+EDGETRAIN_VECTORIZE
+void decay_weights(float* __restrict parameters, size_t n, double learning_rate, double decay) {
+  const float keep = float(1.0 - learning_rate * decay);
+  for (size_t i = 0; i < n; ++i) parameters[i] *= keep;
+}
+
+EDGETRAIN_VECTORIZE
+void add_l2_gradient(float* __restrict gradient, const float* __restrict parameters, size_t n,
+                     double decay) {
+  const float d = float(decay);
+  for (size_t i = 0; i < n; ++i) gradient[i] += d * parameters[i];
+}
+
 void sgd_step(float* parameters, GradientParts gradients, float* velocity, size_t n,
               double learning_rate, double momentum, bool first_step) {
   fold_extra_parts(gradients, n);

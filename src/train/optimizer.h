@@ -21,6 +21,13 @@ struct GradientParts {
 void adam_step(float* parameters, GradientParts gradients, float* m, float* v, size_t n,
                double learning_rate, double beta1, double beta2, double eps, int64_t step);
 
+// Weight decay (TrainingOptions::weight_decay), one pass over a run before the step:
+// Adam's decoupled decay, as PyTorch's AdamW: p *= 1 - learning_rate · decay.
+void decay_weights(float* parameters, size_t n, double learning_rate, double decay);
+// SGD's L2 decay, as PyTorch's SGD weight_decay: g += decay · p, into the first gradient part (the
+// parts are summed after it).
+void add_l2_gradient(float* gradient, const float* parameters, size_t n, double decay);
+
 // SGD with momentum as PyTorch computes it: b = μ·b + g (b = g on the first step); p -= lr·b.
 void sgd_step(float* parameters, GradientParts gradients, float* velocity, size_t n,
               double learning_rate, double momentum, bool first_step);

@@ -8,6 +8,8 @@
 #include "edgetrain/error.h"
 #include "edgetrain/train.h"
 #include "nn/shapes.h"
+#include "train/epoch_rules.h"
+#include "train/validation_split.h"
 
 namespace edgetrain {
 namespace {
@@ -51,13 +53,10 @@ ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, si
         if (config.learning_rate) {
           check_allowed(optimizer.learning_rate, r.learning_rate, "learning rate");
         }
-        if (config.batch_size) check_allowed(optimizer.mini_batch_size, r.batch_size, "mini-batch size");
+        if (config.batch_size)
+          check_allowed(optimizer.mini_batch_size, r.batch_size, "mini-batch size");
       },
       update.optimizer);
-  // A mini-batch never holds more than the data: a larger request trains exactly as the whole
-  // data would, and must not size the workspaces.
-  r.requested_batch_size = r.batch_size;
-  if (samples > 0 && uint64_t(r.batch_size) > samples) r.batch_size = int64_t(samples);
   if (const Adam* adam = std::get_if<Adam>(&update.optimizer)) {
     if (config.momentum) throw Error("momentum applies to SGD, but the model's optimizer is Adam");
     r.optimizer = OptimizerKind::kAdam;
@@ -81,6 +80,16 @@ ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, si
     r.momentum = config.momentum.value_or(sgd.momentum.default_value);
     if (config.momentum) check_allowed(sgd.momentum, r.momentum, "momentum");
     check_at_least_zero_below_one(r.momentum, "SGD's momentum");
+  }
+  check_training_options(config.options, r.learning_rate, r.optimizer);
+  r.options = config.options;
+  // A mini-batch never holds more than the data trained on: a larger request trains exactly as
+  // the whole data would, and must not size the workspaces.
+  r.requested_batch_size = r.batch_size;
+  if (samples > 0) {
+    r.validation_samples = validation_count(samples, config.options.validation_split);
+    r.training_samples = samples - r.validation_samples;
+    if (uint64_t(r.batch_size) > r.training_samples) r.batch_size = int64_t(r.training_samples);
   }
   return r;
 }

@@ -1,24 +1,29 @@
 // The update task. Data-parallel over the mini-batch: thread t takes the contiguous share
 // [B·t/T, B·(t+1)/T) of the batch, runs forward and backward in its own workspace and adds into its
-// own gradient block; the blocks are then summed in thread order and the optimizer steps, both split
-// by parameter index. Nothing depends on timing, so a seed and a thread count fix every bit.
+// own gradient block; the blocks are then summed in thread order and the optimizer steps, both
+// split by parameter index. Nothing depends on timing, so a seed and a thread count fix every bit.
 #include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "base/rng.h"
 #include "base/thread_pool.h"
 #include "edgetrain/error.h"
+#include "edgetrain/inference.h"
 #include "edgetrain/train.h"
-#include "nn/network.h"
 #include "nn/loss_head.h"
+#include "nn/network.h"
 #include "nn/shapes.h"
+#include "train/augment.h"
 #include "train/checkpoint.h"
+#include "train/epoch_rules.h"
 #include "train/memory_bounds.h"
 #include "train/optimizer.h"
+#include "train/validation_split.h"
 
 namespace edgetrain {
 namespace {
@@ -55,17 +60,20 @@ uint32_t crc32_bytes(uint32_t crc, const void* bytes, size_t size) {
 // Everything that decides the bits of a run; a checkpoint only resumes a run with the same.
 std::string run_signature(const Model& model, const ResolvedUpdate& s, const BatchProvider& data,
                           size_t samples, bool fingerprint_data) {
-  std::string text = "epochs=" + std::to_string(s.epochs) + " batch=" + std::to_string(s.batch_size) +
-                     " learning_rate=" + std::to_string(s.learning_rate) +
-                     " optimizer=" + (s.optimizer == OptimizerKind::kAdam ? "adam" : "sgd") + " beta1=" + std::to_string(s.beta1) +
-                     " beta2=" + std::to_string(s.beta2) + " eps=" + std::to_string(s.eps) +
-                     " momentum=" + std::to_string(s.momentum) + " shuffle=" +
-                     std::to_string(s.shuffle) + " seed=" + std::to_string(s.seed) +
-                     " threads=" + std::to_string(s.threads) + " samples=" + std::to_string(samples) +
-                     " parameters=" + std::to_string(model.parameters.size()) + " updatable=";
+  std::string text =
+      "epochs=" + std::to_string(s.epochs) + " batch=" + std::to_string(s.batch_size) +
+      " learning_rate=" + std::to_string(s.learning_rate) +
+      " optimizer=" + (s.optimizer == OptimizerKind::kAdam ? "adam" : "sgd") +
+      " beta1=" + std::to_string(s.beta1) + " beta2=" + std::to_string(s.beta2) +
+      " eps=" + std::to_string(s.eps) + " momentum=" + std::to_string(s.momentum) +
+      " shuffle=" + std::to_string(s.shuffle) + " seed=" + std::to_string(s.seed) +
+      " threads=" + std::to_string(s.threads) + " samples=" + std::to_string(samples) +
+      " parameters=" + std::to_string(model.parameters.size()) + " updatable=";
   for (const Layer& layer : model.layers) {
     if (layer.updatable) text += layer.name + ",";
   }
+  const std::string options = training_options_text(s.options);
+  if (!options.empty()) text += " " + options;
   if (fingerprint_data) {
     std::vector<float> features(data.feature_size());
     uint32_t crc = 0;
@@ -83,9 +91,10 @@ std::string run_signature(const Model& model, const ResolvedUpdate& s, const Bat
 void check_resumable(const TrainingState& state, const std::string& signature, const Model& model,
                      const std::string& path) {
   if (state.signature != signature) {
-    throw Error(path + ": the checkpoint belongs to a different run; resume with the same "
-                "arguments and data.\n  checkpoint: " + state.signature + "\n  this run:   " +
-                signature);
+    throw Error(path +
+                ": the checkpoint belongs to a different run; resume with the same "
+                "arguments and data.\n  checkpoint: " +
+                state.signature + "\n  this run:   " + signature);
   }
   if (state.parameters.size() != model.parameters.size() ||
       state.moment1.size() != model.parameters.size() || state.epoch < 0 || state.batch < 0 ||
@@ -94,9 +103,50 @@ void check_resumable(const TrainingState& state, const std::string& signature, c
   }
 }
 
+// Augmentation transforms one image input (C, H, W); anything else is refused, naming the inputs.
+ImageGeometry augmented_image(const Model& model, const Network& network) {
+  const std::vector<int>& inputs = network.input_blobs();
+  if (inputs.size() == 1) {
+    const Shape& shape = network.blob_shape(inputs[0]);
+    if (shape.rank() == 3 && shape[1] > 1 && shape[2] > 1) return {shape[0], shape[1], shape[2]};
+  }
+  std::string found;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    found += std::string(i ? ", '" : "'") + model.inputs[i].name + "' " +
+             network.blob_shape(inputs[i]).text();
+  }
+  throw Error(
+      "augmentation (shifts, rotations, flips) applies to a model with one image input "
+      "(channels, height, width); this model's input" +
+      std::string(inputs.size() > 1 ? "s are " : " is ") + found);
+}
+
+// Feeds the epoch's watched loss to the rules that are on, recording their decisions in the state
+// (counters, the rate's scale, the stop reason) and the event.
+void apply_epoch_rules(const TrainingOptions& options, double base_learning_rate, double loss,
+                       TrainingState& state, EpochEnd& end) {
+  if (options.early_stopping) {
+    const EarlyStoppingVerdict verdict =
+        observe_epoch(*options.early_stopping, state.early_stopping, end.epoch, loss);
+    end.improved = verdict == EarlyStoppingVerdict::kImproved;
+    if (verdict == EarlyStoppingVerdict::kStop) state.stop_reason = StopReason::kEarlyStopping;
+  }
+  if (options.reduce_on_plateau) {
+    const PlateauVerdict verdict =
+        observe_epoch(*options.reduce_on_plateau, state.plateau, loss, base_learning_rate);
+    if (!options.early_stopping) end.improved = verdict == PlateauVerdict::kImproved;
+    end.learning_rate_reduced =
+        verdict == PlateauVerdict::kReduced || verdict == PlateauVerdict::kBelowMinimum;
+    if (verdict == PlateauVerdict::kBelowMinimum && state.stop_reason == StopReason::kCompleted) {
+      state.stop_reason = StopReason::kLearningRateMin;
+    }
+  }
+}
+
 bool checkpoint_due(const UpdateConfig& config, int64_t step,
                     std::chrono::steady_clock::time_point last) {
-  if (config.checkpoint_every_batches > 0 && step % config.checkpoint_every_batches == 0) return true;
+  if (config.checkpoint_every_batches > 0 && step % config.checkpoint_every_batches == 0)
+    return true;
   return config.checkpoint_every_seconds > 0 &&
          std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count() >=
              config.checkpoint_every_seconds;
@@ -115,12 +165,24 @@ TrainingResult UpdateTask::run() {
   };
 
   const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
+  const TrainingOptions& options = settings.options;
   const Network network(model_, {.train = true});
   LossHead head(model_, network);
   // Accuracy means something only for a classifier's loss; an MSE model reports none.
   const bool classifies = head.type() == LossType::kCategoricalCrossEntropy;
   head.check_data(data_);
-  const size_t samples = data_.count();
+  // Held out before anything trains; `samples` counts those trained on.
+  const ValidationSplit split =
+      split_for_validation(data_.count(), options.validation_split, settings.seed);
+  const SampleView validation(
+      data_, std::vector<size_t>(split.validation.begin(), split.validation.end()));
+  const size_t samples = split.training.size();
+  std::optional<AugmentedData> augmented;
+  if (options.augment.any()) {
+    augmented.emplace(data_, augmented_image(model_, network), options.augment, settings.seed);
+  }
+  const BatchProvider& train_data =
+      augmented ? static_cast<const BatchProvider&>(*augmented) : data_;
   const int64_t batch_size = settings.batch_size;
   const int64_t batches = int64_t((samples + size_t(batch_size) - 1) / size_t(batch_size));
   const bool checkpointing = !config_.checkpoint_path.empty();
@@ -139,9 +201,11 @@ TrainingResult UpdateTask::run() {
     scratch.push_back(head.make_scratch(capacity));
   }
   const std::vector<ParameterSlice> slices = updatable_slices(model_);
-  const size_t trained = std::accumulate(slices.begin(), slices.end(), size_t(0),
-                                         [](size_t sum, const ParameterSlice& s) { return sum + s.size; });
-  const std::string signature = run_signature(model_, settings, data_, samples, checkpointing);
+  const size_t trained =
+      std::accumulate(slices.begin(), slices.end(), size_t(0),
+                      [](size_t sum, const ParameterSlice& s) { return sum + s.size; });
+  const std::string signature =
+      run_signature(model_, settings, data_, data_.count(), checkpointing);
   TrainingState state;
   if (!config_.resume_from.empty()) {
     state = load_checkpoint(config_.resume_from);
@@ -150,10 +214,10 @@ TrainingResult UpdateTask::run() {
   } else {
     state.signature = signature;
     state.rng_state = settings.seed;
-    state.order.resize(samples);
-    std::iota(state.order.begin(), state.order.end(), uint64_t(0));
+    state.order = split.training;
     state.moment1.assign(model_.parameters.size(), 0.0f);
-    if (settings.optimizer == OptimizerKind::kAdam) state.moment2.assign(model_.parameters.size(), 0.0f);
+    if (settings.optimizer == OptimizerKind::kAdam)
+      state.moment2.assign(model_.parameters.size(), 0.0f);
   }
   const double resumed_seconds = state.elapsed_seconds;
   auto elapsed = [&] { return resumed_seconds + seconds_since_start(); };
@@ -181,8 +245,20 @@ TrainingResult UpdateTask::run() {
   // then every thread runs forward, even with no samples of its own.
   const bool coupled = network.couples_batch();
   BatchSync sync(threads);
+  // The rate of step `index` (from 0): the schedule's, times the plateau reductions so far.
+  const int64_t total_steps = settings.epochs * batches;
+  auto learning_rate_at = [&](int64_t index) {
+    return scheduled_learning_rate(settings.learning_rate, options.schedule, index, batches,
+                                   total_steps) *
+           state.plateau.learning_rate_scale;
+  };
+  const bool restore_best = options.early_stopping && options.early_stopping->restore_best_weights;
+  std::optional<double> last_validation_loss, last_validation_accuracy;
 
-  for (; state.epoch < settings.epochs && !cancelled_; ++state.epoch) {
+  for (;
+       state.epoch < settings.epochs && !cancelled_ && state.stop_reason == StopReason::kCompleted;
+       ++state.epoch) {
+    if (augmented) augmented->set_epoch(state.epoch);
     if (!state.order_ready) {
       Rng rng(state.rng_state);
       if (settings.shuffle) shuffle(state.order, rng);
@@ -201,7 +277,7 @@ TrainingResult UpdateTask::run() {
         Workspace& ws = workspaces[size_t(t)];
         const uint64_t* indices = state.order.data() + first + size_t(begin);
         const int n = end - begin;
-        head.load_batch(ws, scratch[size_t(t)], data_, indices, n);
+        head.load_batch(ws, scratch[size_t(t)], train_data, indices, n);
         network.forward(ws, model_, n,
                         {.mode = Mode::kTraining,
                          .state = t == 0 ? model_.parameters.data() : nullptr,
@@ -213,6 +289,7 @@ TrainingResult UpdateTask::run() {
         thread_loss[size_t(t)] = outcome.loss;
         thread_correct[size_t(t)] = outcome.correct;
       });
+      const double learning_rate = learning_rate_at(state.step);
       const int64_t step = ++state.step;
       // The optimizer sums the threads' gradients, steps and zeroes them, split by parameter.
       pool.run([&](int t) {
@@ -226,11 +303,16 @@ TrainingResult UpdateTask::run() {
           const GradientParts sum{parts.data(), threads};
           float* parameters = model_.parameters.data() + offset;
           if (settings.optimizer == OptimizerKind::kAdam) {
-            adam_step(parameters, sum, state.moment1.data() + offset,
-                      state.moment2.data() + offset, n, settings.learning_rate, settings.beta1,
-                      settings.beta2, settings.eps, step);
+            if (options.weight_decay > 0) {
+              decay_weights(parameters, n, learning_rate, options.weight_decay);
+            }
+            adam_step(parameters, sum, state.moment1.data() + offset, state.moment2.data() + offset,
+                      n, learning_rate, settings.beta1, settings.beta2, settings.eps, step);
           } else {
-            sgd_step(parameters, sum, state.moment1.data() + offset, n, settings.learning_rate,
+            if (options.weight_decay > 0) {
+              add_l2_gradient(parts[0], parameters, n, options.weight_decay);
+            }
+            sgd_step(parameters, sum, state.moment1.data() + offset, n, learning_rate,
                      settings.momentum, step == 1);
           }
         });
@@ -254,6 +336,7 @@ TrainingResult UpdateTask::run() {
       if (handlers.batch_end) {
         BatchEnd end{state.epoch, state.batch, batches, batch_loss, state.samples_seen, elapsed()};
         if (classifies) end.accuracy = double(batch_correct) / double(count);
+        end.learning_rate = learning_rate;
         handlers.batch_end(*this, end);
       }
       if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
@@ -267,6 +350,18 @@ TrainingResult UpdateTask::run() {
     EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples), std::nullopt,
                  elapsed()};
     if (classifies) end.accuracy = double(state.epoch_correct) / double(state.epoch_samples);
+    end.learning_rate = learning_rate_at(state.step - 1);
+    if (!split.validation.empty()) {
+      const Evaluation scored = evaluate(model_, validation, threads);
+      end.validation_loss = last_validation_loss = scored.loss;
+      if (scored.kind == OutputKind::kClassification) {
+        end.validation_accuracy = last_validation_accuracy = scored.accuracy;
+      }
+    }
+    apply_epoch_rules(options, settings.learning_rate, end.validation_loss.value_or(end.mean_loss),
+                      state, end);
+    if (restore_best && end.improved) state.best_parameters = model_.parameters;
+    end.next_learning_rate = learning_rate_at(state.step);
     result.final_loss = end.mean_loss;
     result.final_accuracy = end.accuracy;
     result.epochs_completed = state.epoch + 1;
@@ -276,8 +371,22 @@ TrainingResult UpdateTask::run() {
     state.epoch_loss = 0;
     state.epoch_correct = state.epoch_samples = 0;
   }
+  // Ended by its epochs or a rule (not cancelled midway): early stopping's best weights replace
+  // the last ones.
+  const bool finished =
+      state.stop_reason != StopReason::kCompleted || state.epoch >= settings.epochs;
+  if (finished && restore_best && !state.best_parameters.empty()) {
+    model_.parameters = state.best_parameters;
+  }
   if (checkpointing) checkpoint();  // cancelled or complete: the next resume starts from here
   result.cancelled = cancelled_;
+  result.stop_reason = finished ? state.stop_reason : StopReason::kCancelled;
+  if (options.early_stopping && state.early_stopping.best_epoch >= 0) {
+    result.best_epoch = state.early_stopping.best_epoch;
+    result.best_loss = state.early_stopping.best_loss;
+  }
+  result.validation_loss = last_validation_loss;
+  result.validation_accuracy = last_validation_accuracy;
   result.seconds = elapsed();
   if (handlers.completed) handlers.completed(*this, result);
   return result;
