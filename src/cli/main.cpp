@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/fed_commands.h"
 #include "edgetrain/error.h"
 
 int main(int argc, char** argv) {
@@ -143,6 +144,8 @@ int main(int argc, char** argv) {
   convert_command->add_option("input", convert.input, ".mlmodel or .json file")->required();
   convert_command->add_option("output", convert.output, ".json or .mlmodel file")->required();
 
+  FedCommandLine federated(app);  // fed-client, fed-server, fed-sim (cli/fed_cli.cpp)
+
   try {
     app.parse(argc, argv);
     train.epochs_set = epochs->count() > 0;
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
     if (inspect_command->parsed()) return run_inspect(inspect);
     if (updatable_command->parsed()) return run_make_updatable(updatable);
     if (convert_command->parsed()) return run_convert(convert);
+    if (const std::optional<int> code = federated.run()) return *code;
   } catch (const edgetrain::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "edgetrain: error: %s\n", e.what());

@@ -21,6 +21,10 @@ struct GradientParts {
 void adam_step(float* parameters, GradientParts gradients, float* m, float* v, size_t n,
                double learning_rate, double beta1, double beta2, double eps, int64_t step);
 
+// FedProx's proximal gradient: gradient[i] += mu * (parameters[i] - center[i]).
+void add_proximal_term(float* gradient, const float* parameters, const float* center, size_t n,
+                       float mu);
+
 // SGD with momentum as PyTorch computes it: b = μ·b + g (b = g on the first step); p -= lr·b.
 void sgd_step(float* parameters, GradientParts gradients, float* velocity, size_t n,
               double learning_rate, double momentum, bool first_step);

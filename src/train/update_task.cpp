@@ -147,6 +147,16 @@ TrainingResult UpdateTask::run() {
     state.moment1.assign(model_.parameters.size(), 0.0f);
     if (settings.adam) state.moment2.assign(model_.parameters.size(), 0.0f);
   }
+  // FedProx: the weights the proximal term pulls towards are those the run starts from.
+  if (!(config_.proximal_mu >= 0 && std::isfinite(config_.proximal_mu))) {
+    throw Error("the proximal term mu must be finite and >= 0, got " +
+                std::to_string(config_.proximal_mu));
+  }
+  if (config_.proximal_mu > 0 && !config_.resume_from.empty()) {
+    throw Error("a run with a proximal term (FedProx) cannot be resumed from a checkpoint");
+  }
+  const std::vector<float> proximal_center =
+      config_.proximal_mu > 0 ? model_.parameters : std::vector<float>();
   const double resumed_seconds = state.elapsed_seconds;
   auto elapsed = [&] { return resumed_seconds + seconds_since_start(); };
   auto last_checkpoint = clock::now();
@@ -205,6 +215,10 @@ TrainingResult UpdateTask::run() {
           }
           const GradientParts sum{parts.data(), threads};
           float* parameters = model_.parameters.data() + offset;
+          if (!proximal_center.empty()) {
+            add_proximal_term(parts[0], parameters, proximal_center.data() + offset, n,
+                              float(config_.proximal_mu));
+          }
           if (settings.adam) {
             adam_step(parameters, sum, state.moment1.data() + offset,
                       state.moment2.data() + offset, n, settings.learning_rate, settings.beta1,
