@@ -15,6 +15,8 @@ packages=(
   clang libclang-rt-14-dev llvm                   # fuzzing: libFuzzer, symbolised stacks
   dataset-fashion-mnist                           # Fashion-MNIST in /usr/share/datasets
   python3 python3-numpy python3-torch libopenblas0  # PyTorch reference and side-by-side benchmark
+  # Federated learning (issue #13): gRPC for Flower's transport; Python peers and openssl in tests
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-protobuf openssl
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -108,8 +108,10 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   sim_command_->add_option("--clients", m.clients, "K clients (default 100)")->check(CLI::PositiveNumber);
   sim_command_->add_option("--rounds", m.rounds, "rounds (default 10)")->check(CLI::PositiveNumber);
   sim_command_->add_option("--fraction", m.fraction, "C, the fraction of clients per round (0.1)");
-  sim_command_->add_option("--local-epochs", m.local_epochs, "E (default 1)")->check(CLI::PositiveNumber);
-  sim_command_->add_option("--batch-size", m.batch_size, "B (default 10)")->check(CLI::PositiveNumber);
+  add_optional(sim_command_, "--local-epochs", m.local_epochs,
+               "E (default: the preset's 1, or the model file's)");
+  add_optional(sim_command_, "--batch-size", m.batch_size,
+               "B (default: the preset's 10, or the model file's)");
   add_optional(sim_command_, "--learning-rate", m.learning_rate,
                "client learning rate (default: the preset's 0.1, or the model file's)");
   sim_command_->add_option("--proximal-mu", m.proximal_mu, "FedProx's mu (default 0)")

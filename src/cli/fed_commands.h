@@ -66,9 +66,9 @@ struct FedSimOptions {
   int clients = 100;
   int64_t rounds = 10;
   double fraction = 0.1;
-  int64_t local_epochs = 1;
-  int64_t batch_size = 10;
-  std::optional<double> learning_rate;  // default: the preset's (or the model file's)
+  // Unset: the preset's E = 1, B = 10 and learning rate 0.1, or the model file's own.
+  std::optional<int64_t> local_epochs, batch_size;
+  std::optional<double> learning_rate;
   double proximal_mu = 0;
   std::string partition_kind = "iid";
   std::string preset = "2nn";  // or "cnn"

@@ -21,8 +21,8 @@ Model simulation_model(const FedSimOptions& options) {
     return model;
   }
   const fed::PresetOptions preset{.learning_rate = options.learning_rate.value_or(0.1),
-                                  .batch_size = options.batch_size,
-                                  .epochs = options.local_epochs,
+                                  .batch_size = options.batch_size.value_or(10),
+                                  .epochs = options.local_epochs.value_or(1),
                                   .seed = options.seed};
   if (options.preset == "2nn") return fed::fedavg_2nn(preset);
   if (options.preset == "cnn") return fed::fedavg_cnn(preset);

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "base/atomic_file.h"
@@ -207,6 +209,31 @@ std::shared_ptr<grpc::Channel> open_channel(const ClientOptions& options,
   return grpc::CreateCustomChannel(options.server, credentials, arguments);
 }
 
+// Ends a stream we are leaving: half-close so our last reply is delivered, give the server a
+// moment to end the call (ours does; a Flower server keeps it open until it shuts down), cancel.
+grpc::Status leave(grpc::ClientReaderWriter<ClientMessage, ServerMessage>& stream,
+                   grpc::ClientContext& context) {
+  stream.WritesDone();
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (!finished.wait_for(lock, std::chrono::seconds(2), [&] { return done; })) context.TryCancel();
+  });
+  ServerMessage ignored;
+  while (stream.Read(&ignored)) {
+  }
+  const grpc::Status status = stream.Finish();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  finished.notify_one();
+  watchdog.join();
+  return status;
+}
+
 void sleep_seconds(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
@@ -252,11 +279,8 @@ ClientOutcome run_client(Model& model, const BatchProvider& train, const BatchPr
       }
     }
     last_contact = heard ? std::chrono::steady_clock::now() : last_contact;
-    if (step.kind != Step::kContinue) {
-      stream->WritesDone();
-      context.TryCancel();  // the server need not close the stream for us to leave
-    }
-    const grpc::Status status = stream->Finish();
+    const grpc::Status status = step.kind == Step::kContinue ? stream->Finish()
+                                                             : leave(*stream, context);
     outcome.fits = session.fits;
     outcome.evaluations = session.evaluations;
     switch (step.kind) {
@@ -275,6 +299,15 @@ ClientOutcome run_client(Model& model, const BatchProvider& train, const BatchPr
         continue;
       case Step::kContinue:
         break;
+    }
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      // gRPC refused a server message over our cap: a model bigger than ours, not a network fault.
+      outcome.exit = ClientExit::kRefused;
+      outcome.message = "the server sent a message over the " + std::to_string(max_message_bytes) +
+                        " bytes this client's model needs at most; is the server training another "
+                        "model? (" + status.error_message() + ")";
+      log("refused: " + outcome.message);
+      return outcome;
     }
     if (heard) {
       log("lost the server (" + status.error_message() + "); reconnecting");

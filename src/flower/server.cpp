@@ -95,8 +95,9 @@ class Coordinator {
         question.mutable_get_properties_ins();
         questions.push_back({client.id, question});
       }
-      // A client that never answers is dropped after the round timeout, else after a minute.
-      const auto limit = deadline().value_or(clock::now() + std::chrono::seconds(60));
+      // A client that never answers is dropped after the round timeout or 30 s, the longer.
+      const auto limit = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                            std::chrono::duration<double>(std::max(options_.round_timeout, 30.0)));
       for (const Reply& reply : hub_.exchange(questions, limit)) identify(reply);
       std::vector<Hub::ClientInfo> known;
       for (const Hub::ClientInfo& client : hub_.clients()) {
