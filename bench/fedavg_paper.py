@@ -39,8 +39,14 @@ def run(name, learning_rate, args):
                "--stop-at-target", "--seed", str(args.seed), "--workers", str(args.workers),
                "--dataset", args.data_dir, "--json"]
     print("$ " + " ".join(command), flush=True)
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    last = ""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stdout:  # the per-round lines as they come
+            print("  " + line.rstrip(), flush=True)
+            last = line
+    if process.returncode != 0:
+        sys.exit(f"fed-sim failed with exit code {process.returncode}")
+    summary = json.loads(last)
     summary["setting"] = name
     with open(args.out, "a") as out:
         out.write(json.dumps(summary) + "\n")

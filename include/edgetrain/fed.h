@@ -8,9 +8,9 @@
 // Ten clients of MNIST for five rounds, in one process:
 //
 //   using namespace edgetrain;
-//   Dataset train = read_idx_folder("data/mnist", "train"), test = read_idx_folder("data/mnist", "t10k");
-//   Model model = fed::fedavg_2nn({.learning_rate = 0.1});
-//   fed::SimulationSettings settings{.clients = 10, .fraction = 0.5, .rounds = 5,
+//   Dataset train = read_idx_folder("data/mnist", "train"), test = read_idx_folder("data/mnist",
+//   "t10k"); Model model = fed::fedavg_2nn({.learning_rate = 0.1}); fed::SimulationSettings
+//   settings{.clients = 10, .fraction = 0.5, .rounds = 5,
 //                                    .local = {.epochs = 1, .batch_size = 10}};
 //   fed::simulate(model, train, &test, settings, [](const fed::RoundReport& r, const Model&) {
 //     std::printf("round %lld: accuracy %.4f\n", (long long)r.round, r.test_accuracy);
@@ -168,11 +168,11 @@ struct SimulationSettings {
   int clients = 100;      // K
   double fraction = 0.1;  // C
   int64_t rounds = 1;
-  LocalTraining local;    // E, B, learning rate, mu (seed: derived per client and round)
+  LocalTraining local;  // E, B, learning rate, mu (seed: derived per client and round)
   PartitionScheme partition;
   uint64_t seed = 1;
-  int workers = 0;               // clients trained at once; 0: every core
-  double target_accuracy = 0;    // > 0: stop at the first round reaching it (with a test set)
+  int workers = 0;             // clients trained at once; 0: every core
+  double target_accuracy = 0;  // > 0: stop at the first round reaching it (with a test set)
   bool stop_at_target = false;
 };
 struct RoundReport {
@@ -181,7 +181,7 @@ struct RoundReport {
   int64_t examples = 0;      // samples they trained on
   double train_loss = 0;     // example-weighted mean of the clients' last-epoch losses
   double test_loss = 0, test_accuracy = 0;  // the global model on the test set (when given)
-  uint64_t bytes = 0;        // .npy bytes a server would send and receive this round
+  uint64_t bytes = 0;                       // .npy bytes a server would send and receive this round
   double seconds = 0;
 };
 // Runs FedAvg rounds on `model` (the initial global weights, updated in place) over a partition of

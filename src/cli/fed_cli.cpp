@@ -17,7 +17,9 @@ void add_data_options(CLI::App* command, DataRequest& data) {
 template <typename T>
 void add_optional(CLI::App* command, const std::string& name, std::optional<T>& target,
                   const std::string& help) {
-  command->add_option_function<T>(name, [&target](const T& value) { target = value; }, help)
+  command
+      ->add_option_function<T>(
+          name, [&target](const T& value) { target = value; }, help)
       ->check(CLI::PositiveNumber);
 }
 
@@ -50,39 +52,49 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
                "batch size when the server does not say (default: the model's)");
   add_optional(client_command_, "--learning-rate", c.learning_rate,
                "learning rate when the server does not say (default: the model's)");
-  client_command_->add_option("--retry-max", c.retry_max_seconds,
-                              "longest wait between connection attempts, seconds (default 8)")
+  client_command_
+      ->add_option("--retry-max", c.retry_max_seconds,
+                   "longest wait between connection attempts, seconds (default 8)")
       ->check(CLI::PositiveNumber);
-  client_command_->add_option("--give-up", c.give_up_seconds,
-                              "exit (code 4) after this many seconds without a server (default: "
-                              "never)")
+  client_command_
+      ->add_option("--give-up", c.give_up_seconds,
+                   "exit (code 4) after this many seconds without a server (default: "
+                   "never)")
       ->check(CLI::NonNegativeNumber);
 
   // ---- fed-server
   FedServerOptions& s = server_;
   server_command_ = app.add_subcommand(
-      "fed-server", "serve federated rounds (FedAvg) over Flower's gRPC protocol (legacy transport)");
-  server_command_->add_option("--model", s.model, "the initial global model (.mlmodel)")->required();
-  server_command_->add_option("--rounds", s.rounds, "rounds (default 1)")->check(CLI::PositiveNumber);
-  server_command_->add_option("--min-clients", s.min_clients,
-                              "clients connected before a round starts (default 2)")
+      "fed-server",
+      "serve federated rounds (FedAvg) over Flower's gRPC protocol (legacy transport)");
+  server_command_->add_option("--model", s.model, "the initial global model (.mlmodel)")
+      ->required();
+  server_command_->add_option("--rounds", s.rounds, "rounds (default 1)")
+      ->check(CLI::PositiveNumber);
+  server_command_
+      ->add_option("--min-clients", s.min_clients,
+                   "clients connected before a round starts (default 2)")
       ->check(CLI::PositiveNumber);
   server_command_->add_option("--fraction-fit", s.fraction_fit,
                               "fraction of the clients trained each round (default 1)");
   server_command_->add_option("--fraction-evaluate", s.fraction_evaluate,
                               "fraction asked to evaluate each round (default 1; 0: none)");
-  server_command_->add_option("--min-results", s.min_results,
-                              "fewer good updates make a short round (default 1)")
+  server_command_
+      ->add_option("--min-results", s.min_results,
+                   "fewer good updates make a short round (default 1)")
       ->check(CLI::PositiveNumber);
-  server_command_->add_option("--short-round", s.short_round,
-                              "retry (default, up to --max-retries times) or skip a short round")
+  server_command_
+      ->add_option("--short-round", s.short_round,
+                   "retry (default, up to --max-retries times) or skip a short round")
       ->check(CLI::IsMember({"retry", "skip"}));
-  server_command_->add_option("--max-retries", s.max_retries, "retries of a short round (default 3)")
+  server_command_
+      ->add_option("--max-retries", s.max_retries, "retries of a short round (default 3)")
       ->check(CLI::NonNegativeNumber);
   server_command_->add_option("--host", s.host, "address to listen on (default 127.0.0.1)");
   server_command_->add_option("--port", s.port, "port (default 8080; 0: any free port)");
-  server_command_->add_option("--round-timeout", s.round_timeout,
-                              "seconds a client may take per instruction (default: no limit)")
+  server_command_
+      ->add_option("--round-timeout", s.round_timeout,
+                   "seconds a client may take per instruction (default: no limit)")
       ->check(CLI::NonNegativeNumber);
   server_command_->add_option("--output,-o", s.output,
                               "the global model after each round (default fed-global.mlmodel)");
@@ -104,9 +116,14 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
 
   // ---- fed-sim
   FedSimOptions& m = sim_;
-  sim_command_ = app.add_subcommand("fed-sim", "simulate FedAvg with K virtual clients in one process");
-  sim_command_->add_option("--clients", m.clients, "K clients (default 100)")->check(CLI::PositiveNumber);
-  sim_command_->add_option("--rounds", m.rounds, "rounds (default 10)")->check(CLI::PositiveNumber);
+  sim_command_ =
+      app.add_subcommand("fed-sim", "simulate FedAvg with K virtual clients in one process");
+  sim_command_->add_option("--clients", m.clients, "K clients (default 100)")
+      ->check(CLI::PositiveNumber);
+  sim_command_
+      ->add_option("--rounds", m.rounds,
+                   "rounds (default 10; 0: only write the initial model to --output)")
+      ->check(CLI::NonNegativeNumber);
   sim_command_->add_option("--fraction", m.fraction, "C, the fraction of clients per round (0.1)");
   add_optional(sim_command_, "--local-epochs", m.local_epochs,
                "E (default: the preset's 1, or the model file's)");

@@ -35,12 +35,14 @@ PartitionChoice parse_partition(const std::string& text) {
   if (text.empty()) return choice;
   const size_t slash = text.find('/');
   auto whole = [&](const std::string& part) -> int64_t {
-    if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string::npos) {
+    if (part.empty() || part.size() > 9 ||
+        part.find_first_not_of("0123456789") != std::string::npos) {
       throw Error("--partition '" + text + "': expected I/K with whole numbers, e.g. 0/10");
     }
     return std::stoll(part);
   };
-  if (slash == std::string::npos) throw Error("--partition '" + text + "': expected I/K, e.g. 0/10");
+  if (slash == std::string::npos)
+    throw Error("--partition '" + text + "': expected I/K, e.g. 0/10");
   choice.index = whole(text.substr(0, slash));
   choice.count = whole(text.substr(slash + 1));
   if (choice.count < 1 || choice.index >= choice.count) {
@@ -52,10 +54,13 @@ PartitionChoice parse_partition(const std::string& text) {
 Model load_updatable(const std::string& path) {
   Model model = load_model(path);
   if (!model.update) {
-    throw Error(path + ": the model is not updatable; make it updatable first with "
-                "`edgetrain make-updatable " + path + " -o OUT --layers ...`");
+    throw Error(path +
+                ": the model is not updatable; make it updatable first with "
+                "`edgetrain make-updatable " +
+                path + " -o OUT --layers ...`");
   }
-  if (fed::exchanged_shapes(model).empty()) throw Error(path + ": the model has no updatable layers");
+  if (fed::exchanged_shapes(model).empty())
+    throw Error(path + ": the model has no updatable layers");
   return model;
 }
 
@@ -89,8 +94,9 @@ int run_fed_client(const FedClientOptions& options) {
   }
   log("fed-client: " + options.model + ", " + std::to_string(train->count()) + " training and " +
       std::to_string(test->count()) + " test samples from " + data.name +
-      (partition.count > 0 ? " (partition " + options.partition + ", " + fed::to_string(scheme) + ")"
-                           : std::string()) +
+      (partition.count > 0
+           ? " (partition " + options.partition + ", " + fed::to_string(scheme) + ")"
+           : std::string()) +
       "; server " + options.server);
 
   flower::ClientOptions client;
@@ -165,7 +171,8 @@ int run_fed_server(const FedServerOptions& options) {
                       {"seconds", s.seconds}});
   });
   if (options.json) {
-    std::printf("%s\n", nlohmann::json{{"rounds", rounds}, {"model_path", options.output}}.dump().c_str());
+    std::printf("%s\n",
+                nlohmann::json{{"rounds", rounds}, {"model_path", options.output}}.dump().c_str());
   }
   return 0;
 }

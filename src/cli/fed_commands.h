@@ -15,7 +15,7 @@ class App;
 namespace edgetrain::cli {
 
 // Exit codes of fed-client besides 0 (the server said goodbye) and 1 (an error).
-inline constexpr int kExitModelMismatch = 3;   // the server's model does not fit the client's
+inline constexpr int kExitModelMismatch = 3;      // the server's model does not fit the client's
 inline constexpr int kExitServerUnreachable = 4;  // no server within --give-up seconds
 
 struct FedClientOptions {

@@ -35,6 +35,14 @@ int run_fed_sim(const FedSimOptions& options) {
   if (!options.output.empty()) check_writable(options.output);
   if (!options.history.empty()) std::filesystem::create_directories(options.history);
   Model model = simulation_model(options);
+  if (options.rounds == 0) {  // the initial global model, e.g. for fed-server and fed-client
+    if (options.output.empty()) throw Error("--rounds 0 writes the initial model: give --output FILE");
+    save_model(model, options.output);
+    std::printf("wrote the initial %s model to %s\n",
+                options.model.empty() ? options.preset.c_str() : options.model.c_str(),
+                options.output.c_str());
+    return 0;
+  }
   LoadedData data = load_data(options.data);
   if (options.limit > 0) data.train.truncate(options.limit);
   if (options.test_limit > 0) data.test.truncate(options.test_limit);
@@ -58,14 +66,14 @@ int run_fed_sim(const FedSimOptions& options) {
   local_config.batch_size = settings.local.batch_size;
   const ResolvedUpdate resolved = resolve_update(model, local_config);
   const std::string model_name = options.model.empty() ? options.preset : options.model;
-  std::printf("fed-sim: %s, %d clients (%s) of %zu %s samples, C = %g, E = %lld, B = %lld, "
-              "%s lr %g%s, seed %llu\n",
-              model_name.c_str(), settings.clients, fed::to_string(settings.partition).c_str(),
-              data.train.count(), data.name.c_str(), settings.fraction,
-              (long long)resolved.epochs, (long long)resolved.batch_size,
-              resolved.adam ? "Adam" : "SGD", resolved.learning_rate,
-              options.proximal_mu > 0 ? (", mu " + std::to_string(options.proximal_mu)).c_str() : "",
-              (unsigned long long)options.seed);
+  std::printf(
+      "fed-sim: %s, %d clients (%s) of %zu %s samples, C = %g, E = %lld, B = %lld, "
+      "%s lr %g%s, seed %llu\n",
+      model_name.c_str(), settings.clients, fed::to_string(settings.partition).c_str(),
+      data.train.count(), data.name.c_str(), settings.fraction, (long long)resolved.epochs,
+      (long long)resolved.batch_size, resolved.adam ? "Adam" : "SGD", resolved.learning_rate,
+      options.proximal_mu > 0 ? (", mu " + std::to_string(options.proximal_mu)).c_str() : "",
+      (unsigned long long)options.seed);
   std::fflush(stdout);
 
   std::optional<int64_t> rounds_to_target;
@@ -74,7 +82,8 @@ int run_fed_sim(const FedSimOptions& options) {
   double total_seconds = 0;
   const auto reports = fed::simulate(
       model, data.train, &data.test, settings, [&](const fed::RoundReport& r, const Model& global) {
-        if (options.target_accuracy > 0 && !rounds_to_target && r.test_accuracy >= options.target_accuracy) {
+        if (options.target_accuracy > 0 && !rounds_to_target &&
+            r.test_accuracy >= options.target_accuracy) {
           rounds_to_target = r.round;
         }
         accuracies.push_back(r.test_accuracy);
@@ -82,11 +91,12 @@ int run_fed_sim(const FedSimOptions& options) {
         seconds.push_back(r.seconds);
         bytes.push_back(r.bytes);
         total_seconds += r.seconds;
-        std::printf("round %lld/%lld: test accuracy %.4f, loss %.4f | %zu clients, %lld samples, "
-                    "train loss %.4f | %.1f MB, %.1f s\n",
-                    (long long)r.round, (long long)settings.rounds, r.test_accuracy, r.test_loss,
-                    r.clients.size(), (long long)r.examples, r.train_loss, double(r.bytes) / 1e6,
-                    r.seconds);
+        std::printf(
+            "round %lld/%lld: test accuracy %.4f, loss %.4f | %zu clients, %lld samples, "
+            "train loss %.4f | %.1f MB, %.1f s\n",
+            (long long)r.round, (long long)settings.rounds, r.test_accuracy, r.test_loss,
+            r.clients.size(), (long long)r.examples, r.train_loss, double(r.bytes) / 1e6,
+            r.seconds);
         std::fflush(stdout);
         if (!options.history.empty()) {
           const std::string name = "round-" + std::to_string(r.round) + ".mlmodel";
@@ -129,7 +139,8 @@ int run_fed_sim(const FedSimOptions& options) {
         {"seconds_per_round", seconds},
         {"bytes_per_round", bytes},
         {"seconds", total_seconds},
-        {"model_path", options.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(options.output)}};
+        {"model_path",
+         options.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(options.output)}};
     std::printf("%s\n", summary.dump().c_str());
   }
   return 0;

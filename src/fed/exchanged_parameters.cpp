@@ -40,8 +40,9 @@ std::vector<ExchangedSlice> exchanged_slices(const Model& model) {
     slices.push_back({layer.weight, weight_shape});
     if (layer.bias.size > 0) {
       if (element_count(bias_shape) != layer.bias.size) {
-        throw Error("layer '" + layer.name + "': its bias holds " + std::to_string(layer.bias.size) +
-                    " values, expected " + std::to_string(element_count(bias_shape)));
+        throw Error("layer '" + layer.name + "': its bias holds " +
+                    std::to_string(layer.bias.size) + " values, expected " +
+                    std::to_string(element_count(bias_shape)));
       }
       slices.push_back({layer.bias, bias_shape});
     }

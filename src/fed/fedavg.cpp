@@ -25,7 +25,8 @@ uint64_t mix(uint64_t value) {
 int clients_per_round(int available, double fraction) {
   if (available <= 0) return 0;
   if (!(fraction > 0 && fraction <= 1)) {
-    throw Error("the fraction of clients per round must be in (0, 1], got " + std::to_string(fraction));
+    throw Error("the fraction of clients per round must be in (0, 1], got " +
+                std::to_string(fraction));
   }
   // The epsilon keeps 0.1 x 100 at 10 despite 0.1's binary rounding.
   const int count = int(std::floor(fraction * double(available) + 1e-9));

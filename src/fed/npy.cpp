@@ -13,7 +13,8 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicSize = 6;
 constexpr size_t kAlignment = 64;
-// NumPy >= 1.24 leaves room for the first axis to grow to this many digits (GROWTH_AXIS_MAX_DIGITS).
+// NumPy >= 1.24 leaves room for the first axis to grow to this many digits
+// (GROWTH_AXIS_MAX_DIGITS).
 constexpr size_t kGrowthDigits = 21;
 // Bigger headers than this are not something numpy.save writes for a float array.
 constexpr size_t kMaxHeader = 16384;
@@ -188,7 +189,8 @@ std::string encode_npy(const Tensor& tensor) {
 }
 
 Tensor decode_npy(std::string_view bytes) {
-  if (bytes.size() < kMagicSize + 4 || bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize)) {
+  if (bytes.size() < kMagicSize + 4 ||
+      bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize)) {
     throw Error("not a .npy array: the bytes do not start with \\x93NUMPY");
   }
   const int major = uint8_t(bytes[6]), minor = uint8_t(bytes[7]);
@@ -209,7 +211,8 @@ Tensor decode_npy(std::string_view bytes) {
   Tensor tensor;
   HeaderParser(bytes.substr(header_offset, header_size)).parse(descr, fortran_order, tensor.shape);
   if (descr != "<f4") {
-    throw Error(".npy dtype '" + descr + "' refused: only little-endian float32 ('<f4') is accepted");
+    throw Error(".npy dtype '" + descr +
+                "' refused: only little-endian float32 ('<f4') is accepted");
   }
   if (fortran_order && tensor.shape.size() > 1) {
     throw Error(".npy array in Fortran order refused: only C order is accepted");

@@ -88,8 +88,8 @@ std::vector<std::vector<uint32_t>> dirichlet(const BatchProvider& data, int clie
   for (size_t i = 0; i < data.count(); ++i) {
     const int32_t label = data.label(i);
     if (label < 0 || label > 1 << 20) {
-      throw Error("partition: sample " + std::to_string(i) + " has label " +
-                  std::to_string(label) + "; a Dirichlet partition needs class indices");
+      throw Error("partition: sample " + std::to_string(i) + " has label " + std::to_string(label) +
+                  "; a Dirichlet partition needs class indices");
     }
     if (size_t(label) >= by_class.size()) by_class.resize(size_t(label) + 1);
     by_class[size_t(label)].push_back(uint32_t(i));
@@ -104,10 +104,11 @@ std::vector<std::vector<uint32_t>> dirichlet(const BatchProvider& data, int clie
     size_t begin = 0;
     for (size_t k = 0; k < parts.size(); ++k) {
       cumulative += proportions[k];
-      const size_t end = k + 1 == parts.size()
-                             ? members.size()
-                             : std::min(members.size(), size_t(std::llround(
-                                                            cumulative / total * double(members.size()))));
+      const size_t end =
+          k + 1 == parts.size()
+              ? members.size()
+              : std::min(members.size(),
+                         size_t(std::llround(cumulative / total * double(members.size()))));
       if (end > begin) {
         parts[k].insert(parts[k].end(), members.begin() + long(begin), members.begin() + long(end));
         begin = end;
@@ -144,7 +145,8 @@ PartitionScheme parse_partition_scheme(const std::string& text) {
     if (colon != std::string::npos) {
       const double per_client = number("the shards per client");
       if (per_client != std::floor(per_client) || per_client > 1000) {
-        throw Error("partition kind '" + text + "': shards per client must be a whole number up to 1000");
+        throw Error("partition kind '" + text +
+                    "': shards per client must be a whole number up to 1000");
       }
       scheme.shards_per_client = int(per_client);
     }
@@ -174,7 +176,8 @@ std::string to_string(const PartitionScheme& scheme) {
 
 std::vector<std::vector<uint32_t>> partition(const BatchProvider& data, int clients,
                                              const PartitionScheme& scheme, uint64_t seed) {
-  if (clients < 1) throw Error("partition: the client count must be positive, got " + std::to_string(clients));
+  if (clients < 1)
+    throw Error("partition: the client count must be positive, got " + std::to_string(clients));
   if (data.count() > UINT32_MAX) throw Error("partition: more than 2^32 samples");
   if (size_t(clients) > data.count()) {
     throw Error("partition: " + std::to_string(clients) + " clients but only " +
@@ -210,7 +213,9 @@ Subset::Subset(const BatchProvider& data, std::vector<uint32_t> indices)
 void Subset::copy_features(size_t index, float* dst) const {
   data_.copy_features(indices_[index], dst);
 }
-int32_t Subset::label(size_t index) const { return data_.label(indices_[index]); }
+int32_t Subset::label(size_t index) const {
+  return data_.label(indices_[index]);
+}
 void Subset::copy_target(size_t index, float* dst, size_t size) const {
   data_.copy_target(indices_[index], dst, size);
 }

@@ -95,7 +95,8 @@ std::vector<RoundReport> simulate(
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     reports.push_back(report);
-    const bool reached = settings.target_accuracy > 0 && report.test_accuracy >= settings.target_accuracy;
+    const bool reached =
+        settings.target_accuracy > 0 && report.test_accuracy >= settings.target_accuracy;
     if (on_round && !on_round(report, model)) break;
     if (settings.stop_at_target && reached) break;
   }

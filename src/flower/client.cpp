@@ -64,7 +64,8 @@ class Session {
         auto* result = reply.mutable_get_parameters_res();
         result->mutable_status()->set_code(flwr::proto::OK);
         *result->mutable_parameters() = to_parameters(fed::exchanged_parameters(model_));
-        log_("get-parameters: sent the local model's " + std::to_string(shapes_.size()) + " tensors");
+        log_("get-parameters: sent the local model's " + std::to_string(shapes_.size()) +
+             " tensors");
         return {};
       }
       case ServerMessage::kFitIns:
@@ -106,8 +107,8 @@ class Session {
       fed::set_exchanged_parameters(model_, from_parameters(parameters, shapes_));
     } catch (const Error& e) {
       return Step{Step::kRefused, 0,
-                  std::string("the server's ") + what + " parameters do not fit this client's model: " +
-                      e.what()};
+                  std::string("the server's ") + what +
+                      " parameters do not fit this client's model: " + e.what()};
     }
     if (!options_.output.empty()) save_model(model_, options_.output);
     return std::nullopt;
@@ -194,13 +195,14 @@ std::shared_ptr<grpc::ChannelCredentials> credentials_for(const ClientOptions& o
   return grpc::SslCredentials(ssl);
 }
 
-std::shared_ptr<grpc::Channel> open_channel(const ClientOptions& options,
-                                            const std::shared_ptr<grpc::ChannelCredentials>& credentials,
-                                            size_t max_message_bytes) {
+std::shared_ptr<grpc::Channel> open_channel(
+    const ClientOptions& options, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    size_t max_message_bytes) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(int(std::min<size_t>(max_message_bytes, INT_MAX)));
   arguments.SetMaxSendMessageSize(-1);
-  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 210000);  // Flower's: outlives idle-connection reapers
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                   210000);  // Flower's: outlives idle-connection reapers
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   const int max_backoff_ms = int(std::clamp(options.retry_max_seconds, 0.25, 3600.0) * 1000);
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
@@ -219,7 +221,8 @@ grpc::Status leave(grpc::ClientReaderWriter<ClientMessage, ServerMessage>& strea
   bool done = false;
   std::thread watchdog([&] {
     std::unique_lock<std::mutex> lock(mutex);
-    if (!finished.wait_for(lock, std::chrono::seconds(2), [&] { return done; })) context.TryCancel();
+    if (!finished.wait_for(lock, std::chrono::seconds(2), [&] { return done; }))
+      context.TryCancel();
   });
   ServerMessage ignored;
   while (stream.Read(&ignored)) {
@@ -246,15 +249,17 @@ ClientOutcome run_client(Model& model, const BatchProvider& train, const BatchPr
   if (options.server.empty()) throw Error("fed-client: --server HOST:PORT is required");
   if (train.count() == 0) throw Error("fed-client: there is no local training data");
   Session session(model, train, test, options, log);
-  const size_t max_message_bytes =
-      options.max_message_bytes > 0 ? options.max_message_bytes : message_cap(fed::exchanged_shapes(model));
+  const size_t max_message_bytes = options.max_message_bytes > 0
+                                       ? options.max_message_bytes
+                                       : message_cap(fed::exchanged_shapes(model));
   const auto credentials = credentials_for(options);
   const double max_backoff = std::clamp(options.retry_max_seconds, 0.25, 3600.0);
   double backoff = 0.25;
   auto last_contact = std::chrono::steady_clock::now();
   ClientOutcome outcome;
   while (true) {
-    auto stub = flwr::proto::FlowerService::NewStub(open_channel(options, credentials, max_message_bytes));
+    auto stub =
+        flwr::proto::FlowerService::NewStub(open_channel(options, credentials, max_message_bytes));
     grpc::ClientContext context;
     auto stream = stub->Join(&context);
     ServerMessage instruction;
@@ -279,8 +284,8 @@ ClientOutcome run_client(Model& model, const BatchProvider& train, const BatchPr
       }
     }
     last_contact = heard ? std::chrono::steady_clock::now() : last_contact;
-    const grpc::Status status = step.kind == Step::kContinue ? stream->Finish()
-                                                             : leave(*stream, context);
+    const grpc::Status status =
+        step.kind == Step::kContinue ? stream->Finish() : leave(*stream, context);
     outcome.fits = session.fits;
     outcome.evaluations = session.evaluations;
     switch (step.kind) {
@@ -305,7 +310,8 @@ ClientOutcome run_client(Model& model, const BatchProvider& train, const BatchPr
       outcome.exit = ClientExit::kRefused;
       outcome.message = "the server sent a message over the " + std::to_string(max_message_bytes) +
                         " bytes this client's model needs at most; is the server training another "
-                        "model? (" + status.error_message() + ")";
+                        "model? (" +
+                        status.error_message() + ")";
       log("refused: " + outcome.message);
       return outcome;
     }

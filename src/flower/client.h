@@ -20,11 +20,11 @@ struct ClientOptions {
   // Told to a server that asks (GetPropertiesIns): the partition of a shared dataset this client
   // holds; -1 when it holds its own data.
   int64_t partition_index = -1, partition_count = 0;
-  uint64_t seed = 1;   // local shuffling when the server sends no "seed"
-  std::string output;  // written with every global model received (.mlmodel), atomically
-  double retry_max_seconds = 8;   // back-off between attempts doubles from 0.25 s up to this
-  double give_up_seconds = 0;     // stop after this long without reaching a server; 0: never
-  size_t max_message_bytes = 0;   // largest server message accepted; 0: from the model's size
+  uint64_t seed = 1;             // local shuffling when the server sends no "seed"
+  std::string output;            // written with every global model received (.mlmodel), atomically
+  double retry_max_seconds = 8;  // back-off between attempts doubles from 0.25 s up to this
+  double give_up_seconds = 0;    // stop after this long without reaching a server; 0: never
+  size_t max_message_bytes = 0;  // largest server message accepted; 0: from the model's size
 };
 
 enum class ClientExit {

@@ -15,7 +15,8 @@ std::string join_label(uint64_t id, const std::string& peer) {
 
 // ---- Connection ---------------------------------------------------------------------------------
 
-Connection::Connection(Hub& hub, uint64_t id, std::string peer, grpc::CallbackServerContext* context)
+Connection::Connection(Hub& hub, uint64_t id, std::string peer,
+                       grpc::CallbackServerContext* context)
     : hub_(hub), id_(id), peer_(std::move(peer)), context_(context) {
   StartRead(&incoming_);  // one read always outstanding: a departure is noticed at once
 }

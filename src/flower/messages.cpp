@@ -14,7 +14,8 @@ flwr::proto::Parameters to_parameters(const fed::Tensors& tensors) {
   return parameters;
 }
 
-fed::Tensors from_parameters(const flwr::proto::Parameters& parameters, const fed::Shapes& expected) {
+fed::Tensors from_parameters(const flwr::proto::Parameters& parameters,
+                             const fed::Shapes& expected) {
   if (parameters.tensor_type() != kNumpyTensorType) {
     throw Error("tensor_type '" + parameters.tensor_type().substr(0, 64) + "' refused: expected '" +
                 kNumpyTensorType + "'");
@@ -95,7 +96,8 @@ std::optional<int64_t> read_whole_number(const ScalarMap& map, const std::string
     default:
       throw Error("config '" + key + "' must be a whole number");
   }
-  if (value < 0) throw Error("config '" + key + "' must not be negative, got " + std::to_string(value));
+  if (value < 0)
+    throw Error("config '" + key + "' must not be negative, got " + std::to_string(value));
   return value;
 }
 
@@ -144,40 +146,23 @@ fed::LocalTraining local_training_from(const ScalarMap& config, fed::LocalTraini
   return local;
 }
 
-std::string message_name(const flwr::proto::ServerMessage& message) {
-  switch (message.msg_case()) {
-    case flwr::proto::ServerMessage::kReconnectIns:
-      return "ReconnectIns";
-    case flwr::proto::ServerMessage::kGetPropertiesIns:
-      return "GetPropertiesIns";
-    case flwr::proto::ServerMessage::kGetParametersIns:
-      return "GetParametersIns";
-    case flwr::proto::ServerMessage::kFitIns:
-      return "FitIns";
-    case flwr::proto::ServerMessage::kEvaluateIns:
-      return "EvaluateIns";
-    case flwr::proto::ServerMessage::MSG_NOT_SET:
-      break;
-  }
-  return "an empty message";
+namespace {
+
+// The name of the message set in the `msg` oneof, which is also its field's type: "FitIns", ...
+template <typename Message>
+std::string set_message_name(const Message& message) {
+  const auto* field = Message::descriptor()->FindFieldByNumber(int(message.msg_case()));
+  return field != nullptr && field->message_type() != nullptr ? field->message_type()->name()
+                                                              : "an empty message";
 }
 
+}  // namespace
+
+std::string message_name(const flwr::proto::ServerMessage& message) {
+  return set_message_name(message);
+}
 std::string message_name(const flwr::proto::ClientMessage& message) {
-  switch (message.msg_case()) {
-    case flwr::proto::ClientMessage::kDisconnectRes:
-      return "DisconnectRes";
-    case flwr::proto::ClientMessage::kGetPropertiesRes:
-      return "GetPropertiesRes";
-    case flwr::proto::ClientMessage::kGetParametersRes:
-      return "GetParametersRes";
-    case flwr::proto::ClientMessage::kFitRes:
-      return "FitRes";
-    case flwr::proto::ClientMessage::kEvaluateRes:
-      return "EvaluateRes";
-    case flwr::proto::ClientMessage::MSG_NOT_SET:
-      break;
-  }
-  return "an empty message";
+  return set_message_name(message);
 }
 
 std::string code_name(flwr::proto::Code code) {

@@ -20,7 +20,8 @@ inline constexpr const char* kNumpyTensorType = "numpy.ndarray";
 flwr::proto::Parameters to_parameters(const fed::Tensors& tensors);
 // Checks the tensor type, the count, every .npy (float32 only), the shapes against `expected` and
 // that every value is finite, before returning anything.
-fed::Tensors from_parameters(const flwr::proto::Parameters& parameters, const fed::Shapes& expected);
+fed::Tensors from_parameters(const flwr::proto::Parameters& parameters,
+                             const fed::Shapes& expected);
 
 // Config values. Absent: nullopt. A value of the wrong kind (a string for a number, 2.5 epochs, a
 // negative count) throws Error naming the key.

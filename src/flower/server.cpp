@@ -22,8 +22,8 @@ using clock = std::chrono::steady_clock;
 using flwr::proto::ServerMessage;
 
 // Join over raw bytes, so the hub sees each message's size before parsing it.
-class FlowerService final
-    : public flwr::proto::FlowerService::WithRawCallbackMethod_Join<flwr::proto::FlowerService::Service> {
+class FlowerService final : public flwr::proto::FlowerService::WithRawCallbackMethod_Join<
+                                flwr::proto::FlowerService::Service> {
  public:
   explicit FlowerService(Hub& hub) : hub_(hub) {}
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Join(
@@ -96,17 +96,17 @@ class Coordinator {
         questions.push_back({client.id, question});
       }
       // A client that never answers is dropped after the round timeout or 30 s, the longer.
-      const auto limit = clock::now() + std::chrono::duration_cast<clock::duration>(
-                                            std::chrono::duration<double>(std::max(options_.round_timeout, 30.0)));
+      const auto limit =
+          clock::now() + std::chrono::duration_cast<clock::duration>(
+                             std::chrono::duration<double>(std::max(options_.round_timeout, 30.0)));
       for (const Reply& reply : hub_.exchange(questions, limit)) identify(reply);
       std::vector<Hub::ClientInfo> known;
       for (const Hub::ClientInfo& client : hub_.clients()) {
         if (client.identified) known.push_back(client);
       }
       if (int(known.size()) >= wanted) {
-        std::stable_sort(known.begin(), known.end(), [](const auto& a, const auto& b) {
-          return order_key(a) < order_key(b);
-        });
+        std::stable_sort(known.begin(), known.end(),
+                         [](const auto& a, const auto& b) { return order_key(a) < order_key(b); });
         return known;
       }
       if (!said) {
@@ -228,8 +228,9 @@ class Coordinator {
     }
     int64_t partition = -1;
     try {  // a stock Flower client answers GET_PROPERTIES_NOT_IMPLEMENTED: an anonymous client
-      partition = read_whole_number(reply.message.get_properties_res().properties(), kPartitionIndex)
-                      .value_or(-1);
+      partition =
+          read_whole_number(reply.message.get_properties_res().properties(), kPartitionIndex)
+              .value_or(-1);
     } catch (const Error&) {
     }
     hub_.set_identity(reply.client, partition);
@@ -272,12 +273,14 @@ class Coordinator {
 
 std::string round_line(const RoundSummary& s, int64_t rounds) {
   char text[400];
-  const int head = std::snprintf(text, sizeof text, "round %lld/%lld: ", (long long)s.round,
-                                 (long long)rounds);
+  const int head =
+      std::snprintf(text, sizeof text, "round %lld/%lld: ", (long long)s.round, (long long)rounds);
   std::string line(text, size_t(head));
   if (s.skipped) {
-    std::snprintf(text, sizeof text, "skipped (%d of %d clients sent a usable update); the global "
-                  "model is unchanged", s.results, s.sampled);
+    std::snprintf(text, sizeof text,
+                  "skipped (%d of %d clients sent a usable update); the global "
+                  "model is unchanged",
+                  s.results, s.sampled);
   } else {
     std::snprintf(text, sizeof text, "%d of %d clients trained (%d failed), train loss %.4f",
                   s.results, s.sampled, s.failures, s.train_loss);
@@ -306,7 +309,8 @@ std::vector<RoundSummary> run_server(Model& model, const ServerOptions& options,
   if (!options.history.empty()) std::filesystem::create_directories(options.history);
 
   ServerState state;
-  std::optional<ServerState> saved = options.fresh ? std::nullopt : load_server_state(state_path, shapes);
+  std::optional<ServerState> saved =
+      options.fresh ? std::nullopt : load_server_state(state_path, shapes);
   if (saved) {
     if (saved->seed != options.seed) {
       throw Error(state_path + ": the saved run used --seed " + std::to_string(saved->seed) +
@@ -326,7 +330,8 @@ std::vector<RoundSummary> run_server(Model& model, const ServerOptions& options,
     return summaries;
   }
 
-  const size_t cap = options.max_message_bytes > 0 ? options.max_message_bytes : message_cap(shapes);
+  const size_t cap =
+      options.max_message_bytes > 0 ? options.max_message_bytes : message_cap(shapes);
   Hub hub(cap, log);
   FlowerService service(hub);
   grpc::ServerBuilder builder;
@@ -376,7 +381,8 @@ std::vector<RoundSummary> run_server(Model& model, const ServerOptions& options,
       int64_t loss_examples = 0;
       for (const Coordinator::Update& update : updates) {
         average.add(update.tensors, update.examples);
-        if (update.loss) loss_sum += *update.loss * double(update.examples), loss_examples += update.examples;
+        if (update.loss)
+          loss_sum += *update.loss * double(update.examples), loss_examples += update.examples;
       }
       state.global = average.result();
       summary.train_loss = loss_examples > 0 ? loss_sum / double(loss_examples) : 0;
@@ -408,7 +414,8 @@ std::vector<RoundSummary> run_server(Model& model, const ServerOptions& options,
   hub.disconnect_all(grpc::Status::OK);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
-  log("done: " + std::to_string(options.rounds) + " rounds; the global model is in " + options.output);
+  log("done: " + std::to_string(options.rounds) + " rounds; the global model is in " +
+      options.output);
   return summaries;
 }
 

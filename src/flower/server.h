@@ -23,23 +23,23 @@ struct ServerOptions {
   int port = 8080;           // 0: a free port, said in the "listening on" line
   std::string certificates;  // a folder holding server.pem and server.key: TLS
   int64_t rounds = 1;
-  int min_clients = 2;            // a round starts once this many clients are connected
-  double fraction_fit = 1.0;      // of the connected clients, trained each round
-  double fraction_evaluate = 1.0; // of the connected clients, asked to evaluate each round
-  int min_results = 1;            // fewer good FitRes make a short round
-  bool retry_short_rounds = true; // retry a short round (up to max_retries), else skip it
+  int min_clients = 2;             // a round starts once this many clients are connected
+  double fraction_fit = 1.0;       // of the connected clients, trained each round
+  double fraction_evaluate = 1.0;  // of the connected clients, asked to evaluate each round
+  int min_results = 1;             // fewer good FitRes make a short round
+  bool retry_short_rounds = true;  // retry a short round (up to max_retries), else skip it
   int max_retries = 3;
-  double round_timeout = 0;       // seconds per exchange; 0: wait for every client
+  double round_timeout = 0;  // seconds per exchange; 0: wait for every client
   // What clients train with, sent in the FitIns config; unset: not sent (their own defaults).
   std::optional<int64_t> local_epochs, batch_size;
   std::optional<double> learning_rate;
-  double proximal_mu = 0;         // FedProx's mu, sent as "proximal_mu"
-  uint64_t seed = 1;              // client sampling and the clients' shuffling seeds
+  double proximal_mu = 0;  // FedProx's mu, sent as "proximal_mu"
+  uint64_t seed = 1;       // client sampling and the clients' shuffling seeds
   std::string output = "fed-global.mlmodel";
-  std::string state;              // default: output + ".state"
-  std::string history;            // a folder for round-N.mlmodel after each round (optional)
-  bool fresh = false;             // start over even if a state file exists
-  size_t max_message_bytes = 0;   // largest client message accepted; 0: from the model's size
+  std::string state;             // default: output + ".state"
+  std::string history;           // a folder for round-N.mlmodel after each round (optional)
+  bool fresh = false;            // start over even if a state file exists
+  size_t max_message_bytes = 0;  // largest client message accepted; 0: from the model's size
 };
 
 struct RoundSummary {

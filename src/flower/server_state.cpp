@@ -48,7 +48,8 @@ ServerState decode_server_state(const std::string& bytes, const std::string& sou
     return Error(source + ": not a usable server state: " + what);
   };
   const std::string magic = kMagicLine;
-  if (bytes.compare(0, magic.size(), magic) != 0) throw fail("it does not start with '" + magic.substr(0, magic.size() - 1) + "'");
+  if (bytes.compare(0, magic.size(), magic) != 0)
+    throw fail("it does not start with '" + magic.substr(0, magic.size() - 1) + "'");
   const size_t line_end = bytes.find('\n', magic.size());
   if (line_end == std::string::npos || line_end - magic.size() > kMaxHeaderLine) {
     throw fail("no header line");
@@ -57,7 +58,8 @@ ServerState decode_server_state(const std::string& bytes, const std::string& sou
   std::vector<size_t> sizes;
   uint32_t crc = 0;
   try {
-    const nlohmann::json header = nlohmann::json::parse(bytes.substr(magic.size(), line_end - magic.size()));
+    const nlohmann::json header =
+        nlohmann::json::parse(bytes.substr(magic.size(), line_end - magic.size()));
     state.round = header.at("round").get<int64_t>();
     state.seed = header.at("seed").get<uint64_t>();
     sizes = header.at("tensor_bytes").get<std::vector<size_t>>();
@@ -69,7 +71,8 @@ ServerState decode_server_state(const std::string& bytes, const std::string& sou
   const std::string_view tensors = std::string_view(bytes).substr(line_end + 1);
   size_t total = 0;
   for (size_t size : sizes) {
-    if (size > tensors.size() || total > tensors.size() - size) throw fail("the tensors are truncated");
+    if (size > tensors.size() || total > tensors.size() - size)
+      throw fail("the tensors are truncated");
     total += size;
   }
   if (total != tensors.size()) throw fail("the tensors' sizes do not add up to the file");

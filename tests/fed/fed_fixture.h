@@ -26,10 +26,10 @@ class Fleet : public FedFolder {
   // Starts fed-server on a free port (or `port`); returns it once the server listens.
   std::unique_ptr<Process> start_server(std::vector<std::string> extra, int* port_out,
                                         int port = 0) {
-    std::vector<std::string> arguments = {test_paths::cli(), "fed-server", "--model", initial,
-                                          "--port", std::to_string(port), "--seed", kSeed,
-                                          "--output", path("global.mlmodel"),
-                                          "--history", path("history")};
+    std::vector<std::string> arguments = {
+        test_paths::cli(), "fed-server",           "--model",   initial,
+        "--port",          std::to_string(port),   "--seed",    kSeed,
+        "--output",        path("global.mlmodel"), "--history", path("history")};
     arguments.insert(arguments.end(), extra.begin(), extra.end());
     auto server = std::make_unique<Process>(arguments, "fed-server");
     const std::string line = server->wait_for("listening on 127\\.0\\.0\\.1:[0-9]+");
@@ -40,21 +40,30 @@ class Fleet : public FedFolder {
 
   std::unique_ptr<Process> start_client(int index, int port, std::vector<std::string> extra = {},
                                         const std::string& model = "") {
-    std::vector<std::string> arguments = {
-        test_paths::cli(), "fed-client", "--server", "127.0.0.1:" + std::to_string(port),
-        "--model", model.empty() ? initial : model, "--dataset", test_paths::mnist_dir(),
-        "--limit", kLimit, "--partition", std::to_string(index) + "/3", "--seed", kSeed,
-        "--retry-max", "0.5"};
+    std::vector<std::string> arguments = {test_paths::cli(), "fed-client",
+                                          "--server",        "127.0.0.1:" + std::to_string(port),
+                                          "--model",         model.empty() ? initial : model,
+                                          "--dataset",       test_paths::mnist_dir(),
+                                          "--limit",         kLimit,
+                                          "--partition",     std::to_string(index) + "/3",
+                                          "--seed",          kSeed,
+                                          "--retry-max",     "0.5"};
     arguments.insert(arguments.end(), extra.begin(), extra.end());
     return std::make_unique<Process>(arguments, "fed-client " + std::to_string(index));
   }
 
   // fed-sim on the same data, seed and settings; keeps round-N.mlmodel in `history`.
   void simulate(const std::string& fraction, int rounds, const std::string& history) {
-    Process sim({test_paths::cli(), "fed-sim", "--model", initial, "--dataset",
-                 test_paths::mnist_dir(), "--limit", kLimit, "--clients", "3", "--fraction", fraction,
-                 "--rounds", std::to_string(rounds), "--seed", kSeed, "--workers", "2", "--history",
-                 path(history)},
+    Process sim({test_paths::cli(), "fed-sim",
+                 "--model",         initial,
+                 "--dataset",       test_paths::mnist_dir(),
+                 "--limit",         kLimit,
+                 "--clients",       "3",
+                 "--fraction",      fraction,
+                 "--rounds",        std::to_string(rounds),
+                 "--seed",          kSeed,
+                 "--workers",       "2",
+                 "--history",       path(history)},
                 "fed-sim");
     ASSERT_EQ(sim.wait(), 0) << sim.output();
   }

@@ -76,7 +76,8 @@ class Process {
     std::string match;
     const bool ok = changed_.wait_for(lock, kSafetyNet, [&] { return found(&match) || closed_; });
     if (!ok || !found(&match)) {
-      ADD_FAILURE() << name_ << " never printed /" << pattern << "/; its output:\n" << text_locked();
+      ADD_FAILURE() << name_ << " never printed /" << pattern << "/; its output:\n"
+                    << text_locked();
       return "";
     }
     return match;

@@ -19,13 +19,15 @@ TEST_F(FedLoopback, ServerAndThreeClientsMatchTheSimulatorBitForBit) {
   // Two of three clients a round: the server's sampling, the clients' partitions and seeds, and
   // the averaging order must all be the simulator's.
   int port = 0;
-  auto server = start_server({"--min-clients", "3", "--rounds", "3", "--fraction-fit", "0.67"}, &port);
+  auto server =
+      start_server({"--min-clients", "3", "--rounds", "3", "--fraction-fit", "0.67"}, &port);
   ASSERT_GT(port, 0);
   std::vector<std::unique_ptr<Process>> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(start_client(i, port));
   ASSERT_EQ(server->wait(), 0) << server->output();
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();
-  EXPECT_TRUE(server->printed("round 1/3: 2 of 2 clients trained \\(0 failed\\)")) << server->output();
+  EXPECT_TRUE(server->printed("round 1/3: 2 of 2 clients trained \\(0 failed\\)"))
+      << server->output();
   simulate("0.67", 3, "sim");
 
   std::vector<float> previous = weights(initial);
@@ -68,12 +70,13 @@ TEST_F(FedLoopback, AClientKilledMidRoundAndTheRoundCompletesWithTheOthers) {
   // The fleet goes on once client 2 comes back.
   clients[2] = start_client(2, port);
   ASSERT_EQ(server->wait(), 0) << server->output();
-  EXPECT_TRUE(server->printed("round 2/2: 3 of 3 clients trained \\(0 failed\\)")) << server->output();
+  EXPECT_TRUE(server->printed("round 2/2: 3 of 3 clients trained \\(0 failed\\)"))
+      << server->output();
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();
 }
 
 TEST_F(FedLoopback, AServerKilledAndRestartedContinuesFromItsLastRound) {
-  const std::vector<std::string> settings = {"--min-clients", "3", "--rounds", "3",
+  const std::vector<std::string> settings = {"--min-clients",  "3",   "--rounds", "3",
                                              "--fraction-fit", "0.67"};
   int port = 0;
   auto server = start_server(settings, &port);

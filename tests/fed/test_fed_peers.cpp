@@ -22,9 +22,9 @@ using test_fed::Process;
 std::unique_ptr<Process> python_peer(std::vector<std::string> arguments, const std::string& name) {
   arguments.insert(arguments.begin(),
                    {"/usr/bin/python3", test_paths::source("tests/fed/flower_peer.py")});
-  return std::make_unique<Process>(arguments, name,
-                                   std::vector<std::string>{std::string("PYTHONPATH=") +
-                                                            EDGETRAIN_PYTHON_PROTO_DIR});
+  return std::make_unique<Process>(
+      arguments, name,
+      std::vector<std::string>{std::string("PYTHONPATH=") + EDGETRAIN_PYTHON_PROTO_DIR});
 }
 
 // A port nobody listens on right now (the kernel's choice, released at once).
@@ -49,15 +49,16 @@ class FedPeers : public test_fed::Fleet {};
 
 TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
   int port = 0;
-  auto server = start_server({"--min-clients", "1", "--rounds", "6", "--short-round", "skip"}, &port);
+  auto server =
+      start_server({"--min-clients", "1", "--rounds", "6", "--short-round", "skip"}, &port);
   std::smatch cap;
   const std::string listening = server->wait_for("messages up to [0-9]+ bytes");
   ASSERT_TRUE(std::regex_search(listening, cap, std::regex("up to ([0-9]+) bytes")));
   // One bad peer a round, then a well-behaved Flower-style NumPyClient.
-  auto peer = python_peer({"client", "--server", "127.0.0.1:" + std::to_string(port), "--cap",
-                           cap[1].str(), "--modes",
-                           "garbage,wrong-count,wrong-shape,wrong-dtype,oversized,flower"},
-                          "flower_peer.py client");
+  auto peer =
+      python_peer({"client", "--server", "127.0.0.1:" + std::to_string(port), "--cap", cap[1].str(),
+                   "--modes", "garbage,wrong-count,wrong-shape,wrong-dtype,oversized,flower"},
+                  "flower_peer.py client");
   ASSERT_EQ(server->wait(), 0) << server->output();
   ASSERT_EQ(peer->wait(), 0) << peer->output();
   for (const char* reason :
@@ -73,8 +74,9 @@ TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
     EXPECT_EQ(weights(round_file("history", round)), weights(initial)) << "round " << round;
   }
   // The peer read our FitIns with numpy.load as float32 of the model's shapes ...
-  EXPECT_TRUE(peer->printed("flower: received FitIns: 6 tensors, dtypes \\['float32'\\], shapes "
-                            "\\[\\[200, 784\\], \\[200\\], \\[200, 200\\], \\[200\\], \\[10, 200\\], \\[10\\]\\]"))
+  EXPECT_TRUE(peer->printed(
+      "flower: received FitIns: 6 tensors, dtypes \\['float32'\\], shapes "
+      "\\[\\[200, 784\\], \\[200\\], \\[200, 200\\], \\[200\\], \\[10, 200\\], \\[10\\]\\]"))
       << peer->output();
   // ... and we read its numpy.save bytes: round 6 averages its one update, twice the weights.
   EXPECT_EQ(weights(round_file("history", 6)), times(weights(initial), 2.0f));
@@ -84,8 +86,8 @@ TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
 }
 
 TEST_F(FedPeers, OurClientFollowsAFlowerStyleLegacyServer) {
-  auto server = python_peer({"server", "--rounds", "2", "--out", folder.string()},
-                            "flower_peer.py server");
+  auto server =
+      python_peer({"server", "--rounds", "2", "--out", folder.string()}, "flower_peer.py server");
   std::smatch match;
   const std::string line = server->wait_for("listening on 127.0.0.1:[0-9]+");
   ASSERT_TRUE(std::regex_search(line, match, std::regex(":([0-9]+)")));
@@ -99,8 +101,9 @@ TEST_F(FedPeers, OurClientFollowsAFlowerStyleLegacyServer) {
   ASSERT_EQ(last.size(), first.size());
   for (size_t i = 0; i < first.size(); ++i) {
     // GetParametersIns gave the server our initial model; the last EvaluateIns gave us its final.
-    EXPECT_EQ(fed::decode_npy(read_whole_file(path("initial-" + std::to_string(i) + ".npy"))).values,
-              first[i].values);
+    EXPECT_EQ(
+        fed::decode_npy(read_whole_file(path("initial-" + std::to_string(i) + ".npy"))).values,
+        first[i].values);
     EXPECT_EQ(fed::decode_npy(read_whole_file(path("final-" + std::to_string(i) + ".npy"))).values,
               last[i].values);
   }
@@ -122,25 +125,29 @@ TEST_F(FedPeers, AClientWithAnotherModelExitsWithAClearError) {
   const std::string cnn = path("cnn.mlmodel");
   save_model(fed::fedavg_cnn(), cnn);
   int port = 0;
-  auto server = start_server({"--min-clients", "1", "--rounds", "1", "--short-round", "skip"}, &port);
+  auto server =
+      start_server({"--min-clients", "1", "--rounds", "1", "--short-round", "skip"}, &port);
   auto client = start_client(0, port, {}, cnn);
   EXPECT_EQ(client->wait(), 3) << client->output();
-  EXPECT_TRUE(client->printed("refused: the server's FitIns parameters do not fit this client's "
-                              "model: expected 8 tensors, got 6"))
+  EXPECT_TRUE(
+      client->printed("refused: the server's FitIns parameters do not fit this client's "
+                      "model: expected 8 tensors, got 6"))
       << client->output();
   ASSERT_EQ(server->wait(), 0) << server->output();
-  EXPECT_TRUE(server->printed("the client reported FIT_NOT_IMPLEMENTED: the server's FitIns "
-                              "parameters do not fit"))
+  EXPECT_TRUE(
+      server->printed("the client reported FIT_NOT_IMPLEMENTED: the server's FitIns "
+                      "parameters do not fit"))
       << server->output();
 
   // A server whose model is bigger than the client's allows: refused by size, also exit 3.
   const std::string saved_initial = initial;
   initial = cnn;
-  auto big_server =
-      start_server({"--min-clients", "1", "--rounds", "1", "--short-round", "skip", "--fresh"}, &port);
+  auto big_server = start_server(
+      {"--min-clients", "1", "--rounds", "1", "--short-round", "skip", "--fresh"}, &port);
   auto small_client = start_client(0, port, {}, saved_initial);
   EXPECT_EQ(small_client->wait(), 3) << small_client->output();
-  EXPECT_TRUE(small_client->printed("refused: the server sent a message over the")) << small_client->output();
+  EXPECT_TRUE(small_client->printed("refused: the server sent a message over the"))
+      << small_client->output();
   big_server->kill();
 }
 
@@ -148,17 +155,19 @@ TEST_F(FedPeers, TlsWhenCertificatesAreGiven) {
   const std::string certificates = path("certificates");
   std::filesystem::create_directories(certificates);
   const std::string script =
-      "cd '" + certificates + "' && "
+      "cd '" + certificates +
+      "' && "
       "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
       "-subj '/CN=edgetrain test CA' && "
-      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' && "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "
+      "'/CN=localhost' && "
       "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext && "
       "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
       "-days 2 -extfile san.ext";
   ASSERT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0) << "openssl failed";
   int port = 0;
-  auto server = start_server({"--min-clients", "1", "--rounds", "1", "--certificates", certificates},
-                             &port);
+  auto server =
+      start_server({"--min-clients", "1", "--rounds", "1", "--certificates", certificates}, &port);
   EXPECT_TRUE(server->printed("\\(TLS\\)")) << server->output();
   // Without the certificate the client cannot talk to it; with it, it trains.
   auto plaintext = start_client(0, port, {"--give-up", "1"});
@@ -186,17 +195,18 @@ TEST_F(FedPeers, AClientWaitsForItsServerWithBackOff) {
 
 TEST_F(FedPeers, AClientThatNeverAnswersIsDroppedAtTheRoundTimeout) {
   int port = 0;
-  auto server = start_server({"--min-clients", "1", "--rounds", "1", "--round-timeout", "2",
-                              "--short-round", "skip"},
-                             &port);
-  auto peer = python_peer({"client", "--server", "127.0.0.1:" + std::to_string(port), "--modes",
-                           "silent"},
-                          "flower_peer.py client");
+  auto server = start_server(
+      {"--min-clients", "1", "--rounds", "1", "--round-timeout", "2", "--short-round", "skip"},
+      &port);
+  auto peer =
+      python_peer({"client", "--server", "127.0.0.1:" + std::to_string(port), "--modes", "silent"},
+                  "flower_peer.py client");
   ASSERT_EQ(server->wait(), 0) << server->output();
   EXPECT_TRUE(server->printed("timed out; disconnecting it")) << server->output();
   EXPECT_TRUE(server->printed("round 1/1: skipped")) << server->output();
   EXPECT_EQ(peer->wait(), 0) << peer->output();
-  EXPECT_TRUE(peer->printed("silent: the server ended the stream: DEADLINE_EXCEEDED")) << peer->output();
+  EXPECT_TRUE(peer->printed("silent: the server ended the stream: DEADLINE_EXCEEDED"))
+      << peer->output();
   EXPECT_EQ(weights(path("global.mlmodel")), weights(initial));
 }
 

@@ -38,12 +38,15 @@ const Dataset& mnist_train() {
   return data;
 }
 
-std::vector<std::vector<int64_t>> shapes_of(const Model& model) { return fed::exchanged_shapes(model); }
+std::vector<std::vector<int64_t>> shapes_of(const Model& model) {
+  return fed::exchanged_shapes(model);
+}
 
 TEST(FedExchanged, PresetsHaveThePapersShapesAndParameterCounts) {
   const Model cnn = fed::fedavg_cnn();
-  EXPECT_EQ(shapes_of(cnn), (fed::Shapes{{32, 1, 5, 5}, {32}, {64, 32, 5, 5}, {64}, {512, 3136},
-                                         {512}, {10, 512}, {10}}));
+  EXPECT_EQ(shapes_of(cnn),
+            (fed::Shapes{
+                {32, 1, 5, 5}, {32}, {64, 32, 5, 5}, {64}, {512, 3136}, {512}, {10, 512}, {10}}));
   EXPECT_EQ(cnn.parameter_count(), 1663370u);
   const Model mlp = fed::fedavg_2nn();
   EXPECT_EQ(shapes_of(mlp), (fed::Shapes{{200, 784}, {200}, {200, 200}, {200}, {10, 200}, {10}}));
@@ -110,7 +113,8 @@ TEST(FedPartition, DirichletSkewFollowsAlpha) {
   const Dataset data = labelled(10, 500);
   // Largest share of a client's samples held by one label, averaged over clients.
   auto mean_top_share = [&](double alpha) {
-    const auto parts = fed::partition(data, 20, {.kind = fed::PartitionKind::kDirichlet, .alpha = alpha}, 9);
+    const auto parts =
+        fed::partition(data, 20, {.kind = fed::PartitionKind::kDirichlet, .alpha = alpha}, 9);
     size_t total = 0;
     double share = 0;
     int clients = 0;
@@ -166,9 +170,9 @@ TEST(FedAverage, WeightsBySampleCountInDouble) {
   EXPECT_EQ(average.updates(), 2u);
   EXPECT_EQ(average.total_examples(), 4);
   const fed::Tensors result = average.result();
-  EXPECT_EQ(result[0].values[0], 3.25f);                      // (1 + 12) / 4
+  EXPECT_EQ(result[0].values[0], 3.25f);                        // (1 + 12) / 4
   EXPECT_EQ(result[0].values[1], float((16777216.0 + 3) / 4));  // float would lose the 3
-  EXPECT_EQ(result[1].values[0], 1.5f);                       // (-3 + 9) / 4
+  EXPECT_EQ(result[1].values[0], 1.5f);                         // (-3 + 9) / 4
   EXPECT_THROW(average.add({{{2}, {1, 1}}}, 1), Error);
   EXPECT_THROW(average.add({{{2}, {1, 1}}, {{1}, {1}}}, 0), Error);
   EXPECT_THROW(fed::FederatedAverage(shapes).result(), Error);
@@ -203,8 +207,11 @@ TEST(FedProx, TheProximalTermHoldsWeightsNearTheStart) {
 
 TEST(FedSimulation, TheSameBitsWhateverTheNumberOfWorkers) {
   const Model start = fed::fedavg_2nn({.learning_rate = 0.1, .batch_size = 10, .seed = 3});
-  const fed::SimulationSettings settings{.clients = 6, .fraction = 0.5, .rounds = 2,
-                                         .partition = fed::parse_partition_scheme("shards"), .seed = 8};
+  const fed::SimulationSettings settings{.clients = 6,
+                                         .fraction = 0.5,
+                                         .rounds = 2,
+                                         .partition = fed::parse_partition_scheme("shards"),
+                                         .seed = 8};
   std::vector<std::vector<float>> finals;
   for (int workers : {1, 2, 3}) {
     Model model = start;
@@ -232,15 +239,17 @@ TEST(FedSimulation, LearnsAndStopsEarly) {
   Dataset test = read_idx_folder(test_paths::mnist_dir(), "t10k");
   test.truncate(1000);
   int calls = 0;
-  const auto reports = fed::simulate(
-      model, mnist_train(), &test, {.clients = 4, .fraction = 1.0, .rounds = 5, .seed = 1, .workers = 2},
-      [&](const fed::RoundReport& report, const Model&) { return ++calls < 3; });
+  const auto reports =
+      fed::simulate(model, mnist_train(), &test,
+                    {.clients = 4, .fraction = 1.0, .rounds = 5, .seed = 1, .workers = 2},
+                    [&](const fed::RoundReport& report, const Model&) { return ++calls < 3; });
   ASSERT_EQ(reports.size(), 3u);
   EXPECT_GT(reports[2].test_accuracy, 0.7);  // 1,200 samples, 3 rounds: 0.79 measured
   EXPECT_GT(reports[2].test_accuracy, reports[0].test_accuracy - 0.02);
-  EXPECT_EQ(reports[0].bytes, 2 * 4 * (fed::npy_size({200, 784}) + fed::npy_size({200}) +
-                                       fed::npy_size({200, 200}) + fed::npy_size({200}) +
-                                       fed::npy_size({10, 200}) + fed::npy_size({10})));
+  EXPECT_EQ(reports[0].bytes,
+            2 * 4 *
+                (fed::npy_size({200, 784}) + fed::npy_size({200}) + fed::npy_size({200, 200}) +
+                 fed::npy_size({200}) + fed::npy_size({10, 200}) + fed::npy_size({10})));
 }
 
 }  // namespace

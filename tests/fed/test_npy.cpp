@@ -18,9 +18,14 @@ namespace {
 using fed::Tensor;
 
 const std::vector<std::pair<std::string, std::vector<int64_t>>> kCases = {
-    {"conv-weight", {32, 1, 5, 5}}, {"bias", {32}},          {"dense-weight", {10, 200}},
-    {"scalar", {}},                 {"empty", {0}},          {"empty-middle", {3, 0, 2}},
-    {"five-dims", {1, 2, 1, 3, 1}}, {"long-first-axis", {12345, 2}}};
+    {"conv-weight", {32, 1, 5, 5}},
+    {"bias", {32}},
+    {"dense-weight", {10, 200}},
+    {"scalar", {}},
+    {"empty", {0}},
+    {"empty-middle", {3, 0, 2}},
+    {"five-dims", {1, 2, 1, 3, 1}},
+    {"long-first-axis", {12345, 2}}};
 
 // The same values npy_reference.py computes: float32((i % 97) * 0.37 - 11.5).
 Tensor reference_tensor(const std::vector<int64_t>& shape) {
@@ -33,20 +38,26 @@ Tensor reference_tensor(const std::vector<int64_t>& shape) {
 
 Tensor special_tensor() {
   const float inf = std::numeric_limits<float>::infinity();
-  return {{7}, {0.0f, -0.0f, 1e-45f, 3.4028235e38f, -inf, inf, std::numeric_limits<float>::quiet_NaN()}};
+  return {{7},
+          {0.0f, -0.0f, 1e-45f, 3.4028235e38f, -inf, inf, std::numeric_limits<float>::quiet_NaN()}};
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-std::string python() { return "/usr/bin/python3"; }
-std::string script() { return test_paths::source("tests/fed/npy_reference.py"); }
+std::string python() {
+  return "/usr/bin/python3";
+}
+std::string script() {
+  return test_paths::source("tests/fed/npy_reference.py");
+}
 
 class Npy : public test_fed::FedFolder {};
 
 TEST_F(Npy, OurBytesAreNumpySaveBytesAndWeReadThemBack) {
-  test_fed::Process writer({python(), script(), "write", folder.string()}, "npy_reference.py write");
+  test_fed::Process writer({python(), script(), "write", folder.string()},
+                           "npy_reference.py write");
   ASSERT_EQ(writer.wait(), 0) << writer.output();
   auto cases = kCases;
   cases.push_back({"special", {7}});
@@ -69,13 +80,15 @@ TEST_F(Npy, NumpyLoadsWhatWeWrite) {
     const Tensor tensor = name == "special" ? special_tensor() : reference_tensor(shape);
     write_file_atomically(path("cpp-" + name + ".npy"), fed::encode_npy(tensor));
   }
-  test_fed::Process checker({python(), script(), "check", folder.string()}, "npy_reference.py check");
+  test_fed::Process checker({python(), script(), "check", folder.string()},
+                            "npy_reference.py check");
   EXPECT_EQ(checker.wait(), 0) << checker.output();
   EXPECT_EQ(checker.output().find("MISMATCH"), std::string::npos) << checker.output();
 }
 
 TEST_F(Npy, OtherFormatVersionsAreReadAndOtherDtypesRefused) {
-  test_fed::Process writer({python(), script(), "write", folder.string()}, "npy_reference.py write");
+  test_fed::Process writer({python(), script(), "write", folder.string()},
+                           "npy_reference.py write");
   ASSERT_EQ(writer.wait(), 0) << writer.output();
   for (const char* version : {"version-2", "version-3"}) {
     const Tensor decoded = fed::decode_npy(read_whole_file(path(std::string(version) + ".npy")));
@@ -83,9 +96,12 @@ TEST_F(Npy, OtherFormatVersionsAreReadAndOtherDtypesRefused) {
     EXPECT_TRUE(same_bits(decoded.values, reference_tensor({4, 3}).values)) << version;
   }
   const std::vector<std::pair<std::string, std::string>> refused = {
-      {"refuse-float64", "'<f8' refused"},   {"refuse-int32", "'<i4' refused"},
-      {"refuse-big-endian", "'>f4' refused"}, {"refuse-float16", "'<f2' refused"},
-      {"refuse-fortran", "Fortran order"},    {"refuse-object", "'|O' refused"},
+      {"refuse-float64", "'<f8' refused"},
+      {"refuse-int32", "'<i4' refused"},
+      {"refuse-big-endian", "'>f4' refused"},
+      {"refuse-float16", "'<f2' refused"},
+      {"refuse-fortran", "Fortran order"},
+      {"refuse-object", "'|O' refused"},
       {"refuse-structured", "expected a quoted string"}};
   for (const auto& [name, reason] : refused) {
     try {
@@ -118,11 +134,13 @@ TEST(NpyMalformed, RefusedWithAReason) {
       {std::string("\x93NUMPY\x04\x00", 8) + good.substr(8), "version 4.0"},
       {good.substr(0, good.size() - 1), "data bytes follow"},
       {good + "x", "data bytes follow"},
-      {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }"), "data bytes follow"},
+      {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }"),
+       "data bytes follow"},
       {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }"), "non-negative"},
       {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"),
        "more than 18 digits"},
-      {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (461168601842738790, 461168601842738790), }"),
+      {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (461168601842738790, "
+                   "461168601842738790), }"),
        "too large"},
       {with_header("{'descr': '<f4', 'shape': (2, 3), }"), "needs 'descr'"},
       {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1, }"),
@@ -132,7 +150,8 @@ TEST(NpyMalformed, RefusedWithAReason) {
       {with_header("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3), }"), "True or False"},
       {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } trailing"),
        "after the closing"},
-      {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2 3), }"), "expected ',' or ')'"},
+      {with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2 3), }"),
+       "expected ',' or ')'"},
       {with_header("{'descr: '<f4', 'fortran_order': False, 'shape': (2, 3), }"), "expected ':'"},
   };
   for (const auto& [bytes, reason] : cases) {
@@ -145,8 +164,10 @@ TEST(NpyMalformed, RefusedWithAReason) {
     }
   }
   // The hand-made header itself is fine with the right shape.
-  EXPECT_EQ(fed::decode_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")).shape,
-            (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(
+      fed::decode_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"))
+          .shape,
+      (std::vector<int64_t>{2, 3}));
 }
 
 }  // namespace
