@@ -347,6 +347,17 @@ std::vector<RoundSummary> run_server(Model& model, const ServerOptions& options,
   if (!server || port == 0) {
     throw Error("fed-server: cannot listen on " + address + " (is the port in use?)");
   }
+  // However this function ends (an error too), streams close and the server stops: gRPC's own
+  // shutdown would wait for every open stream, and our clients never close theirs first.
+  struct Stopper {
+    Hub& hub;
+    grpc::Server& server;
+    ~Stopper() {
+      hub.disconnect_all(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is stopping"));
+      server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      server.Wait();
+    }
+  } stopper{hub, *server};
   size_t values = 0;
   for (const auto& shape : shapes) values += fed::element_count(shape);
   log("listening on " + options.host + ":" + std::to_string(port) + " (" +
@@ -412,8 +423,6 @@ std::vector<RoundSummary> run_server(Model& model, const ServerOptions& options,
   }
   hub.exchange(goodbyes, clock::now() + std::chrono::seconds(10));
   hub.disconnect_all(grpc::Status::OK);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server->Wait();
   log("done: " + std::to_string(options.rounds) + " rounds; the global model is in " +
       options.output);
   return summaries;

@@ -53,18 +53,20 @@ class Fleet : public FedFolder {
   }
 
   // fed-sim on the same data, seed and settings; keeps round-N.mlmodel in `history`.
-  void simulate(const std::string& fraction, int rounds, const std::string& history) {
-    Process sim({test_paths::cli(), "fed-sim",
-                 "--model",         initial,
-                 "--dataset",       test_paths::mnist_dir(),
-                 "--limit",         kLimit,
-                 "--clients",       "3",
-                 "--fraction",      fraction,
-                 "--rounds",        std::to_string(rounds),
-                 "--seed",          kSeed,
-                 "--workers",       "2",
-                 "--history",       path(history)},
-                "fed-sim");
+  void simulate(const std::string& fraction, int rounds, const std::string& history,
+                std::vector<std::string> extra = {}) {
+    std::vector<std::string> arguments = {test_paths::cli(), "fed-sim",
+                                          "--model",         initial,
+                                          "--dataset",       test_paths::mnist_dir(),
+                                          "--limit",         kLimit,
+                                          "--clients",       "3",
+                                          "--fraction",      fraction,
+                                          "--rounds",        std::to_string(rounds),
+                                          "--seed",          kSeed,
+                                          "--workers",       "2",
+                                          "--history",       path(history)};
+    arguments.insert(arguments.end(), extra.begin(), extra.end());
+    Process sim(arguments, "fed-sim");
     ASSERT_EQ(sim.wait(), 0) << sim.output();
   }
 

@@ -17,10 +17,11 @@ class FedLoopback : public test_fed::Fleet {};
 
 TEST_F(FedLoopback, ServerAndThreeClientsMatchTheSimulatorBitForBit) {
   // Two of three clients a round: the server's sampling, the clients' partitions and seeds, and
-  // the averaging order must all be the simulator's.
+  // the averaging order must all be the simulator's; FedProx's mu travels in the FitIns config.
   int port = 0;
-  auto server =
-      start_server({"--min-clients", "3", "--rounds", "3", "--fraction-fit", "0.67"}, &port);
+  auto server = start_server(
+      {"--min-clients", "3", "--rounds", "3", "--fraction-fit", "0.67", "--proximal-mu", "0.3"},
+      &port);
   ASSERT_GT(port, 0);
   std::vector<std::unique_ptr<Process>> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(start_client(i, port));
@@ -28,7 +29,7 @@ TEST_F(FedLoopback, ServerAndThreeClientsMatchTheSimulatorBitForBit) {
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();
   EXPECT_TRUE(server->printed("round 1/3: 2 of 2 clients trained \\(0 failed\\)"))
       << server->output();
-  simulate("0.67", 3, "sim");
+  simulate("0.67", 3, "sim", {"--proximal-mu", "0.3"});
 
   std::vector<float> previous = weights(initial);
   for (int round = 1; round <= 3; ++round) {

@@ -193,6 +193,24 @@ TEST_F(FedPeers, AClientWaitsForItsServerWithBackOff) {
   EXPECT_TRUE(alone->printed("no server at 127.0.0.1:")) << alone->output();
 }
 
+TEST_F(FedPeers, AShortRoundIsRetriedThenSkipped) {
+  int port = 0;
+  auto server = start_server(
+      {"--min-clients", "1", "--rounds", "2", "--short-round", "retry", "--max-retries", "1"},
+      &port);
+  auto peer = python_peer({"client", "--server", "127.0.0.1:" + std::to_string(port), "--modes",
+                           "garbage,wrong-count,flower"},
+                          "flower_peer.py client");
+  ASSERT_EQ(server->wait(), 0) << server->output();
+  EXPECT_EQ(peer->wait(), 0) << peer->output();
+  EXPECT_TRUE(server->printed("round 1: 0 of 1 needed updates; retrying \\(1 of 1\\)"))
+      << server->output();
+  EXPECT_TRUE(server->printed("round 1/2: skipped")) << server->output();
+  EXPECT_TRUE(server->printed("round 2/2: 1 of 1 clients trained")) << server->output();
+  EXPECT_EQ(weights(round_file("history", 1)), weights(initial));
+  EXPECT_EQ(weights(round_file("history", 2)), times(weights(initial), 2.0f));
+}
+
 TEST_F(FedPeers, AClientThatNeverAnswersIsDroppedAtTheRoundTimeout) {
   int port = 0;
   auto server = start_server(
