@@ -3,6 +3,7 @@
 // on every platform.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "base/rng.h"

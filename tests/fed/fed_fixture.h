@@ -3,7 +3,6 @@
 #pragma once
 
 #include <memory>
-#include <regex>
 
 #include "edgetrain/fed.h"
 #include "edgetrain/io.h"
@@ -32,9 +31,8 @@ class Fleet : public FedFolder {
         "--output",        path("global.mlmodel"), "--history", path("history")};
     arguments.insert(arguments.end(), extra.begin(), extra.end());
     auto server = std::make_unique<Process>(arguments, "fed-server");
-    const std::string line = server->wait_for("listening on 127\\.0\\.0\\.1:[0-9]+");
-    std::smatch match;
-    if (std::regex_search(line, match, std::regex(":([0-9]+) "))) *port_out = std::stoi(match[1]);
+    const std::string line = server->wait_for("listening on 127.0.0.1:");
+    *port_out = int(number_after(line, "listening on 127.0.0.1:"));
     return server;
   }
 

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +23,31 @@ namespace edgetrain::test_fed {
 
 // Waits are bounded only as a safety net: a broken build must fail, not hang CI.
 inline constexpr std::chrono::seconds kSafetyNet{300};
+
+// Whether `line` holds `pattern`, where each '*' in the pattern stands for any run of characters.
+inline bool matches(const std::string& line, const std::string& pattern) {
+  size_t at = 0, start = 0;
+  while (true) {
+    const size_t star = pattern.find('*', start);
+    const std::string part =
+        pattern.substr(start, star == std::string::npos ? std::string::npos : star - start);
+    const size_t found = line.find(part, at);
+    if (found == std::string::npos) return false;
+    if (star == std::string::npos) return true;
+    at = found + part.size();
+    start = star + 1;
+  }
+}
+
+// The whole number right after `prefix` in `line`; -1 when there is none.
+inline long number_after(const std::string& line, const std::string& prefix) {
+  const size_t at = line.find(prefix);
+  if (at == std::string::npos) return -1;
+  const size_t begin = at + prefix.size();
+  size_t end = begin;
+  while (end < line.size() && line[end] >= '0' && line[end] <= '9') ++end;
+  return end > begin ? std::stol(line.substr(begin, end - begin)) : -1;
+}
 
 class Process {
  public:
@@ -59,14 +83,13 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  // The first line (after `from`, counting lines) matching `pattern`; fails the test and returns
-  // "" when the process ends first (or the safety net runs out).
+  // The first line (after `from`, counting lines) matching `pattern` (see matches()); fails the
+  // test and returns "" when the process ends first (or the safety net runs out).
   std::string wait_for(const std::string& pattern, size_t from = 0) {
-    const std::regex expression(pattern);
     std::unique_lock<std::mutex> lock(mutex_);
     const auto found = [&](std::string* match) {
       for (size_t i = from; i < lines_.size(); ++i) {
-        if (std::regex_search(lines_[i], expression)) {
+        if (matches(lines_[i], pattern)) {
           if (match) *match = lines_[i];
           return true;
         }
@@ -87,10 +110,9 @@ class Process {
     return lines_.size();
   }
   bool printed(const std::string& pattern) {
-    const std::regex expression(pattern);
     std::lock_guard<std::mutex> lock(mutex_);
     for (const std::string& line : lines_) {
-      if (std::regex_search(line, expression)) return true;
+      if (matches(line, pattern)) return true;
     }
     return false;
   }

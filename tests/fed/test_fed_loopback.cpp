@@ -27,8 +27,7 @@ TEST_F(FedLoopback, ServerAndThreeClientsMatchTheSimulatorBitForBit) {
   for (int i = 0; i < 3; ++i) clients.push_back(start_client(i, port));
   ASSERT_EQ(server->wait(), 0) << server->output();
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();
-  EXPECT_TRUE(server->printed("round 1/3: 2 of 2 clients trained \\(0 failed\\)"))
-      << server->output();
+  EXPECT_TRUE(server->printed("round 1/3: 2 of 2 clients trained (0 failed)")) << server->output();
   simulate("0.67", 3, "sim", {"--proximal-mu", "0.3"});
 
   std::vector<float> previous = weights(initial);
@@ -50,7 +49,7 @@ TEST_F(FedLoopback, AClientKilledMidRoundAndTheRoundCompletesWithTheOthers) {
   clients[2]->wait_for("fit: round 1: received FitIns");
   clients[2]->kill();
   EXPECT_EQ(clients[2]->wait(), -SIGKILL);
-  server->wait_for("round 1/2: 2 of 3 clients trained \\(1 failed\\)");
+  server->wait_for("round 1/2: 2 of 3 clients trained (1 failed)");
 
   // Round 1's model is FedAvg of clients 0 and 1 alone, as the library computes it here.
   Model model = load_model(initial);
@@ -71,8 +70,7 @@ TEST_F(FedLoopback, AClientKilledMidRoundAndTheRoundCompletesWithTheOthers) {
   // The fleet goes on once client 2 comes back.
   clients[2] = start_client(2, port);
   ASSERT_EQ(server->wait(), 0) << server->output();
-  EXPECT_TRUE(server->printed("round 2/2: 3 of 3 clients trained \\(0 failed\\)"))
-      << server->output();
+  EXPECT_TRUE(server->printed("round 2/2: 3 of 3 clients trained (0 failed)")) << server->output();
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();
 }
 
@@ -101,7 +99,8 @@ TEST_F(FedLoopback, AServerKilledAndRestartedContinuesFromItsLastRound) {
   EXPECT_EQ(again, port);
   restarted->wait_for("resuming after round 2");
   ASSERT_EQ(restarted->wait(), 0) << restarted->output();
-  EXPECT_FALSE(restarted->printed("round [12]/3:")) << restarted->output();
+  EXPECT_FALSE(restarted->printed("round 1/3:")) << restarted->output();
+  EXPECT_FALSE(restarted->printed("round 2/3:")) << restarted->output();
   EXPECT_TRUE(restarted->printed("round 3/3: 2 of 2 clients trained")) << restarted->output();
   EXPECT_EQ(weights(path("global.mlmodel")), weights(round_file("sim", 3)));
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();

@@ -51,22 +51,21 @@ TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
   int port = 0;
   auto server =
       start_server({"--min-clients", "1", "--rounds", "6", "--short-round", "skip"}, &port);
-  std::smatch cap;
-  const std::string listening = server->wait_for("messages up to [0-9]+ bytes");
-  ASSERT_TRUE(std::regex_search(listening, cap, std::regex("up to ([0-9]+) bytes")));
+  const long cap = test_fed::number_after(server->wait_for("messages up to "), "up to ");
+  ASSERT_GT(cap, 0);
   // One bad peer a round, then a well-behaved Flower-style NumPyClient.
-  auto peer =
-      python_peer({"client", "--server", "127.0.0.1:" + std::to_string(port), "--cap", cap[1].str(),
-                   "--modes", "garbage,wrong-count,wrong-shape,wrong-dtype,oversized,flower"},
-                  "flower_peer.py client");
+  auto peer = python_peer(
+      {"client", "--server", "127.0.0.1:" + std::to_string(port), "--cap", std::to_string(cap),
+       "--modes", "garbage,wrong-count,wrong-shape,wrong-dtype,oversized,flower"},
+      "flower_peer.py client");
   ASSERT_EQ(server->wait(), 0) << server->output();
   ASSERT_EQ(peer->wait(), 0) << peer->output();
   for (const char* reason :
-       {"refused client #[0-9]+ .*: [0-9]+ bytes that are not a ClientMessage",
+       {"refused client #*: * bytes that are not a ClientMessage",
         "refused its parameters: expected 6 tensors, got 5",
-        "refused its parameters: tensor 0: expected shape \\[200, 784\\], got \\[784, 200\\]",
+        "refused its parameters: tensor 0: expected shape [200, 784], got [784, 200]",
         "refused its parameters: tensor 0: .npy dtype '<f8' refused",
-        "refused client #[0-9]+ .*: a message of [0-9]+ bytes is over the cap of [0-9]+ bytes"}) {
+        "refused client #*: a message of * bytes is over the cap of * bytes"}) {
     EXPECT_TRUE(server->printed(reason)) << "no /" << reason << "/ in\n" << server->output();
   }
   for (int round = 1; round <= 5; ++round) {
@@ -74,13 +73,13 @@ TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
     EXPECT_EQ(weights(round_file("history", round)), weights(initial)) << "round " << round;
   }
   // The peer read our FitIns with numpy.load as float32 of the model's shapes ...
-  EXPECT_TRUE(peer->printed(
-      "flower: received FitIns: 6 tensors, dtypes \\['float32'\\], shapes "
-      "\\[\\[200, 784\\], \\[200\\], \\[200, 200\\], \\[200\\], \\[10, 200\\], \\[10\\]\\]"))
+  EXPECT_TRUE(
+      peer->printed("flower: received FitIns: 6 tensors, dtypes ['float32'], shapes "
+                    "[[200, 784], [200], [200, 200], [200], [10, 200], [10]]"))
       << peer->output();
   // ... and we read its numpy.save bytes: round 6 averages its one update, twice the weights.
   EXPECT_EQ(weights(round_file("history", 6)), times(weights(initial), 2.0f));
-  EXPECT_TRUE(server->printed("round 6/6: 1 of 1 clients trained .* accuracy 0.2500 on 5 examples"))
+  EXPECT_TRUE(server->printed("round 6/6: 1 of 1 clients trained * accuracy 0.2500 on 5 examples"))
       << server->output();
   EXPECT_TRUE(peer->printed("flower: the server said goodbye")) << peer->output();
 }
@@ -88,10 +87,10 @@ TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
 TEST_F(FedPeers, OurClientFollowsAFlowerStyleLegacyServer) {
   auto server =
       python_peer({"server", "--rounds", "2", "--out", folder.string()}, "flower_peer.py server");
-  std::smatch match;
-  const std::string line = server->wait_for("listening on 127.0.0.1:[0-9]+");
-  ASSERT_TRUE(std::regex_search(line, match, std::regex(":([0-9]+)")));
-  auto client = start_client(1, std::stoi(match[1]), {"--output", path("client.mlmodel")});
+  const std::string line = server->wait_for("listening on 127.0.0.1:");
+  const long port = test_fed::number_after(line, "listening on 127.0.0.1:");
+  ASSERT_GT(port, 0);
+  auto client = start_client(1, int(port), {"--output", path("client.mlmodel")});
   ASSERT_EQ(client->wait(), 0) << client->output();
   ASSERT_EQ(server->wait(), 0) << server->output();
 
@@ -168,7 +167,7 @@ TEST_F(FedPeers, TlsWhenCertificatesAreGiven) {
   int port = 0;
   auto server =
       start_server({"--min-clients", "1", "--rounds", "1", "--certificates", certificates}, &port);
-  EXPECT_TRUE(server->printed("\\(TLS\\)")) << server->output();
+  EXPECT_TRUE(server->printed("(TLS)")) << server->output();
   // Without the certificate the client cannot talk to it; with it, it trains.
   auto plaintext = start_client(0, port, {"--give-up", "1"});
   EXPECT_EQ(plaintext->wait(), 4) << plaintext->output();
@@ -181,7 +180,7 @@ TEST_F(FedPeers, TlsWhenCertificatesAreGiven) {
 TEST_F(FedPeers, AClientWaitsForItsServerWithBackOff) {
   const int port = unused_port();
   auto client = start_client(0, port);
-  client->wait_for("cannot reach 127.0.0.1:[0-9]+ .*retrying in");
+  client->wait_for("cannot reach 127.0.0.1:*retrying in");
   int listening = 0;
   auto server = start_server({"--min-clients", "1", "--rounds", "1"}, &listening, port);
   EXPECT_EQ(client->wait(), 0) << client->output();
@@ -203,7 +202,7 @@ TEST_F(FedPeers, AShortRoundIsRetriedThenSkipped) {
                           "flower_peer.py client");
   ASSERT_EQ(server->wait(), 0) << server->output();
   EXPECT_EQ(peer->wait(), 0) << peer->output();
-  EXPECT_TRUE(server->printed("round 1: 0 of 1 needed updates; retrying \\(1 of 1\\)"))
+  EXPECT_TRUE(server->printed("round 1: 0 of 1 needed updates; retrying (1 of 1)"))
       << server->output();
   EXPECT_TRUE(server->printed("round 1/2: skipped")) << server->output();
   EXPECT_TRUE(server->printed("round 2/2: 1 of 1 clients trained")) << server->output();
