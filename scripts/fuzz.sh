@@ -31,8 +31,10 @@ run_target() {
   mkdir -p "$corpus"
   cp fuzz/corpus/"$target"/* "$corpus"/
   local status=0
-  # -timeout: one input running 25 s is a hang; -rss_limit_mb: using 2 GiB is a failure too.
-  "build-fuzz/fuzz/$target" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
+  # -timeout: one input running 60 s is a hang (each target bounds an input's work to well under
+  # a second, so a machine 5x slower under the sanitizers stays far from it); -rss_limit_mb:
+  # using 2 GiB is a failure too. -max_total_time bounds the run; no verdict rests on its count.
+  "build-fuzz/fuzz/$target" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="build-fuzz/crashes/$target-" "$corpus" >"$log" 2>&1 ||
     status=$?
   local executions coverage

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 #include "edgetrain/model.h"
@@ -109,27 +109,17 @@ Model small_cnn() {
       .loss(
           CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
       .optimizer(Adam{})
-      .epochs({2, {}, std::array<int64_t, 2>{1, 10}})
+      .epochs({2, std::array<int64_t, 2>{1, 10}})
       .shuffle(true)
       .layers({
-          Convolution{.name = "conv",
-                      .input = "image",
-                      .output = "c",
-                      .output_channels = 2,
-                      .kernel_channels = 1,
-                      .kernel_size = {3, 3},
-                      .updatable = true},
-          ReLU{.name = "relu", .input = "c", .output = "r"},
-          Pooling{.name = "pool", .input = "r", .output = "p"},
-          Flatten{
-              .name = "flatten", .input = "p", .output = "f", .order = FlattenOrder::kChannelLast},
-          InnerProduct{.name = "dense",
-                       .input = "f",
-                       .output = "d",
-                       .input_channels = 8,
-                       .output_channels = 3,
-                       .updatable = true},
-          Softmax{.name = "softmax", .input = "d", .output = "output"},
+          {"conv", "image", "c",
+           Convolution{.output_channels = 2, .kernel_channels = 1, .kernel_size = {3, 3}},
+           kUpdatable},
+          {"relu", "c", "r", ReLU()},
+          {"pool", "r", "p", Pooling{}},
+          {"flatten", "p", "f", Flatten{.order = FlattenOrder::kChannelLast}},
+          {"dense", "f", "d", InnerProduct{.input_channels = 8, .output_channels = 3}, kUpdatable},
+          {"softmax", "d", "output", Softmax{}},
       })
       .build();
 }
@@ -144,26 +134,16 @@ Model small_mlp() {
       .training_input("y_true", {2})
       .loss(MeanSquaredError{.name = "mse", .input = "y", .target = "y_true"})
       .optimizer(Sgd{.learning_rate = {0.05, std::array<double, 2>{1e-6, 0.5}},
-                     .mini_batch_size = {8, {4, 8, 16}, std::nullopt},
+                     .mini_batch_size = {8, std::nullopt, {4, 8, 16}},
                      .momentum = {0.9, std::array<double, 2>{0.0, 0.99}}})
-      .epochs({3, {}, std::array<int64_t, 2>{1, 50}})
+      .epochs({3, std::array<int64_t, 2>{1, 50}})
       .shuffle(false)
-      .seed({11, {}, std::nullopt})
+      .seed({11, std::nullopt, {}})
       .layers({
-          InnerProduct{.name = "hidden",
-                       .input = "x",
-                       .output = "h",
-                       .input_channels = 4,
-                       .output_channels = 3,
-                       .updatable = true},
-          Sigmoid{.name = "sigmoid", .input = "h", .output = "s"},
-          InnerProduct{.name = "out",
-                       .input = "s",
-                       .output = "y",
-                       .input_channels = 3,
-                       .output_channels = 2,
-                       .has_bias = false,
-                       .updatable = true},
+          {"hidden", "x", "h", InnerProduct{.input_channels = 4, .output_channels = 3}, kUpdatable},
+          {"sigmoid", "h", "s", Sigmoid()},
+          {"out", "s", "y",
+           InnerProduct{.input_channels = 3, .output_channels = 2, .has_bias = false}, kUpdatable},
       })
       .build();
 }
@@ -177,37 +157,25 @@ Model image_classifier() {
           .input("image", {3, 5, 4})
           .output("probabilities", {2})
           .layers({
-              Convolution{.name = "conv",
-                          .input = "image",
-                          .output = "c",
-                          .output_channels = 3,
-                          .kernel_channels = 1,
-                          .groups = 3,
-                          .kernel_size = {2, 2},
-                          .dilation = {1, 2},
-                          .padding = Padding::kSame},
-              Tanh{.name = "tanh", .input = "c", .output = "t"},
-              Pooling{.name = "avg",
-                      .input = "t",
-                      .output = "a",
-                      .type = PoolingType::kAverage,
-                      .kernel_size = {2, 2},
-                      .stride = {1, 1},
-                      .padding = Padding::kSame,
-                      .average_excludes_padding = false},
-              Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = -0.25f},
-              Pooling{.name = "global",
-                      .input = "l",
-                      .output = "g",
-                      .type = PoolingType::kMax,
-                      .global = true},
-              Flatten{.name = "flatten", .input = "g", .output = "f"},
-              InnerProduct{.name = "dense",
-                           .input = "f",
-                           .output = "d",
-                           .input_channels = 3,
-                           .output_channels = 2},
-              Softmax{.name = "softmax", .input = "d", .output = "probabilities"},
+              {"conv", "image", "c",
+               Convolution{.output_channels = 3,
+                           .kernel_channels = 1,
+                           .groups = 3,
+                           .kernel_size = {2, 2},
+                           .dilation = {1, 2},
+                           .padding = Padding::kSame}},
+              {"tanh", "c", "t", Tanh()},
+              {"avg", "t", "a",
+               Pooling{.type = PoolingType::kAverage,
+                       .kernel_size = {2, 2},
+                       .stride = {1, 1},
+                       .padding = Padding::kSame,
+                       .average_excludes_padding = false}},
+              {"scale", "a", "l", Linear(1.5f, -0.25f)},
+              {"global", "l", "g", Pooling{.type = PoolingType::kMax, .global = true}},
+              {"flatten", "g", "f", Flatten{}},
+              {"dense", "f", "d", InnerProduct{.input_channels = 3, .output_channels = 2}},
+              {"softmax", "d", "probabilities", Softmax{}},
           })
           .build();
   model.inputs[0].type = FeatureType::kImage;
@@ -275,7 +243,8 @@ void mlmodel_seeds(const fs::path& dir) {
   write(dir / "cnn-2bit-lut-conv.mlmodel", with_storage(plain, 0, Storage::kLookupTable2Bit));
 }
 
-// ---- fuzz_png: [model input kind: 0 gray multiArray, 1 gray, 2 RGB, 3 BGR image, 4 flat][PNG]
+// ---- fuzz_png: [model input kind: 0 gray multiArray, 1 gray, 2 RGB, 3 BGR image, 4 flat; + 5:
+// --digit for kinds 0 and 1][PNG]
 std::string png(uint32_t width, uint32_t height, uint32_t format) {
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -313,6 +282,8 @@ void png_seeds(const fs::path& dir) {
   write(dir / "gray-alpha-5x1-flat", char(4) + png(5, 1, PNG_FORMAT_GA));
   write(dir / "gray16-2x2", char(1) + png(2, 2, PNG_FORMAT_LINEAR_Y));
   write(dir / "palette-3x3-rgb", char(2) + png(3, 3, PNG_FORMAT_RGB_COLORMAP));
+  // Byte 0 = 5 (kind 0, odd / 5): `predict --digit` makes the 40x30 image MNIST-like.
+  write(dir / "gray-40x30-digit", char(5) + png(40, 30, PNG_FORMAT_GRAY));
 }
 
 }  // namespace

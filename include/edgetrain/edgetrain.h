@@ -39,3 +39,4 @@
 #include "edgetrain/io.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
+#include "edgetrain/version.h"

@@ -35,8 +35,8 @@
 namespace edgetrain::fed {
 
 // ---- The exchanged vector -----------------------------------------------------------------------
-// One tensor, shaped as Core ML stores it: convolution weights (out, in/groups, kh, kw),
-// inner-product weights (out, in), biases (out). Values in C order.
+// One tensor, shaped as Core ML stores it (its LayerParameter's shape): convolution weights
+// (out, in/groups, kh, kw), inner-product weights (out, in), biases (out). Values in C order.
 struct Tensor {
   std::vector<int64_t> shape;
   std::vector<float> values;
@@ -44,7 +44,10 @@ struct Tensor {
 using Tensors = std::vector<Tensor>;
 using Shapes = std::vector<std::vector<int64_t>>;
 
-// The updatable layers' weights then biases, in layer order: what a federated round exchanges.
+// What a federated round exchanges: every updatable layer's trainable tensors (its LayerParameter
+// entries of role kTrainable: weights, then bias, ...), in layer order; the same list, in the same
+// order, as the C API's edgetrain_model_get_parameters. State such as batch norm's running
+// statistics stays on each client.
 Shapes exchanged_shapes(const Model& model);
 Tensors exchanged_parameters(const Model& model);
 // Throws Error naming the tensor, the expected and the given shape when they do not match the

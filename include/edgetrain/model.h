@@ -1,7 +1,7 @@
 // The model: metadata, features, layers, update parameters and one contiguous parameter block.
 // A model is data built at run time; the trainer, the evaluator and the file writers all walk it.
 //
-// Declaring the seed's LeNet (see lenet() in lenet.cpp for the whole of it):
+// Declaring the seed's LeNet (lenet() in src/nn/builder.cpp holds the whole of it):
 //
 //   using namespace edgetrain;
 //   Model model = ModelBuilder()
@@ -13,16 +13,15 @@
 //       .training_input("output_true", {1}, FeatureType::kInt32)
 //       .loss(CategoricalCrossEntropy{.name = "lossLayer", .input = "output",
 //                                     .target = "output_true"})
-//       .optimizer(Adam{.learning_rate = {0.001, {{0.0, 0.3}}}, .mini_batch_size = {128, {128}}})
-//       .epochs({10, {10}})
+//       .optimizer(Adam{.learning_rate = {0.001, {{0.0, 0.3}}},
+//                       .mini_batch_size = {128, std::nullopt, {128}}})
+//       .epochs({10, std::nullopt, {10}})
 //       .shuffle(true)
 //       .layers({
-//           Convolution{.name = "conv1", .input = "image", .output = "outConv1",
-//                       .output_channels = 32, .kernel_channels = 1, .kernel_size = {3, 3},
-//                       .updatable = true},
-//           ReLU{.name = "relu1", .input = "outConv1", .output = "outRelu1"},
+//           {"conv1", "image", "outConv1", Convolution{.output_channels = 32}, kUpdatable},
+//           {"relu1", "outConv1", "outRelu1", ReLU()},
 //           ...
-//           Softmax{.name = "softmax", .input = "outHidden2", .output = "output"},
+//           {"softmax", "outHidden2", "output", Softmax{}},
 //       })
 //       .build();
 //
@@ -32,11 +31,14 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "edgetrain/layers.h"
 
 namespace edgetrain {
 
@@ -90,69 +92,90 @@ struct Metadata {
   std::string predicted_probabilities_name;  // classifiers: the probabilities output
 };
 
+// ---- Shapes -------------------------------------------------------------------------------------
+// A per-sample tensor shape of rank 1 to 5 (the batch is never part of it), e.g. {1, 28, 28}
+// (C, H, W) or {10}.
+class Shape {
+ public:
+  static constexpr int kMaxRank = 5;
+  Shape() = default;
+  Shape(std::initializer_list<int> dimensions);
+  explicit Shape(const std::vector<int64_t>& dimensions);  // throws Error beyond rank 5 or int range
+
+  int rank() const { return rank_; }
+  int operator[](int axis) const { return dims_[size_t(axis)]; }
+  int& operator[](int axis) { return dims_[size_t(axis)]; }
+  int back() const { return dims_[size_t(rank_ - 1)]; }
+  int64_t count() const;  // values in one sample
+  std::vector<int64_t> dims() const;
+  bool operator==(const Shape& other) const;
+  std::string text() const;  // "[1, 28, 28]"
+
+ private:
+  std::array<int, kMaxRank> dims_{};
+  int rank_ = 0;
+};
+
 // ---- Layers -------------------------------------------------------------------------------------
-enum class Padding { kValid, kSame };
-enum class PoolingType { kMax, kAverage };
-enum class ActivationType { kReLU, kSigmoid, kTanh, kLinear };
-enum class FlattenOrder { kChannelFirst, kChannelLast };
-
-struct ConvolutionParams {
-  int output_channels = 0;
-  int kernel_channels = 0;  // input channels / groups
-  int groups = 1;
-  std::array<int, 2> kernel_size{3, 3};  // (height, width)
-  std::array<int, 2> stride{1, 1};
-  std::array<int, 2> dilation{1, 1};
-  Padding padding = Padding::kValid;
-  bool has_bias = true;
-};
-struct PoolingParams {
-  PoolingType type = PoolingType::kMax;
-  std::array<int, 2> kernel_size{2, 2};
-  std::array<int, 2> stride{2, 2};
-  Padding padding = Padding::kValid;
-  bool global = false;  // one output per channel over the whole plane
-  bool average_excludes_padding = true;
-};
-struct ActivationParams {
-  ActivationType type = ActivationType::kReLU;
-  float alpha = 1.0f, beta = 0.0f;  // linear: y = alpha * x + beta
-};
-struct FlattenParams {
-  FlattenOrder order = FlattenOrder::kChannelFirst;
-};
-struct InnerProductParams {
-  int input_channels = 0;
-  int output_channels = 0;
-  bool has_bias = true;
-};
-struct SoftmaxParams {};
-
-using LayerParams = std::variant<ConvolutionParams, PoolingParams, ActivationParams, FlattenParams,
-                                 InnerProductParams, SoftmaxParams>;
-
 // A span of the model's parameter block.
 struct ParameterSlice {
   size_t offset = 0;
   size_t size = 0;
 };
 
+// What a parameter tensor is for: trained when its layer is updatable, or state that training
+// updates itself (batch norm's running mean and variance), or fixed.
+enum class ParameterRole { kTrainable, kState, kConstant };
+
+// One named tensor of a layer ("weights", "bias", "gamma", "mean", ...), as Core ML stores it.
+struct LayerParameter {
+  std::string name;
+  std::vector<int64_t> shape;  // e.g. convolution weights (out, in / groups, kh, kw)
+  ParameterSlice slice;        // its values in Model::parameters
+  ParameterRole role = ParameterRole::kTrainable;
+  // The file's own isUpdatable flag of these weights (Core ML's WeightParams), kept only when a
+  // file sets it apart from its layer's; unset, it follows the layer.
+  std::optional<bool> file_updatable;
+};
+
+// Blob names a layer reads or writes: one name, or a braced list of them.
+struct BlobNames : std::vector<std::string> {
+  BlobNames() = default;
+  BlobNames(const char* name) : std::vector<std::string>{name} {}
+  BlobNames(std::string name) : std::vector<std::string>{std::move(name)} {}
+  BlobNames(std::initializer_list<std::string> names) : std::vector<std::string>(names) {}
+  BlobNames(std::vector<std::string> names) : std::vector<std::string>(std::move(names)) {}
+};
+
+inline constexpr bool kUpdatable = true;
+
 struct Layer {
+  Layer() = default;
+  // {"conv1", "image", "outConv1", Convolution{.output_channels = 32}, kUpdatable}
+  Layer(std::string name, BlobNames inputs, BlobNames outputs, LayerParams params,
+        bool updatable = false)
+      : name(std::move(name)),
+        inputs(std::move(inputs)),
+        outputs(std::move(outputs)),
+        params(std::move(params)),
+        updatable(updatable) {}
+
   std::string name;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
-  bool updatable = false;
   LayerParams params;
-  ParameterSlice weight;  // conv: (OC, IC/groups, KH, KW); inner product: (O, I)
-  ParameterSlice bias;    // (OC) or (O); size 0 when the layer has none
+  // Its trainable parameters are updated by training (Core ML: convolution and inner product).
+  bool updatable = false;
+  // Laid out by ModelBuilder::build() or the file reader, in the kind's order.
+  std::vector<LayerParameter> parameters;
   // Read from a file whose weights were quantised or half precision (they are widened to float32
   // here); Core ML cannot update such a layer.
   bool quantized = false;
-  // The file's own isUpdatable flags of the weights and the bias (Core ML's WeightParams), kept
-  // only when a file sets them apart from `updatable`; unset, they follow `updatable`.
-  std::optional<bool> weights_updatable, bias_updatable;
-  bool weights_marked_updatable() const { return weights_updatable.value_or(updatable); }
-  bool bias_marked_updatable() const { return bias_updatable.value_or(updatable); }
+
+  const LayerParameter* parameter(const std::string& parameter_name) const;  // null if absent
+  bool marked_updatable(const LayerParameter& parameter) const {
+    return parameter.file_updatable.value_or(updatable);
+  }
 };
 
 // "convolution", "pooling", ... : the Core ML layer-type name, for messages.
@@ -166,10 +189,12 @@ struct DoubleParameter {
   std::optional<std::array<double, 2>> range;  // allowed [min, max]
   bool present = true;
 };
+// Both parameter kinds list their fields in the same order: default, range, then (integers only)
+// a set of allowed values, so {64, {{1, 1024}}} is a range for either.
 struct Int64Parameter {
   int64_t default_value = 0;
-  std::vector<int64_t> set;                     // allowed values, or
-  std::optional<std::array<int64_t, 2>> range;  // allowed [min, max]
+  std::optional<std::array<int64_t, 2>> range;  // allowed [min, max], or
+  std::vector<int64_t> set;                     // allowed values
   bool present = true;
 };
 
@@ -184,23 +209,25 @@ struct Loss {
 
 struct Sgd {
   DoubleParameter learning_rate{0.01, std::array<double, 2>{0.0, 1.0}};
-  Int64Parameter mini_batch_size{32, {}, std::array<int64_t, 2>{1, 4096}};
+  Int64Parameter mini_batch_size{32, std::array<int64_t, 2>{1, 4096}};
   DoubleParameter momentum{0.0, std::array<double, 2>{0.0, 1.0}};
 };
 struct Adam {
   DoubleParameter learning_rate{0.001, std::array<double, 2>{0.0, 1.0}};
-  Int64Parameter mini_batch_size{128, {}, std::array<int64_t, 2>{1, 4096}};
+  Int64Parameter mini_batch_size{128, std::array<int64_t, 2>{1, 4096}};
   DoubleParameter beta1{0.9, std::array<double, 2>{0.0, 1.0}};
   DoubleParameter beta2{0.999, std::array<double, 2>{0.0, 1.0}};
   DoubleParameter eps{1e-8, std::array<double, 2>{0.0, 1.0}};
 };
 
 using Optimizer = std::variant<Sgd, Adam>;
+// Which of the two, where only the choice matters (resolved settings, make_updatable).
+enum class OptimizerKind { kSgd, kAdam };
 
 struct UpdateParameters {
   std::vector<Loss> losses;
   Optimizer optimizer = Adam{};
-  Int64Parameter epochs{10, {}, std::array<int64_t, 2>{1, 1000}};
+  Int64Parameter epochs{10, std::array<int64_t, 2>{1, 1000}};
   bool shuffle = true;
   std::optional<Int64Parameter> seed;
 };
@@ -218,80 +245,38 @@ struct Model {
   std::vector<Feature> inputs;
   std::vector<Feature> outputs;
   std::vector<Feature> training_inputs;
-  std::vector<Layer> layers;
+  std::vector<Layer> layers;  // in an order where each reads only inputs and earlier layers' outputs
   std::optional<UpdateParameters> update;  // present ⇔ the model is updatable
-  std::vector<float> parameters;           // every layer's weights and biases, one block
+  // Core ML's arrayInputShapeMapping: false (RANK5_ARRAY_MAPPING, the default) gives a multi-array
+  // input of shape [C] to the layers as (C, 1, 1); true (EXACT_ARRAY_MAPPING) keeps its rank, and
+  // inner product then contracts only its last dimension.
+  bool exact_array_mapping = false;
+  bool rank4_image_mapping = false;  // Core ML's imageInputShapeMapping, kept for writing back
+  std::vector<float> parameters;     // every layer's parameter tensors, one block
 
   float* data(const ParameterSlice& slice) { return parameters.data() + slice.offset; }
   const float* data(const ParameterSlice& slice) const { return parameters.data() + slice.offset; }
+  float* data(const LayerParameter& parameter) { return data(parameter.slice); }
+  const float* data(const LayerParameter& parameter) const { return data(parameter.slice); }
   size_t parameter_count() const { return parameters.size(); }
   const Layer& layer(const std::string& name) const;  // throws Error naming the missing layer
 };
 
-// Per-sample shapes of every blob (inputs and layer outputs), rank 3 (C, H, W); a feature of shape
-// {n} is (n, 1, 1). Throws Error on any inconsistency, naming the layer, its index and both shapes.
-using BlobShapes = std::map<std::string, std::array<int, 3>>;
+// Per-sample shapes of every blob (inputs and layer outputs). Under the default (rank-5) mapping a
+// multi-array input of shape {n} is (n, 1, 1) and an image (C, H, W). Throws Error on any
+// inconsistency, naming the layer, its index and both shapes.
+using BlobShapes = std::map<std::string, Shape>;
 BlobShapes infer_shapes(const Model& model);
 
 // Checks the whole model (shapes, names, losses, update parameters, parameter block size).
 void validate(const Model& model);
 
 enum class Initializer { kHeUniform, kGlorotUniform };
-// Fills every weight with a seeded uniform draw and every bias with zero.
+// Fills every weight with a seeded uniform draw (fan-in and fan-out as the layer kind defines them)
+// and every other parameter with its kind's neutral value (biases 0, batch-norm scale 1, ...).
 void initialize_parameters(Model& model, uint64_t seed, Initializer initializer);
 
-// ---- The builder: declarative descriptions of each layer kind -----------------------------------
-struct Convolution {
-  std::string name, input, output;
-  int output_channels = 0;
-  int kernel_channels = 0;
-  int groups = 1;
-  std::array<int, 2> kernel_size{3, 3};
-  std::array<int, 2> stride{1, 1};
-  std::array<int, 2> dilation{1, 1};
-  Padding padding = Padding::kValid;
-  bool has_bias = true;
-  bool updatable = false;
-};
-struct Pooling {
-  std::string name, input, output;
-  PoolingType type = PoolingType::kMax;
-  std::array<int, 2> kernel_size{2, 2};
-  std::array<int, 2> stride{2, 2};
-  Padding padding = Padding::kValid;
-  bool global = false;
-  bool average_excludes_padding = true;
-};
-struct ReLU {
-  std::string name, input, output;
-};
-struct Sigmoid {
-  std::string name, input, output;
-};
-struct Tanh {
-  std::string name, input, output;
-};
-struct Linear {
-  std::string name, input, output;
-  float alpha = 1.0f, beta = 0.0f;
-};
-struct Flatten {
-  std::string name, input, output;
-  FlattenOrder order = FlattenOrder::kChannelFirst;
-};
-struct InnerProduct {
-  std::string name, input, output;
-  int input_channels = 0;
-  int output_channels = 0;
-  bool has_bias = true;
-  bool updatable = false;
-};
-struct Softmax {
-  std::string name, input, output;
-};
-using LayerDescription =
-    std::variant<Convolution, Pooling, ReLU, Sigmoid, Tanh, Linear, Flatten, InnerProduct, Softmax>;
-
+// ---- The builder --------------------------------------------------------------------------------
 struct CategoricalCrossEntropy {
   std::string name, input, target;
 };
@@ -314,9 +299,13 @@ class ModelBuilder {
   ModelBuilder& epochs(Int64Parameter epochs);
   ModelBuilder& shuffle(bool shuffle);
   ModelBuilder& seed(Int64Parameter seed);
-  // Adds one layer (the programmatic API), or many in order.
-  ModelBuilder& add(const LayerDescription& layer);
-  ModelBuilder& layers(std::initializer_list<LayerDescription> layers);
+  // Adds one layer (the programmatic API), or many in order:
+  //   .layers({{"conv1", "image", "outConv1", Convolution{.output_channels = 32}, kUpdatable},
+  //            {"relu1", "outConv1", "outRelu1", ReLU()}})
+  // What the inputs' shapes determine (a convolution's kernel channels, an inner product's input
+  // channels) may be left 0: build() fills it in.
+  ModelBuilder& add(Layer layer);
+  ModelBuilder& layers(std::initializer_list<Layer> layers);
   // Initialisation used by build().
   ModelBuilder& initializer(Initializer initializer, uint64_t seed = 42);
 
@@ -325,7 +314,6 @@ class ModelBuilder {
 
  private:
   Model model_;
-  bool has_update_ = false;
   Initializer initializer_ = Initializer::kHeUniform;
   uint64_t initializer_seed_ = 42;
 };

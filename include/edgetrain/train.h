@@ -30,7 +30,9 @@ struct UpdateConfig {
   std::optional<double> beta1, beta2, eps;  // Adam only
   std::optional<bool> shuffle;
   std::optional<uint64_t> seed;  // shuffling order; default: the model's seed, else 0
-  int threads = 0;               // 0: every core
+  // 0: every core. More than the hardware runs at once is capped to that (ResolvedUpdate::threads
+  // says what a run uses); results are bit-identical for the same seed and *effective* count.
+  int threads = 0;
   // Crash-safe checkpoints: weights, optimizer state, RNG and position, written atomically after
   // every N mini-batches and/or every S seconds, and when the run ends or is cancelled.
   std::string checkpoint_path;
@@ -48,22 +50,29 @@ struct UpdateConfig {
 // The hyper-parameters a run actually uses, after defaults and overrides.
 struct ResolvedUpdate {
   int64_t epochs = 0;
+  // The mini-batch size used: the requested one (the model's default or the override), clamped to
+  // the number of samples when they are known, since a mini-batch never holds more.
   int64_t batch_size = 0;
+  int64_t requested_batch_size = 0;
   double learning_rate = 0;
   double momentum = 0;
   double beta1 = 0, beta2 = 0, eps = 0;
-  bool adam = true;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
   bool shuffle = true;
   uint64_t seed = 0;
-  int threads = 1;
+  int threads = 1;            // the threads used: never more than the hardware runs at once
+  int requested_threads = 0;  // UpdateConfig::threads (0: every core)
 };
-// Throws Error naming the override and the allowed values when the model does not allow it.
-ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config);
+// Throws Error naming the override and the allowed values when the model does not allow it, or a
+// value that no model allows ("epochs must be at least 1, got 0"). `samples`, when known (not 0),
+// clamps the mini-batch size.
+ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, size_t samples = 0);
 
 struct TrainingBegan {
-  ResolvedUpdate settings;
+  ResolvedUpdate settings;  // as used: mini-batch size clamped, threads capped
   size_t samples = 0;
   int64_t batches_per_epoch = 0;
+  double memory_bytes = 0;  // what the run's buffers take (checked to fit before allocating)
 };
 struct BatchEnd {
   int64_t epoch = 0;  // from 0
@@ -72,6 +81,7 @@ struct BatchEnd {
   double loss = 0;          // this mini-batch's mean loss
   size_t samples_done = 0;  // since training began
   double elapsed_seconds = 0;
+  double accuracy = 0;  // this mini-batch's training accuracy (cross-entropy models)
 };
 struct EpochEnd {
   int64_t epoch = 0;  // from 0
@@ -98,11 +108,16 @@ struct UpdateHandlers {
 
 class UpdateTask {
  public:
-  // The model is updated in place; it and the data must outlive the task.
+  // The model is updated in place; it and the data must outlive the task (a temporary cannot be
+  // bound: the overloads below are deleted).
   UpdateTask(Model& model, const BatchProvider& data, UpdateConfig config = {});
+  UpdateTask(Model&&, const BatchProvider&, UpdateConfig = {}) = delete;
+  UpdateTask(Model&, const BatchProvider&&, UpdateConfig = {}) = delete;
+  UpdateTask(Model&&, const BatchProvider&&, UpdateConfig = {}) = delete;
 
   UpdateHandlers handlers;
-  // Runs to completion or cancellation. Throws Error on bad settings or data.
+  // Runs to completion or cancellation. Throws Error on bad settings or data, and, before
+  // allocating anything, when the run's buffers cannot fit in memory (naming the bytes needed).
   TrainingResult run();
   // Stops after the current mini-batch (callable from a handler or another thread). The model keeps
   // the updates made so far.

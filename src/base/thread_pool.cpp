@@ -1,23 +1,40 @@
 #include "base/thread_pool.h"
 
 #include <algorithm>
+#include <string>
+#include <system_error>
 
 #include "base/denormals.h"
+#include "edgetrain/error.h"
 
 namespace edgetrain {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (const std::system_error& e) {
+    // Out of threads or of memory for their stacks: stop the ones started (the destructor does
+    // not run for a constructor that throws) and say so.
+    const size_t started = workers_.size() + 1;
+    stop_workers();
+    throw Error(std::string("cannot start thread ") + std::to_string(started + 1) + " of " +
+                std::to_string(threads) + ": " + e.what() + " (try fewer threads)");
+  }
 }
 
 ThreadPool::~ThreadPool() {
+  stop_workers();
+}
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   start_.notify_all();
   for (auto& worker : workers_) worker.join();
+  workers_.clear();
 }
 
 void ThreadPool::record_exception() {

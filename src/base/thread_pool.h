@@ -15,7 +15,8 @@ namespace edgetrain {
 
 class ThreadPool {
  public:
-  // threads <= 0 means every core the machine reports.
+  // threads <= 0 means every core the machine reports. Throws Error (having stopped the threads
+  // it started) when the system cannot start them all.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -30,6 +31,7 @@ class ThreadPool {
 
  private:
   void worker_loop(int index);
+  void stop_workers();
   void record_exception();
 
   std::vector<std::thread> workers_;

@@ -55,6 +55,7 @@ struct PredictOptions {
   size_t top = 3;
   size_t limit = 0;  // at most this many predictions per input file (0: all)
   bool json = false;
+  bool digit = false;  // PNG drawings of digits of any size, made MNIST-like (edgetrain/image.h)
 };
 int run_predict(const PredictOptions& options);
 
@@ -96,5 +97,19 @@ struct ConvertOptions {
   std::string output;
 };
 int run_convert(const ConvertOptions& options);
+
+// ---- edgetrain serve: the web app (src/web/serve_command.cpp, library edgetrain_web) ----------
+struct ServeOptions {
+  std::string model;  // default: data/lenet.mlmodel when it exists, else the untrained LeNet
+  DataRequest data;
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (the address is printed)
+  std::string samples_dir = "data/samples";
+  std::string token;      // required on every API call; made up for a non-loopback host
+  size_t limit = 0;       // train on the first N images (0: all)
+  size_t test_limit = 0;  // measure on the first N test images (0: all)
+  int threads = 0;        // training threads (0: every core)
+};
+int run_serve(const ServeOptions& options);
 
 }  // namespace edgetrain::cli

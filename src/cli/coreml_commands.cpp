@@ -52,8 +52,8 @@ int run_make_updatable(const MakeUpdatableCommand& options) {
   if (options.optimizer != "adam" && options.optimizer != "sgd") {
     throw Error("--optimizer is adam or sgd, not '" + options.optimizer + "'");
   }
-  settings.sgd = options.optimizer == "sgd";
-  if (!settings.sgd && options.momentum != 0) {
+  settings.optimizer = options.optimizer == "sgd" ? OptimizerKind::kSgd : OptimizerKind::kAdam;
+  if (settings.optimizer == OptimizerKind::kAdam && options.momentum != 0) {
     throw Error("--momentum applies to --optimizer sgd");
   }
   settings.learning_rate = options.learning_rate;
@@ -77,7 +77,7 @@ int run_make_updatable(const MakeUpdatableCommand& options) {
       "against training input '%s'; %s, learning rate %g, batch %lld, %lld epochs\n",
       options.output.c_str(), updatable.metadata.specification_version, layers.c_str(),
       loss_type_text(loss.type), loss.input.c_str(), loss.target.c_str(),
-      settings.sgd ? "SGD" : "Adam", settings.learning_rate, (long long)settings.batch_size,
+      settings.optimizer == OptimizerKind::kSgd ? "SGD" : "Adam", settings.learning_rate, (long long)settings.batch_size,
       (long long)settings.epochs);
   for (const std::string& warning : validate_coreml(updatable).warnings) {
     std::printf("warning: %s\n", warning.c_str());

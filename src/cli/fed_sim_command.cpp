@@ -36,7 +36,8 @@ int run_fed_sim(const FedSimOptions& options) {
   if (!options.history.empty()) std::filesystem::create_directories(options.history);
   Model model = simulation_model(options);
   if (options.rounds == 0) {  // the initial global model, e.g. for fed-server and fed-client
-    if (options.output.empty()) throw Error("--rounds 0 writes the initial model: give --output FILE");
+    if (options.output.empty())
+      throw Error("--rounds 0 writes the initial model: give --output FILE");
     save_model(model, options.output);
     std::printf("wrote the initial %s model to %s\n",
                 options.model.empty() ? options.preset.c_str() : options.model.c_str(),
@@ -71,7 +72,8 @@ int run_fed_sim(const FedSimOptions& options) {
       "%s lr %g%s, seed %llu\n",
       model_name.c_str(), settings.clients, fed::to_string(settings.partition).c_str(),
       data.train.count(), data.name.c_str(), settings.fraction, (long long)resolved.epochs,
-      (long long)resolved.batch_size, resolved.adam ? "Adam" : "SGD", resolved.learning_rate,
+      (long long)resolved.batch_size, resolved.optimizer == OptimizerKind::kAdam ? "Adam" : "SGD",
+      resolved.learning_rate,
       options.proximal_mu > 0 ? (", mu " + std::to_string(options.proximal_mu)).c_str() : "",
       (unsigned long long)options.seed);
   std::fflush(stdout);

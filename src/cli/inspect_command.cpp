@@ -65,10 +65,13 @@ std::vector<LayerRow> layer_rows(const Model& model) {
   std::vector<LayerRow> rows;
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const Layer& layer = model.layers[i];
-    const std::string output = layer.outputs.empty() ? "" : layer.outputs[0];
-    auto shape = shapes.find(output);
-    rows.push_back({std::to_string(i), layer.name, layer_text(layer), output,
-                    shape == shapes.end() ? "?" : shape_string(shape->second),
+    std::string output, shape;
+    for (const std::string& name : layer.outputs) {
+      auto found = shapes.find(name);
+      output += (output.empty() ? "" : ", ") + name;
+      shape += (shape.empty() ? "" : ", ") + (found == shapes.end() ? "?" : found->second.text());
+    }
+    rows.push_back({std::to_string(i), layer.name, layer_text(layer), output, shape,
                     std::to_string(layer_parameter_count(layer)), layer.updatable ? "yes" : ""});
   }
   return rows;

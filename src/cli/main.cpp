@@ -4,13 +4,15 @@
 
 #include "cli/commands.h"
 #include "cli/fed_commands.h"
+#include "cli/option_checks.h"
 #include "edgetrain/error.h"
+#include "edgetrain/version.h"
 
 int main(int argc, char** argv) {
   using namespace edgetrain::cli;
   CLI::App app{"edgetrain: train and run small neural networks on the CPU"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "edgetrain 0.1.0");
+  app.set_version_flag("--version", std::string("edgetrain ") + edgetrain::version());
 
   auto add_data_options = [](CLI::App* command, DataRequest& data) {
     command->add_option("--dataset", data.dataset,
@@ -30,15 +32,15 @@ int main(int argc, char** argv) {
   train_command->add_flag("--classifier", train.classifier,
                           "make the LeNet a neuralNetworkClassifier with class labels 0-9");
   CLI::Option* epochs = train_command->add_option("--epochs", train.epochs, "epochs (default 10)")
-                            ->check(CLI::PositiveNumber);
+                            ->check(whole_number_at_least(1));
   CLI::Option* batch_size =
       train_command->add_option("--batch-size", train.batch_size, "mini-batch size (default 128)")
-          ->check(CLI::PositiveNumber);
+          ->check(whole_number_at_least(1));
   CLI::Option* learning_rate =
       train_command
           ->add_option("--learning-rate", train.learning_rate,
                        "learning rate (default 1e-3; the Swift seed declares 1e-4)")
-          ->check(CLI::PositiveNumber);
+          ->check(positive_number());
   CLI::Option* seed =
       train_command->add_option("--seed", train.seed, "seed of the initial weights and shuffling");
   train_command
@@ -46,9 +48,13 @@ int main(int argc, char** argv) {
           "--init", [&train](const std::string& init) { train.glorot = init == "glorot"; },
           "initial LeNet weights: glorot (Glorot-uniform, as Keras; default) or he (He-uniform)")
       ->check(CLI::IsMember({"he", "glorot"}));
-  train_command->add_option("--threads", train.threads, "threads (default: every core)")
-      ->check(CLI::NonNegativeNumber);
-  train_command->add_option("--limit", train.limit, "train on the first N images only");
+  train_command
+      ->add_option("--threads", train.threads,
+                   "threads (default: every core; more than the hardware runs at once are capped "
+                   "to that, with a note)")
+      ->check(whole_number_at_least(0, std::numeric_limits<int>::max()));
+  train_command->add_option("--limit", train.limit, "train on the first N images only")
+      ->check(whole_number_at_least(0));
   train_command->add_option(
       "--output,-o", train.output,
       "save the trained model to FILE (.mlmodel, or .json for its text form)");
@@ -73,7 +79,7 @@ int main(int argc, char** argv) {
       ->required();
   add_data_options(evaluate_command, evaluate.data);
   evaluate_command->add_option("--threads", evaluate.threads, "threads (default: every core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0, std::numeric_limits<int>::max()));
   evaluate_command->add_flag("--json", evaluate.json, "print one JSON line of results");
 
   PredictOptions predict;
@@ -83,9 +89,13 @@ int main(int argc, char** argv) {
   predict_command->add_option("inputs", predict.inputs, "PNG images, CSV files or IDX image files")
       ->required();
   predict_command->add_option("--top", predict.top, "classes to show per input (default 3)")
-      ->check(CLI::PositiveNumber);
-  predict_command->add_option("--limit", predict.limit, "at most N predictions per input file");
+      ->check(whole_number_at_least(1));
+  predict_command->add_option("--limit", predict.limit, "at most N predictions per input file")
+      ->check(whole_number_at_least(0));
   predict_command->add_flag("--json", predict.json, "one JSON object per prediction");
+  predict_command->add_flag("--digit", predict.digit,
+                            "PNG drawings of a digit, any size: cropped, scaled into 20x20 and "
+                            "centred by mass in 28x28, as MNIST was made (and as `serve` does)");
 
   FetchDataOptions fetch;
   CLI::App* fetch_command = app.add_subcommand("fetch-data", "download a data set (mnist)");
@@ -124,14 +134,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "sgd"}));
   updatable_command
       ->add_option("--learning-rate", updatable.learning_rate, "default learning rate (1e-3)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   updatable_command
       ->add_option("--batch-size", updatable.batch_size, "default mini-batch size (32)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   updatable_command->add_option("--epochs", updatable.epochs, "default epochs (10)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   updatable_command->add_option("--momentum", updatable.momentum, "SGD momentum (0)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(fraction_below_one());
   updatable_command->add_option("--target", updatable.target,
                                 "name of the target training input (default: the class label of a "
                                 "classifier, else <loss input>_true)");
@@ -144,7 +154,31 @@ int main(int argc, char** argv) {
   convert_command->add_option("input", convert.input, ".mlmodel or .json file")->required();
   convert_command->add_option("output", convert.output, ".json or .mlmodel file")->required();
 
-  FedCommandLine federated(app);  // fed-client, fed-server, fed-sim (cli/fed_cli.cpp)
+  // ---- edgetrain serve (the web app; src/web/) ----
+  ServeOptions serve;
+  CLI::App* serve_command = app.add_subcommand(
+      "serve", "a local web app: draw digits, watch training live, personalise the model");
+  serve_command->add_option("--model", serve.model,
+                            "model file to start from (default: data/lenet.mlmodel if it "
+                            "exists, else the untrained LeNet)");
+  add_data_options(serve_command, serve.data);
+  serve_command->add_option("--host", serve.host, "address to listen on (default 127.0.0.1)");
+  serve_command->add_option("--port", serve.port, "port (default 8080; 0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  serve_command->add_option("--samples-dir", serve.samples_dir,
+                            "where personal samples go, as <label>/<name>.png (default "
+                            "data/samples)");
+  serve_command->add_option("--token", serve.token,
+                            "token every API call must carry (made up when the host is not "
+                            "loopback)");
+  serve_command->add_option("--limit", serve.limit, "train on the first N images only");
+  serve_command->add_option("--test-limit", serve.test_limit,
+                            "measure test accuracy on the first N test images only");
+  serve_command->add_option("--threads", serve.threads, "training threads (default: every core)")
+      ->check(CLI::NonNegativeNumber);
+
+  // ---- federated learning (issue #13): fed-client, fed-server, fed-sim (cli/fed_cli.cpp) ----
+  FedCommandLine federated(app);
 
   try {
     app.parse(argc, argv);
@@ -171,6 +205,7 @@ int main(int argc, char** argv) {
     if (inspect_command->parsed()) return run_inspect(inspect);
     if (updatable_command->parsed()) return run_make_updatable(updatable);
     if (convert_command->parsed()) return run_convert(convert);
+    if (serve_command->parsed()) return run_serve(serve);
     if (const std::optional<int> code = federated.run()) return *code;
   } catch (const edgetrain::Error& e) {
     std::fflush(stdout);

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "nn/layer_kind.h"
 #include "nn/shapes.h"
 
 namespace edgetrain::cli {
@@ -13,9 +14,6 @@ std::string number(double value) {
   return text.str();
 }
 
-std::string pair_text(const std::array<int, 2>& values, const char* separator = "x") {
-  return std::to_string(values[0]) + separator + std::to_string(values[1]);
-}
 
 
 }  // namespace
@@ -41,47 +39,16 @@ std::string feature_type_text(const Feature& feature) {
 }
 
 std::string layer_text(const Layer& layer) {
-  std::string text = layer_type_name(layer);
-  if (auto* conv = std::get_if<ConvolutionParams>(&layer.params)) {
-    text += " " + std::to_string(conv->output_channels) + "@" + pair_text(conv->kernel_size) +
-            " stride " + pair_text(conv->stride) +
-            (conv->padding == Padding::kSame ? " same" : " valid");
-    if (conv->groups != 1) text += " groups " + std::to_string(conv->groups);
-    if (conv->dilation != std::array<int, 2>{1, 1})
-      text += " dilation " + pair_text(conv->dilation);
-  } else if (auto* pool = std::get_if<PoolingParams>(&layer.params)) {
-    text += pool->type == PoolingType::kMax ? " max" : " average";
-    text += pool->global
-                ? " global"
-                : " " + pair_text(pool->kernel_size) + " stride " + pair_text(pool->stride) +
-                      (pool->padding == Padding::kSame ? " same" : " valid");
-  } else if (auto* activation = std::get_if<ActivationParams>(&layer.params)) {
-    switch (activation->type) {
-      case ActivationType::kReLU:
-        text += " ReLU";
-        break;
-      case ActivationType::kSigmoid:
-        text += " sigmoid";
-        break;
-      case ActivationType::kTanh:
-        text += " tanh";
-        break;
-      case ActivationType::kLinear:
-        text += " linear " + number(activation->alpha) + "x+" + number(activation->beta);
-        break;
-    }
-  } else if (auto* flatten = std::get_if<FlattenParams>(&layer.params)) {
-    text += flatten->order == FlattenOrder::kChannelFirst ? " channel-first" : " channel-last";
-  } else if (auto* dense = std::get_if<InnerProductParams>(&layer.params)) {
-    text +=
-        " " + std::to_string(dense->input_channels) + "->" + std::to_string(dense->output_channels);
-  }
+  const LayerKind& kind = layer_kind(layer);
+  std::string text = std::string(kind.name()) + " " + kind.describe(layer);
   if (layer.quantized) text += " (quantized)";
   return text;
 }
 
 size_t layer_parameter_count(const Layer& layer) {
-  return layer.weight.size + layer.bias.size;
+  size_t count = 0;
+  for (const LayerParameter& parameter : layer.parameters) count += parameter.slice.size;
+  return count;
 }
 
 std::string parameter_text(const DoubleParameter& parameter) {

@@ -11,7 +11,7 @@ namespace edgetrain::cli {
 
 // "image 28x28 GRAYSCALE", "multiArray FLOAT32 [1, 28, 28]", "Int64", "dictionary Int64 -> Double".
 std::string feature_type_text(const Feature& feature);
-// "convolution 32@3x3 stride 1x1 valid", "pooling max 2x2 stride 2x2", "activation ReLU", ...
+// "convolution 32 filters 3x3, stride 1x1, valid", "pooling max 2x2, stride 2x2", ...
 std::string layer_text(const Layer& layer);
 size_t layer_parameter_count(const Layer& layer);
 // "0.001 in [0, 1]", "128 of {64, 128}", "missing".

@@ -1,32 +1,47 @@
 // `edgetrain evaluate`, `predict` (PNG images, CSV and IDX files) and `fetch-data`.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/fetch.h"
 #include "cli/model_text.h"
+#include "cli/option_checks.h"
 #include "cli/png_input.h"
 #include "cli/progress.h"
-#include "cli/fetch.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"
+#include "nn/shapes.h"
 
 namespace edgetrain::cli {
 
 int run_evaluate(const EvaluateOptions& options) {
   const Model model = load_model(options.model);
   LoadedData data = load_data(options.data, /*need_train=*/false);
+  note_capped_threads(options.threads);
   const Evaluation result = evaluate(model, data.test, options.threads);
+  const bool classification = result.kind == OutputKind::kClassification;
   if (options.json) {
-    std::printf("%s\n", nlohmann::json({{"model", options.model},
-                                        {"dataset", data.name},
-                                        {"test_accuracy", result.accuracy},
-                                        {"test_loss", result.loss},
-                                        {"samples", result.samples},
-                                        {"confusion", result.confusion}})
-                            .dump()
-                            .c_str());
+    nlohmann::json line = {{"model", options.model},
+                           {"dataset", data.name},
+                           {"test_loss", result.loss},
+                           {"samples", result.samples}};
+    if (classification) {
+      line["test_accuracy"] = result.accuracy;
+      line["confusion"] = result.confusion;
+    } else {
+      line["mse"] = result.mse;
+      line["mae"] = result.mae;
+      line["r2"] = result.r2;
+    }
+    std::printf("%s\n", line.dump().c_str());
+    return 0;
+  }
+  if (!classification) {
+    std::printf("%s on %s (%zu samples): MSE %.6g  MAE %.6g  R2 %.4f\n", options.model.c_str(),
+                data.name.c_str(), result.samples, result.mse, result.mae, result.r2);
     return 0;
   }
   std::printf("%s on %s (%zu samples): accuracy %.4f  loss %.4f\n", options.model.c_str(),
@@ -67,24 +82,70 @@ nlohmann::json label_json(const Model& model, size_t k) {
                                               : nlohmann::json(k);
 }
 
+// How predict --json names an output's type.
+const char* output_type_text(FeatureType type) {
+  switch (type) {
+    case FeatureType::kInt64:
+    case FeatureType::kString: return "classLabel";
+    case FeatureType::kDictionary: return "probabilities";
+    case FeatureType::kImage: return "image";
+    default: return "multiArray";
+  }
+}
+
 }  // namespace
 
 int run_predict(const PredictOptions& options) {
   const Model model = load_model(options.model);
   Predictor predictor(model);
   // One prediction: printed as text or as one JSON line. `expected` < 0: no label known.
+  const bool classification = predictor.kind() == OutputKind::kClassification;
   auto report = [&](const std::string& name, const float* features, int expected) {
     const Prediction prediction = predictor.predict(features);
-    const size_t k = size_t(prediction.label);
     if (options.json) {
-      nlohmann::json line = {{"input", name},
-                             {"label", label_json(model, k)},
-                             {"probabilities", prediction.probabilities}};
-      if (model.kind == ModelKind::kClassifier) line["class_index"] = k;
+      // Every output by its model name and type; a classification also gets its label and
+      // probabilities at the top level.
+      nlohmann::json outputs = nlohmann::json::object();
+      for (const OutputValue& output : prediction.outputs) {
+        nlohmann::json item = {{"type", output_type_text(output.type)}};
+        if (output.type == FeatureType::kInt64 || output.type == FeatureType::kString) {
+          item["value"] = label_json(model, size_t(prediction.label));
+        } else if (output.type == FeatureType::kDictionary) {
+          nlohmann::json probabilities = nlohmann::json::object();
+          for (size_t k = 0; k < output.values.size(); ++k) {
+            probabilities[class_label_text(model, k)] = output.values[k];
+          }
+          item["value"] = probabilities;
+        } else {
+          item["shape"] = output.shape;
+          item["values"] = output.values;
+        }
+        outputs[output.name] = item;
+      }
+      nlohmann::json line = {{"input", name}};
+      if (classification) {
+        const size_t k = size_t(prediction.label);
+        line["label"] = label_json(model, k);
+        line["probabilities"] = prediction.probabilities;
+        if (model.kind == ModelKind::kClassifier) line["class_index"] = k;
+      }
+      line["outputs"] = outputs;
       if (expected >= 0) line["expected"] = expected;
       std::printf("%s\n", line.dump().c_str());
       return;
     }
+    if (!classification) {
+      std::printf("%s:", name.c_str());
+      for (const OutputValue& output : prediction.outputs) {
+        std::printf(" %s %s [", output.name.c_str(), shape_string(output.shape).c_str());
+        const size_t shown = std::min<size_t>(output.values.size(), 8);
+        for (size_t v = 0; v < shown; ++v) std::printf("%s%.6g", v ? ", " : "", output.values[v]);
+        std::printf("%s]", output.values.size() > shown ? ", ..." : "");
+      }
+      std::printf("\n");
+      return;
+    }
+    const size_t k = size_t(prediction.label);
     std::printf("%s: %s", name.c_str(), class_label_text(model, k).c_str());
     if (expected >= 0) std::printf(" (expected %d)", expected);
     std::printf("  ");
@@ -95,7 +156,7 @@ int run_predict(const PredictOptions& options) {
   };
   for (const std::string& input : options.inputs) {
     if (lower_extension(input) == ".png") {
-      const std::vector<float> features = read_png_input(input, model);
+      const std::vector<float> features = read_png_input(input, model, options.digit);
       report(input, features.data(), -1);
       continue;
     }

@@ -4,14 +4,18 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/atomic_file.h"
+#include "base/machine.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/progress.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"
 #include "edgetrain/train.h"
-#include "base/atomic_file.h"
+#include "nn/shapes.h"
+#include "nn/trainable_tensors.h"
 
 namespace edgetrain::cli {
 namespace {
@@ -57,13 +61,16 @@ Setup prepare(const TrainOptions& options) {
   }
   setup.config.resume_from = options.resume;
   if (options.model.empty()) {
-    // The LeNet's update parameters are the flags (or their defaults).
-    setup.model = lenet({.learning_rate = options.learning_rate,
-                         .batch_size = options.batch_size,
-                         .epochs = options.epochs,
-                         .seed = options.seed,
-                         .initializer = options.glorot ? Initializer::kGlorotUniform
-                                                       : Initializer::kHeUniform});
+    // The LeNet's update parameters are the flags (or their defaults). Its learning rate has an
+    // allowed range: checked here, so that the message names the flag.
+    setup.model = lenet(
+        {.batch_size = options.batch_size,
+         .epochs = options.epochs,
+         .seed = options.seed,
+         .initializer = options.glorot ? Initializer::kGlorotUniform : Initializer::kHeUniform});
+    DoubleParameter& learning_rate = std::get<Adam>(setup.model.update->optimizer).learning_rate;
+    check_allowed(learning_rate, options.learning_rate, "--learning-rate");
+    learning_rate.default_value = options.learning_rate;
     setup.name = "LeNet";
     if (options.classifier) {
       ClassLabels digits;
@@ -102,9 +109,7 @@ Setup prepare(const TrainOptions& options) {
 
 size_t updatable_parameters(const Model& model) {
   size_t count = 0;
-  for (const Layer& layer : model.layers) {
-    if (layer.updatable) count += layer.weight.size + layer.bias.size;
-  }
+  for (const TensorView<const float>& tensor : trainable_tensors(model)) count += tensor.size;
   return count;
 }
 
@@ -121,7 +126,15 @@ int run_train(const TrainOptions& options) {
 
   Setup setup = prepare(options);
   Model& model = setup.model;
-  const ResolvedUpdate settings = resolve_update(model, setup.config);
+  const ResolvedUpdate settings = resolve_update(model, setup.config, data.train.count());
+  if (settings.batch_size < settings.requested_batch_size) {
+    std::fprintf(stderr,
+                 "edgetrain: note: a mini-batch of %lld is more than the %zu training images; "
+                 "using mini-batches of %lld (the same training, in less memory)\n",
+                 (long long)settings.requested_batch_size, data.train.count(),
+                 (long long)settings.batch_size);
+  }
+  note_capped_threads(options.threads);
   UpdateTask task(model, data.train, setup.config);
 
   ProgressBar bar(chatty);
@@ -129,10 +142,12 @@ int run_train(const TrainOptions& options) {
     if (!chatty) return;
     std::printf(
         "training %s (%zu parameters, %zu updatable) on %zu %s images: %lld epochs, "
-        "batch %lld, %s lr %g, %d threads\n",
+        "batch %lld, %s lr %g, %d threads, %s of buffers\n",
         setup.name.c_str(), model.parameter_count(), updatable_parameters(model), began.samples,
         data.name.c_str(), (long long)began.settings.epochs, (long long)began.settings.batch_size,
-        began.settings.adam ? "Adam" : "SGD", began.settings.learning_rate, began.settings.threads);
+        began.settings.optimizer == OptimizerKind::kAdam ? "Adam" : "SGD",
+        began.settings.learning_rate, began.settings.threads,
+        byte_text(began.memory_bytes).c_str());
     std::fflush(stdout);
   };
   const uint64_t total_samples = uint64_t(data.train.count()) * uint64_t(settings.epochs);
@@ -161,7 +176,7 @@ int run_train(const TrainOptions& options) {
       {"epochs", result.epochs_completed},
       {"batch_size", settings.batch_size},
       {"learning_rate", settings.learning_rate},
-      {"optimizer", settings.adam ? "adam" : "sgd"},
+      {"optimizer", settings.optimizer == OptimizerKind::kAdam ? "adam" : "sgd"},
       {"threads", settings.threads},
       {"train_samples", data.train.count()},
       {"train_seconds", result.seconds},

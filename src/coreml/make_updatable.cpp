@@ -6,6 +6,7 @@
 
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
+#include "nn/layer_kind.h"
 #include "nn/shapes.h"
 
 namespace edgetrain {
@@ -55,8 +56,7 @@ void mark_updatable(Model& model, const std::string& name) {
                 ")");
   }
   Layer& layer = *found;
-  if (!std::holds_alternative<ConvolutionParams>(layer.params) &&
-      !std::holds_alternative<InnerProductParams>(layer.params)) {
+  if (!layer_kind(layer).coreml_updatable()) {
     throw Error(describe(layer) +
                 " cannot be made updatable: Core ML updates only convolution and "
                 "innerProduct layers");
@@ -67,8 +67,7 @@ void mark_updatable(Model& model, const std::string& name) {
                 "precision, and Core ML updates float32 weights only");
   }
   layer.updatable = true;
-  layer.weights_updatable.reset();  // both follow the layer's flag
-  layer.bias_updatable.reset();
+  for (LayerParameter& parameter : layer.parameters) parameter.file_updatable.reset();
 }
 
 // The target training input the loss compares its input with.
@@ -108,11 +107,10 @@ Feature make_target(const Model& model, const BlobShapes& shapes,
     target.type = output->type;
     target.shape = output->shape;
   } else {
-    const auto& s = shapes.at(loss_input);
+    const Shape& s = shapes.at(loss_input);
     target.type = output && output->type == FeatureType::kDictionary ? FeatureType::kDouble
                                                                      : FeatureType::kFloat32;
-    target.shape = s[1] == 1 && s[2] == 1 ? std::vector<int64_t>{s[0]}
-                                          : std::vector<int64_t>{s[0], s[1], s[2]};
+    target.shape = s.count() == s[0] ? std::vector<int64_t>{s[0]} : s.dims();
   }
   target.description = "true values of '" + loss_input + "'";
   return target;
@@ -151,7 +149,7 @@ Model make_updatable(const Model& source, const MakeUpdatableOptions& options) {
     throw Error("the loss input '" + loss_input + "' is not the output of any layer");
   }
   if (options.loss == LossType::kCategoricalCrossEntropy &&
-      !std::holds_alternative<SoftmaxParams>(from->params)) {
+      !std::holds_alternative<Softmax>(from->params)) {
     throw Error("cross-entropy needs a softmax output, but the loss input '" + loss_input +
                 "' comes from " + describe(*from) +
                 "; name a softmax output as the loss input, or use mean squared error");
@@ -176,18 +174,16 @@ Model make_updatable(const Model& source, const MakeUpdatableOptions& options) {
   const DoubleParameter learning_rate{
       options.learning_rate, std::array<double, 2>{0.0, std::max(1.0, options.learning_rate)}};
   const Int64Parameter batch_size{
-      options.batch_size,
-      {},
-      std::array<int64_t, 2>{1, std::max<int64_t>(4096, options.batch_size)}};
-  if (options.sgd) {
+      options.batch_size, std::array<int64_t, 2>{1, std::max<int64_t>(4096, options.batch_size)}};
+  if (options.optimizer == OptimizerKind::kSgd) {
     update.optimizer = Sgd{.learning_rate = learning_rate,
                            .mini_batch_size = batch_size,
                            .momentum = {options.momentum, std::array<double, 2>{0.0, 1.0}}};
   } else {
     update.optimizer = Adam{.learning_rate = learning_rate, .mini_batch_size = batch_size};
   }
-  update.epochs = {
-      options.epochs, {}, std::array<int64_t, 2>{1, std::max<int64_t>(1000, options.epochs)}};
+  update.epochs = {options.epochs,
+                   std::array<int64_t, 2>{1, std::max<int64_t>(1000, options.epochs)}};
   update.shuffle = true;
   if (source.update) update.seed = source.update->seed;
   model.update = update;
@@ -210,7 +206,7 @@ Model as_classifier(Model model, ClassLabels labels, const std::string& label_na
   const std::string scores = network_output_name(model);
   auto found = shapes.find(scores);
   if (found == shapes.end()) throw Error("the model has no network output to classify with");
-  const size_t classes = size_t(found->second[0]) * found->second[1] * found->second[2];
+  const size_t classes = size_t(found->second.count());
   if (classes != labels.size()) {
     throw Error("the network's output '" + scores + "' has " + std::to_string(classes) +
                 " values but " + std::to_string(labels.size()) + " class labels were given");

@@ -1,7 +1,7 @@
 // The parts of a .mlmodel around the layers: feature descriptions (the model's inputs, outputs and
 // training inputs) and the on-device update parameters. Errors name the file, the feature or loss,
 // and the field.
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/error.h"
 #include "nn/shapes.h"
 
@@ -162,7 +162,7 @@ UpdateParameters update_from_spec(const spec::NetworkUpdateParameters& u,
       unset.present = false;
       return unset;
     }
-    Int64Parameter result{p.defaultvalue(), {}, std::nullopt};
+    Int64Parameter result{p.defaultvalue(), std::nullopt, {}};
     if (p.has_range()) result.range = {{p.range().minvalue(), p.range().maxvalue()}};
     if (p.has_set()) result.set.assign(p.set().values().begin(), p.set().values().end());
     return result;

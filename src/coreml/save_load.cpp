@@ -4,7 +4,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 #include "edgetrain/io.h"

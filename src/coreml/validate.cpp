@@ -2,8 +2,8 @@
 // UpdatableNeuralNetworkValidator, ParameterValidator, NeuralNetworkValidatorGraph), on top of
 // edgetrain's structural checks (shapes, parameter block) that validate() applies.
 //
-// Every failure is one line naming the layer, loss or field. Warnings are for models Apple's
-// validator accepts but Core ML fails to train. Not checked: LSTM layers (Core ML accepts an
+// Every failure is one line naming the layer, loss or field. Warnings are for what a file asks that
+// nothing will do (a layer marked updatable in a model without update parameters). Not checked: LSTM layers (Core ML accepts an
 // updatable model with one but cannot train it) — a Model cannot hold one, because the reader
 // refuses every layer type edgetrain does not run, so no such model gets this far.
 #include <map>
@@ -13,6 +13,7 @@
 
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
+#include "nn/layer_kind.h"
 #include "nn/shapes.h"
 
 namespace edgetrain {
@@ -28,33 +29,6 @@ std::string describe(const Loss& loss) {
          (loss.type == LossType::kCategoricalCrossEntropy ? "categorical cross-entropy"
                                                           : "mean squared error") +
          ")";
-}
-
-bool is_activation(const Layer& layer, std::initializer_list<ActivationType> types) {
-  auto* activation = std::get_if<ActivationParams>(&layer.params);
-  if (!activation) return false;
-  for (ActivationType type : types) {
-    if (activation->type == type) return true;
-  }
-  return false;
-}
-
-// Layers Core ML can back-propagate through (besides a softmax feeding cross-entropy directly):
-// convolution, inner product, flatten, pooling, batchnorm, reshape and the ReLU, sigmoid and tanh
-// activations. Of these, edgetrain has no batchnorm or reshape.
-bool supports_backprop(const Layer& layer) {
-  return std::holds_alternative<ConvolutionParams>(layer.params) ||
-         std::holds_alternative<InnerProductParams>(layer.params) ||
-         std::holds_alternative<FlattenParams>(layer.params) ||
-         std::holds_alternative<PoolingParams>(layer.params) ||
-         is_activation(layer,
-                       {ActivationType::kReLU, ActivationType::kSigmoid, ActivationType::kTanh});
-}
-
-bool has_bias(const Layer& layer) {
-  if (auto* conv = std::get_if<ConvolutionParams>(&layer.params)) return conv->has_bias;
-  if (auto* dense = std::get_if<InnerProductParams>(&layer.params)) return dense->has_bias;
-  return false;
 }
 
 std::string type_name(FeatureType type) {
@@ -117,7 +91,6 @@ class Checker {
     check_epochs_and_seed();
     check_training_inputs();
     check_backprop_paths();
-    warn_mse_on_linear_output();
     // edgetrain's own checks of the update parameters (target types and shapes), once Core ML's
     // rules pass, so one mistake is reported once.
     if (report_.ok() && shapes) {
@@ -172,19 +145,17 @@ class Checker {
     for (const Layer& layer : model_.layers) {
       if (!layer.updatable) continue;
       any = true;
-      const bool conv = std::holds_alternative<ConvolutionParams>(layer.params);
-      const bool dense = std::holds_alternative<InnerProductParams>(layer.params);
-      if (!conv && !dense) {
+      if (!layer_kind(layer).coreml_updatable()) {
         fail(describe(layer) +
              " is marked updatable, but only convolution and innerProduct "
              "layers can be updated");
         continue;
       }
-      if (!layer.weights_marked_updatable()) {
-        fail(describe(layer) + " is updatable but its weights are not marked updatable");
-      }
-      if (has_bias(layer) && !layer.bias_marked_updatable()) {
-        fail(describe(layer) + " is updatable but its bias is not marked updatable");
+      for (const LayerParameter& parameter : layer.parameters) {
+        if (parameter.role == ParameterRole::kTrainable && !layer.marked_updatable(parameter)) {
+          fail(describe(layer) + " is updatable but its " + parameter.name +
+               (parameter.name == "weights" ? " are" : " is") + " not marked updatable");
+        }
       }
       if (layer.quantized) {
         fail(describe(layer) +
@@ -204,7 +175,7 @@ class Checker {
     for (const Loss& loss : losses) {
       const Layer* from = producer_of(loss.input);
       if (loss.type == LossType::kCategoricalCrossEntropy) {
-        if (!from || !std::holds_alternative<SoftmaxParams>(from->params)) {
+        if (!from || !std::holds_alternative<Softmax>(from->params)) {
           fail(describe(loss) + ": input '" + loss.input +
                "' is not the output of a softmax layer (" +
                (from ? "it comes from " + describe(*from) : "no layer produces it") + ")");
@@ -339,56 +310,36 @@ class Checker {
     fail(describe(loss) + ": target '" + loss.target + "' is not among the training inputs");
   }
 
-  // Walking back from each loss: no layer without back-propagation may sit between an updatable
-  // layer and the loss (a softmax read by cross-entropy is the exception).
+  // Apple's rule, as its validator walks it: breadth-first from each loss through the layers
+  // producing each node's inputs; once a layer that cannot back-propagate has been met anywhere
+  // in the walk (a softmax read by cross-entropy excepted), meeting an updatable layer is an error.
   void check_backprop_paths() {
     for (const Loss& loss : model_.update->losses) {
+      std::set<size_t> visited;
+      std::vector<std::pair<std::optional<size_t>, std::vector<std::string>>> queue{
+          {std::nullopt, {loss.input, loss.target}}};
       const Layer* blocker = nullptr;
-      std::string blob = loss.input;
-      for (size_t steps = 0; steps <= model_.layers.size(); ++steps) {
-        const Layer* layer = producer_of(blob);
-        if (!layer) break;
-        if (layer->updatable && blocker) {
-          fail(describe(*blocker) +
-               " does not support back-propagation, but it sits between "
-               "updatable " +
-               describe(*layer) + " and " + describe(loss) +
-               " (only convolution, innerProduct, flatten, pooling, batchnorm and ReLU, sigmoid "
-               "or tanh activations can)");
-          break;
+      for (size_t next = 0; next < queue.size(); ++next) {
+        const auto [node, inputs] = queue[next];
+        for (const std::string& blob : inputs) {
+          auto found = producer_.find(blob);
+          if (found == producer_.end() || !visited.insert(found->second).second) continue;
+          const Layer& parent = model_.layers[found->second];
+          queue.push_back({found->second, parent.inputs});
+          if (parent.updatable && blocker) {
+            fail(describe(*blocker) + " does not support back-propagation, but it sits between " +
+                 "updatable " + describe(parent) + " and " + describe(loss) +
+                 " (Core ML back-propagates only through convolution, innerProduct, flatten, "
+                 "pooling, batchnorm and ReLU, sigmoid or tanh activations)");
+            return;
+          }
+          if (!layer_kind(parent).coreml_backprop(parent)) {
+            const bool softmax_into_cross_entropy =
+                !node && loss.type == LossType::kCategoricalCrossEntropy &&
+                std::holds_alternative<Softmax>(parent.params);
+            if (!softmax_into_cross_entropy && !blocker) blocker = &parent;
+          }
         }
-        const bool softmax_into_cross_entropy =
-            steps == 0 && loss.type == LossType::kCategoricalCrossEntropy &&
-            std::holds_alternative<SoftmaxParams>(layer->params);
-        if (!blocker && !supports_backprop(*layer) && !softmax_into_cross_entropy) blocker = layer;
-        if (layer->inputs.empty()) break;
-        blob = layer->inputs[0];
-      }
-    }
-  }
-
-  // Core ML fails to train mean squared error read straight off an inner product (no activation
-  // after the last one), although its validator accepts it.
-  void warn_mse_on_linear_output() {
-    for (const Loss& loss : model_.update->losses) {
-      if (loss.type != LossType::kMeanSquaredError) continue;
-      std::string blob = loss.input;
-      for (size_t steps = 0; steps <= model_.layers.size(); ++steps) {
-        const Layer* layer = producer_of(blob);
-        if (!layer || std::holds_alternative<SoftmaxParams>(layer->params) ||
-            std::holds_alternative<ConvolutionParams>(layer->params) ||
-            is_activation(
-                *layer, {ActivationType::kReLU, ActivationType::kSigmoid, ActivationType::kTanh})) {
-          break;
-        }
-        if (std::holds_alternative<InnerProductParams>(layer->params)) {
-          warn(describe(loss) + " reads the linear output of " + describe(*layer) +
-               " with no activation in between: Apple's validator accepts this but Core ML fails "
-               "to train it; add an activation (e.g. sigmoid) or use cross-entropy on a softmax");
-          break;
-        }
-        if (layer->inputs.empty()) break;
-        blob = layer->inputs[0];
       }
     }
   }

@@ -1,10 +1,8 @@
 // Model → Core ML .mlmodel. Weights are written as float32 (floatValue); an updatable model gets
 // Model.isUpdatable, its layers' and weights' isUpdatable flags and NetworkUpdateParameters.
 // Serialisation is deterministic, so the same model always gives the same bytes.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
+#include "nn/layer_kind.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/error.h"
 #include "base/atomic_file.h"
@@ -67,91 +65,12 @@ void write_feature(const Feature& f, spec::FeatureDescription* out) {
   type->set_isoptional(f.optional);
 }
 
-void write_weights(const float* values, size_t count, bool updatable, spec::WeightParams* out) {
-  out->mutable_floatvalue()->Add(values, values + count);
-  out->set_isupdatable(updatable);
-}
-
-void write_pair(const std::array<int, 2>& values, google::protobuf::RepeatedField<uint64_t>* out) {
-  out->Add(uint64_t(values[0]));
-  out->Add(uint64_t(values[1]));
-}
-
 void write_layer(const Model& model, const Layer& layer, spec::NeuralNetworkLayer* out) {
   out->set_name(layer.name);
   for (const std::string& input : layer.inputs) out->add_input(input);
   for (const std::string& output : layer.outputs) out->add_output(output);
   out->set_isupdatable(layer.updatable);
-  auto weights = [&](spec::WeightParams* w, spec::WeightParams* b) {
-    write_weights(model.data(layer.weight), layer.weight.size, layer.weights_marked_updatable(), w);
-    if (layer.bias.size > 0) {
-      write_weights(model.data(layer.bias), layer.bias.size, layer.bias_marked_updatable(), b);
-    }
-  };
-  std::visit(
-      [&](const auto& p) {
-        using T = std::decay_t<decltype(p)>;
-        if constexpr (std::is_same_v<T, ConvolutionParams>) {
-          spec::ConvolutionLayerParams* c = out->mutable_convolution();
-          c->set_outputchannels(uint64_t(p.output_channels));
-          c->set_kernelchannels(uint64_t(p.kernel_channels));
-          c->set_ngroups(uint64_t(p.groups));
-          write_pair(p.kernel_size, c->mutable_kernelsize());
-          write_pair(p.stride, c->mutable_stride());
-          write_pair(p.dilation, c->mutable_dilationfactor());
-          if (p.padding == Padding::kSame) {
-            c->mutable_same();
-          } else {
-            c->mutable_valid();
-          }
-          c->set_hasbias(p.has_bias);
-          weights(c->mutable_weights(), c->mutable_bias());
-        } else if constexpr (std::is_same_v<T, PoolingParams>) {
-          spec::PoolingLayerParams* pool = out->mutable_pooling();
-          pool->set_type(p.type == PoolingType::kMax ? spec::PoolingLayerParams::MAX
-                                                     : spec::PoolingLayerParams::AVERAGE);
-          write_pair(p.kernel_size, pool->mutable_kernelsize());
-          write_pair(p.stride, pool->mutable_stride());
-          if (p.padding == Padding::kSame) {
-            pool->mutable_same();
-          } else {
-            pool->mutable_valid();
-          }
-          pool->set_avgpoolexcludepadding(p.average_excludes_padding);
-          pool->set_globalpooling(p.global);
-        } else if constexpr (std::is_same_v<T, ActivationParams>) {
-          spec::ActivationParams* a = out->mutable_activation();
-          switch (p.type) {
-            case ActivationType::kReLU:
-              a->mutable_relu();
-              break;
-            case ActivationType::kSigmoid:
-              a->mutable_sigmoid();
-              break;
-            case ActivationType::kTanh:
-              a->mutable_tanh();
-              break;
-            case ActivationType::kLinear:
-              a->mutable_linear()->set_alpha(p.alpha);
-              a->mutable_linear()->set_beta(p.beta);
-              break;
-          }
-        } else if constexpr (std::is_same_v<T, FlattenParams>) {
-          out->mutable_flatten()->set_mode(p.order == FlattenOrder::kChannelLast
-                                               ? spec::FlattenLayerParams::CHANNEL_LAST
-                                               : spec::FlattenLayerParams::CHANNEL_FIRST);
-        } else if constexpr (std::is_same_v<T, InnerProductParams>) {
-          spec::InnerProductLayerParams* d = out->mutable_innerproduct();
-          d->set_inputchannels(uint64_t(p.input_channels));
-          d->set_outputchannels(uint64_t(p.output_channels));
-          d->set_hasbias(p.has_bias);
-          weights(d->mutable_weights(), d->mutable_bias());
-        } else {
-          static_assert(std::is_same_v<T, SoftmaxParams>);
-          out->mutable_softmax();
-        }
-      },
-      layer.params);
+  layer_kind(layer).write(model, layer, *out);
 }
 
 void write_double(const DoubleParameter& p, spec::DoubleParameter* out) {
@@ -217,6 +136,8 @@ void write_network(const Model& model, Network* out) {
     s->set_redbias(scaler.red_bias);
     s->set_graybias(scaler.gray_bias);
   }
+  if (model.exact_array_mapping) out->set_arrayinputshapemapping(spec::EXACT_ARRAY_MAPPING);
+  if (model.rank4_image_mapping) out->set_imageinputshapemapping(spec::RANK4_IMAGE_MAPPING);
   for (const Layer& layer : model.layers) write_layer(model, layer, out->add_layers());
   if (model.update) write_update(*model.update, out->mutable_updateparams());
 }
@@ -277,22 +198,6 @@ spec::Model model_to_spec(const Model& model) {
     }
   }
   return m;
-}
-
-std::string serialize_spec(const spec::Model& message) {
-  const size_t size = message.ByteSizeLong();
-  if (size > kMaxFileBytes) {
-    throw Error("cannot write the model: it needs " + std::to_string(size) +
-                " bytes, more than a Core ML model can hold (2 GiB)");
-  }
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeWithCachedSizes(&coded);
-  }
-  return bytes;
 }
 
 }  // namespace coreml

@@ -1,117 +1,144 @@
-// A model compiled for execution: each layer becomes a step with its kernel shapes resolved, and a
-// Workspace holds one thread's activations and gradients for up to `capacity` samples.
-// Create (validate, resolve shapes) once → make a workspace per thread → run many batches with no
-// validation and no allocation.
+// A model compiled for execution: its plan (plan.h) and the executor that runs it. A Workspace holds
+// one thread's activations, gradients and saved values for up to `capacity` samples.
+// Create (validate, plan) once → make a workspace per thread → run many batches with no validation
+// and no allocation.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "edgetrain/model.h"
-#include "ops/ops.h"
+#include "nn/op.h"
+#include "nn/plan.h"
 
 namespace edgetrain {
 
-struct Workspace {
-  int capacity = 0;                          // samples each buffer holds
-  std::vector<int> storage;                  // blob → buffer (an in-place ReLU shares its input's)
-  std::vector<std::vector<float>> values;    // per buffer: (capacity, blob size)
-  std::vector<std::vector<float>> grads;     // per buffer that needs a gradient, else empty
-  std::vector<std::vector<int32_t>> argmax;  // per step: max-pool argmax, else empty
-  std::vector<std::vector<uint8_t>> window_argmax;  // per step: fused conv+ReLU+pool, else empty
-  std::vector<float> scratch;                // conv im2col buffer
+class Network;
 
-  float* value(int blob) { return values[size_t(storage[size_t(blob)])].data(); }
-  float* grad(int blob) { return grads[size_t(storage[size_t(blob)])].data(); }
+class Workspace {
+ public:
+  Workspace() = default;
+  Workspace(Workspace&&) = default;
+  Workspace& operator=(Workspace&&) = default;
+  Workspace(const Workspace&) = delete;  // the bound pointers point into this one's buffers
+  Workspace& operator=(const Workspace&) = delete;
+
+  int capacity() const { return capacity_; }
+  float* value(int blob) { return values_[size_t(buffer_[size_t(blob)])].data(); }
+  float* grad(int blob) { return grads_[size_t(buffer_[size_t(blob)])].data(); }
+  // Bytes of every buffer this workspace holds (what Network::workspace_bytes predicts).
+  size_t allocated_bytes() const;
+
+ private:
+  friend class Network;
+  int capacity_ = 0;
+  std::vector<int> buffer_;                   // blob → owning blob
+  std::vector<std::vector<float>> values_;    // per owning blob: (capacity, blob size)
+  std::vector<std::vector<float>> grads_;     // per owning blob that needs one, else empty
+  std::vector<std::vector<uint8_t>> saved_;   // per step: what forward keeps for backward
+  std::vector<float> scratch_;
+  std::vector<OpArgs> bound_;                 // per step: its buffers
+};
+
+// How one forward pass runs: training mode lets batch-coupled ops use batch statistics (all threads
+// call forward together, sharing `sync`) and update running statistics in `state` (the model's
+// parameter block; thread 0 writes it).
+struct Pass {
+  Mode mode = Mode::kInference;
+  float* state = nullptr;
+  BatchSync* sync = nullptr;
+  int thread = 0;
+  // Ask each op about its input values before running it (Op::invalid_input) and throw Error
+  // naming the layer, the input and the value. Not with `sync`: a thread that throws would leave
+  // the others waiting.
+  bool check_inputs = false;
 };
 
 class Network {
  public:
-  // Throws Error when the model is inconsistent. fuse=false keeps every layer a separate step
-  // (the reference the fused ops are tested against).
-  explicit Network(const Model& model, bool fuse = true);
+  // Throws Error when the model is inconsistent (see make_plan).
+  explicit Network(const Model& model, NetworkOptions options = {});
 
-  // Inference-only workspaces (with_gradients false) hold no gradient buffers.
-  Workspace make_workspace(int capacity, bool with_gradients = true) const;
+  // Gradient buffers exist when the network was planned for training.
+  Workspace make_workspace(int capacity) const;
+  // What make_workspace(capacity) allocates is fixed + capacity · per_sample bytes; counted
+  // without allocating, so a run that cannot fit is refused first. Gradients count only for a
+  // network planned for training, and only when asked.
+  struct WorkspaceBytes {
+    size_t fixed = 0, per_sample = 0;
+  };
+  WorkspaceBytes workspace_bytes(bool with_gradients = true) const;
+  // The floats of a workspace's value and gradient buffers alone.
+  size_t buffer_floats(int capacity) const;
 
   int blob(const std::string& name) const;  // throws Error naming an unknown blob
-  size_t blob_size(int blob) const { return blob_sizes_[size_t(blob)]; }
-  const std::array<int, 3>& blob_shape(int blob) const { return blob_shapes_[size_t(blob)]; }
-  int input_blob() const { return input_blob_; }
-  // Index of the layer producing a blob, or -1 for a model input.
-  int producer(int blob) const { return producers_[size_t(blob)]; }
-  bool is_softmax(int layer) const;
+  const std::string& blob_name(int blob) const { return plan_.blob_names[size_t(blob)]; }
+  size_t blob_size(int blob) const { return size_t(plan_.blob_shapes[size_t(blob)].count()); }
+  const Shape& blob_shape(int blob) const { return plan_.blob_shapes[size_t(blob)]; }
+  // The layer producing a blob, or -1 for a model input.
+  int producer(int blob) const { return plan_.producer[size_t(blob)]; }
+  const std::vector<int>& input_blobs() const { return plan_.input_blobs; }
+  // Values one sample's features hold: every input's, in the model's input order.
+  size_t input_size() const { return input_size_; }
 
-  // Writes sample i of the input blob from features scaled to [0, 1], laid out (C, H, W). A
-  // multi-array input takes them as they are; an image input gets the raw 0-255 pixel values passed
-  // through the model's image scaler, exactly as Core ML feeds an image.
+  // Writes sample i of every input from `features` (input_size() values: each input's in turn,
+  // laid out as its shape). A multi-array input takes them as they are; an image input gets them
+  // as [0, 1] pixels and sees the raw 0-255 values through the model's image scaler, exactly as
+  // Core ML feeds an image.
   void load_input(Workspace& workspace, int i, const float* features) const;
 
-  // Runs every layer on the first n samples of the input blob (already filled).
-  void forward(Workspace& workspace, const Model& model, int n) const;
-  // Runs layers [0, end_layer) backward. The caller has zeroed every grad and seeded the grad of
-  // the blobs the loss reads. Adds parameter gradients of updatable layers into dparameters (laid
-  // out like model.parameters). Skips work no updatable layer needs.
-  void backward(Workspace& workspace, const Model& model, float* dparameters, int n,
-                int end_layer) const;
+  // Whether check_features() checks anything: some op takes a model input it can refuse values
+  // of (an embedding's indices).
+  bool checks_features() const { return !feature_checks_.empty(); }
+  // Throws Error when one sample's features (as load_input takes them) hold a value an op reading
+  // that multi-array input directly cannot take, naming the layer, input and value.
+  void check_features(const float* features) const;
+
+  // Runs every step on the first n samples of the inputs (already loaded).
+  void forward(Workspace& workspace, const Model& model, int n, const Pass& pass = {}) const;
+  // Zeroes the gradients of the first n samples; the loss then seeds loss_seed_blob()'s.
   void zero_grads(Workspace& workspace, int n) const;
+  // Runs the backward steps, adding parameter gradients of updatable layers into dparameters
+  // (laid out like model.parameters).
+  void backward(Workspace& workspace, const Model& model, float* dparameters, int n) const;
+
+  // Training plans: the blob the loss reads, and the one whose gradient it seeds (the softmax's
+  // input when softmax + cross-entropy run fused).
+  int loss_blob() const { return plan_.loss_blob; }
+  int loss_seed_blob() const { return plan_.loss_seed_blob; }
+  bool softmax_fused_into_loss() const { return plan_.loss_seed_blob != plan_.loss_blob; }
+  // Some step's forward needs the whole mini-batch in training (batch statistics).
+  bool couples_batch() const;
+
+  // The plan as text, a step a line ("conv1+relu1+pooling1: [1, 28, 28] -> [32, 13, 13]"), for
+  // tests and `inspect --plan`.
+  std::string describe_plan() const;
+  size_t step_count() const { return plan_.steps.size(); }
 
  private:
-  enum class Kind { kConvolution, kMaxPool, kAvgPool, kActivation, kFlatten, kInnerProduct, kSoftmax };
-  struct Step {
-    Kind kind;
-    int layer = 0;
-    int in = 0, out = 0;  // blob indices
-    std::array<int, 3> in_shape{}, out_shape{};
-    ops::Conv2dShape conv;  // batch filled at run time
-    ops::Pool2dShape pool;
-    bool average_excludes_padding = true;
-    ActivationParams activation;
-    bool channel_last = false;
-    bool runs_backward = false;  // its output's gradient reaches an updatable layer
-    bool needs_dinput = false;   // its input's gradient is needed further back
-    // A ReLU whose input feeds nothing else runs in place: its output and gradient share the
-    // input's buffers, and backward masks the gradient in place.
-    bool in_place = false;
-    // ...and when a max-pool alone reads that ReLU, the pool masks its own output gradient by
-    // (pooled value > 0), which is the ReLU's mask at every argmax: the ReLU's backward is skipped.
-    bool mask_folded_into_pool = false;
-    bool pool_masks_relu = false;  // on that max-pool
-    // A flatten whose input already holds its output order (channel-first, or a fused op's
-    // channel-last output) and feeds nothing else: its output and gradient are its input's
-    // buffers, and it does nothing.
-    bool aliased = false;
-    // A convolution whose output only an in-place ReLU reads, whose output only a max-pool reads
-    // (window = stride, no padding) runs all three as one op (ops::conv_relu_pool_*): the
-    // convolution step writes the pool's output; the ReLU and pool steps are `absorbed` and skip,
-    // and the convolution's output blob gets no buffers at all.
-    bool fused = false;
-    int fused_out = 0;  // the pool's output blob
-    ops::ConvReluPoolShape fused_shape;
-    bool absorbed = false;
+  struct InputLoad {
+    int blob = 0;
+    size_t size = 0;      // values per sample
+    bool image = false;   // scale and bias per channel
+    float scale = 1.0f;   // applied to [0, 1] features
+    std::vector<float> bias;  // per channel
   };
 
-  void plan_in_place(const Model& model);
-  void plan_fusion();
-  // `blob` (and whatever shares its buffers) uses `with`'s buffers from now on.
-  void share_buffers(int blob, int with);
+  // An op input that reads a multi-array model input and checks its values.
+  struct FeatureCheck {
+    size_t step = 0, input = 0;
+    size_t offset = 0;  // of the model input's values in one sample's features
+  };
+  [[noreturn]] void refuse(size_t step, size_t input, const std::string& why) const;
 
-  std::vector<Step> steps_;
-  std::vector<std::string> blob_names_;
-  std::vector<std::array<int, 3>> blob_shapes_;
-  std::vector<size_t> blob_sizes_;
-  std::vector<int> producers_;
-  std::vector<bool> blob_needs_grad_;
-  std::vector<int> storage_;  // blob → buffer
-  std::vector<bool> exposed_;  // per blob: read from outside the layers (outputs, losses)
-  std::vector<bool> elided_;  // per buffer: never materialised (inside a fused op)
-  int input_blob_ = 0;
+  Plan plan_;
+  bool train_ = false;
+  std::vector<FeatureCheck> feature_checks_;
+  std::vector<std::string> step_layers_;  // per step: "layer 'name' (type)", for messages
+  size_t input_size_ = 0;
+  std::vector<InputLoad> loads_;
   size_t scratch_floats_ = 0;
-  bool input_is_identity_ = true;
-  float input_scale_ = 1.0f;       // applied to [0, 1] features
-  std::vector<float> input_bias_;  // per input channel
 };
 
 }  // namespace edgetrain

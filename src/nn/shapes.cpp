@@ -1,34 +1,132 @@
-// Shape inference and model validation. Every check here runs once, when a model is built or read;
-// the kernels then only assert.
+// Shape inference and model validation, the same for every layer kind: each kind infers its own
+// outputs (src/nn/layers/); here are the walk over the graph, the names, the sizes and the
+// parameter block. Every check runs once, when a model is built or read; kernels only assert.
+#include "nn/shapes.h"
+
 #include <algorithm>
+#include <cassert>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "edgetrain/error.h"
-#include "edgetrain/model.h"
-#include "nn/shapes.h"
+#include "nn/layer_kind.h"
 
 namespace edgetrain {
 namespace {
+
+// Every blob (and so every buffer size computed from it) stays well inside int and size_t.
+constexpr int64_t kMaxBlobValues = int64_t(1) << 28;
 
 std::string describe(size_t index, const Layer& layer) {
   return "layer " + std::to_string(index) + " '" + layer.name + "' (" + layer_type_name(layer) + ")";
 }
 
-// Output length of a window sliding over `length` values, as Core ML computes it.
-int window_output(int length, int kernel, int stride, int dilation, Padding padding) {
-  if (padding == Padding::kSame) return (length + stride - 1) / stride;
-  int extent = (kernel - 1) * dilation + 1;
-  if (length < extent) return 0;
-  return (length - extent) / stride + 1;
+// The walk shared by infer_shapes and complete_and_infer_shapes; `completing` is the model itself
+// when the layers' inferable fields are to be filled in.
+BlobShapes walk(const Model& model, Model* completing) {
+  BlobShapes shapes;
+  std::map<std::string, std::string> producer;  // blob → "layer i 'name' (type)" or "model input"
+  for (const Feature& input : model.inputs) {
+    if (shapes.count(input.name)) throw Error("model input '" + input.name + "' is declared twice");
+    shapes.emplace(input.name, feature_shape(input, model));
+    producer[input.name] = "model input '" + input.name + "'";
+  }
+  std::set<std::string> layer_names;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& layer = model.layers[i];
+    const LayerKind& kind = layer_kind(layer);
+    if (layer.name.empty()) throw Error("layer " + std::to_string(i) + " has no name");
+    const std::string where = describe(i, layer);
+    if (!layer_names.insert(layer.name).second) throw Error(where + ": the layer name is used twice");
+    const int inputs = int(layer.inputs.size()), outputs = int(layer.outputs.size());
+    if (inputs < kind.min_inputs() || (kind.max_inputs() >= 0 && inputs > kind.max_inputs())) {
+      const std::string expected =
+          kind.max_inputs() < 0 ? "at least " + std::to_string(kind.min_inputs())
+          : kind.min_inputs() == kind.max_inputs()
+              ? std::to_string(kind.min_inputs())
+              : std::to_string(kind.min_inputs()) + " to " + std::to_string(kind.max_inputs());
+      throw Error(where + ": takes " + expected + " input" + (expected == "1" ? "" : "s") +
+                  ", got " + std::to_string(inputs));
+    }
+    if (outputs != kind.outputs()) {
+      throw Error(where + ": produces " + std::to_string(kind.outputs()) + " output" +
+                  (kind.outputs() == 1 ? "" : "s") + ", got " + std::to_string(outputs));
+    }
+    LayerContext context{model, layer, i, {}, {}};
+    for (const std::string& input : layer.inputs) {
+      auto found = shapes.find(input);
+      if (found == shapes.end()) {
+        throw Error(where + ": input '" + input +
+                    "' is neither a model input nor the output of an earlier layer");
+      }
+      context.inputs.push_back(found->second);
+      context.sources.push_back(producer[input]);
+    }
+    if (completing) kind.complete(completing->layers[i], context.inputs, model);
+    const std::vector<Shape> out = kind.infer(context);
+    for (const Shape& shape : context.inputs) {
+      if (shape.count() > kMaxBlobValues) {
+        throw Error(where + ": an input holds more than 2^28 values per sample");
+      }
+    }
+    for (size_t o = 0; o < out.size(); ++o) {
+      const std::string& name = layer.outputs[o];
+      if (out[o].count() > kMaxBlobValues || out[o].rank() < 1) {
+        throw Error(where + ": output '" + name + "' would hold " + std::to_string(out[o].count()) +
+                    " values per sample, more than 2^28");
+      }
+      if (shapes.count(name)) {
+        throw Error(where + ": output '" + name + "' is already produced by " + producer[name]);
+      }
+      shapes.emplace(name, out[o]);
+      producer[name] = where;
+    }
+  }
+  return shapes;
 }
 
 }  // namespace
 
-std::string shape_string(const std::array<int, 3>& shape) {
-  return "[" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
-         std::to_string(shape[2]) + "]";
+// ---- Shape ------------------------------------------------------------------------------------
+
+Shape::Shape(std::initializer_list<int> dimensions) {
+  assert(dimensions.size() >= 1 && dimensions.size() <= size_t(kMaxRank));
+  for (int d : dimensions) dims_[size_t(rank_++)] = d;
 }
+
+Shape::Shape(const std::vector<int64_t>& dimensions) {
+  if (dimensions.empty() || dimensions.size() > size_t(kMaxRank)) {
+    throw Error("a shape has rank " + std::to_string(dimensions.size()) + "; ranks 1 to 5 exist");
+  }
+  for (int64_t d : dimensions) {
+    if (d < 0 || d > kMaxBlobValues) {
+      throw Error("shape " + shape_string(dimensions) + " has dimension " + std::to_string(d));
+    }
+    dims_[size_t(rank_++)] = int(d);
+  }
+}
+
+int64_t Shape::count() const {
+  int64_t product = 1;
+  for (int axis = 0; axis < rank_; ++axis) {
+    product *= dims_[size_t(axis)];
+    if (product > (int64_t(1) << 40)) return product;  // far past any limit; no overflow
+  }
+  return product;
+}
+
+std::vector<int64_t> Shape::dims() const {
+  return std::vector<int64_t>(dims_.begin(), dims_.begin() + rank_);
+}
+
+bool Shape::operator==(const Shape& other) const {
+  return rank_ == other.rank_ && std::equal(dims_.begin(), dims_.begin() + rank_, other.dims_.begin());
+}
+
+std::string Shape::text() const { return shape_string(dims()); }
+
+// ---- Helpers ----------------------------------------------------------------------------------
 
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string text = "[";
@@ -48,10 +146,11 @@ const char* feature_type_text(FeatureType type) {
   return kNames[int(type)];
 }
 
-const char* layer_type_name(const Layer& layer) {
-  static constexpr const char* kNames[] = {"convolution", "pooling",      "activation",
-                                           "flatten",     "innerProduct", "softmax"};
-  return kNames[layer.params.index()];
+const LayerParameter* Layer::parameter(const std::string& parameter_name) const {
+  for (const LayerParameter& p : parameters) {
+    if (p.name == parameter_name) return &p;
+  }
+  return nullptr;
 }
 
 const Layer& Model::layer(const std::string& name) const {
@@ -61,7 +160,20 @@ const Layer& Model::layer(const std::string& name) const {
   throw Error("the model has no layer named '" + name + "'");
 }
 
-std::array<int, 3> feature_shape(const Feature& feature) {
+// ---- LayerContext -------------------------------------------------------------------------------
+
+std::string LayerContext::where() const { return describe(index, layer); }
+
+std::string LayerContext::input_text(size_t input) const {
+  return "input '" + layer.inputs[input] + "' from " + sources[input] + " has shape " +
+         inputs[input].text();
+}
+
+void LayerContext::fail(const std::string& what) const { throw Error(where() + ": " + what); }
+
+// ---- Features and shapes ----------------------------------------------------------------------
+
+Shape feature_shape(const Feature& feature, const Model& model) {
   if (feature.type == FeatureType::kImage) {
     const ImageFormat& image = feature.image;
     if (image.width <= 0 || image.height <= 0 || image.width > 65536 || image.height > 65536) {
@@ -78,123 +190,51 @@ std::array<int, 3> feature_shape(const Feature& feature) {
                   ": every dimension must be between 1 and 16777216");
     }
   }
+  if (model.exact_array_mapping) {
+    if (s.empty() || s.size() > 5) {
+      throw Error("feature '" + feature.name + "' has shape " + shape_string(s) +
+                  ": expected rank 1 to 5");
+    }
+    return Shape(s);
+  }
   if (s.size() == 1) return {int(s[0]), 1, 1};
   if (s.size() == 3) return {int(s[0]), int(s[1]), int(s[2])};
+  if (s.size() == 5 && s[0] == 1 && s[1] == 1) return {int(s[2]), int(s[3]), int(s[4])};
   throw Error("feature '" + feature.name + "' has shape " + shape_string(s) +
-              ": expected rank 1 [C] or rank 3 [C, H, W]");
+              ": under Core ML's rank-5 mapping a multi-array input is [C], [C, H, W] or "
+              "[1, 1, C, H, W] (the exact mapping, arrayInputShapeMapping 1, keeps other ranks)");
 }
 
-ConvGeometry conv_geometry(const ConvolutionParams& conv, const std::array<int, 3>& in) {
-  ConvGeometry g;
-  int kh = conv.kernel_size[0], kw = conv.kernel_size[1];
-  g.out_height = window_output(in[1], kh, conv.stride[0], conv.dilation[0], conv.padding);
-  g.out_width = window_output(in[2], kw, conv.stride[1], conv.dilation[1], conv.padding);
-  if (conv.padding == Padding::kSame) {
-    // Core ML's same padding puts the odd pixel at the bottom/right.
-    int pad_h = std::max(0, (g.out_height - 1) * conv.stride[0] + (kh - 1) * conv.dilation[0] + 1 - in[1]);
-    int pad_w = std::max(0, (g.out_width - 1) * conv.stride[1] + (kw - 1) * conv.dilation[1] + 1 - in[2]);
-    g.pad_top = pad_h / 2;
-    g.pad_left = pad_w / 2;
-  }
-  return g;
-}
+BlobShapes infer_shapes(const Model& model) { return walk(model, nullptr); }
 
-ConvGeometry pool_geometry(const PoolingParams& pool, const std::array<int, 3>& in) {
-  if (pool.global) return {1, 1, 0, 0};
-  ConvolutionParams as_conv{.kernel_size = pool.kernel_size, .stride = pool.stride,
-                            .padding = pool.padding};
-  return conv_geometry(as_conv, in);
-}
+BlobShapes complete_and_infer_shapes(Model& model) { return walk(model, &model); }
 
-BlobShapes infer_shapes(const Model& model) {
-  BlobShapes shapes;
-  std::map<std::string, std::string> producer;  // blob → "layer i 'name' (type)" or "input"
-  for (const Feature& input : model.inputs) {
-    if (shapes.count(input.name)) throw Error("model input '" + input.name + "' is declared twice");
-    shapes[input.name] = feature_shape(input);
-    producer[input.name] = "model input '" + input.name + "'";
-  }
-  std::set<std::string> layer_names;
+size_t layout_parameters(Model& model) {
+  // Layer order, each kind's tensors in its order, so the block reads like the network.
+  size_t offset = 0;
   for (size_t i = 0; i < model.layers.size(); ++i) {
-    const Layer& layer = model.layers[i];
-    const std::string where = describe(i, layer);
-    if (layer.name.empty()) throw Error("layer " + std::to_string(i) + " has no name");
-    if (!layer_names.insert(layer.name).second) throw Error(where + ": the layer name is used twice");
-    if (layer.inputs.size() != 1 || layer.outputs.size() != 1) {
-      throw Error(where + ": expected exactly one input and one output, got " +
-                  std::to_string(layer.inputs.size()) + " and " +
-                  std::to_string(layer.outputs.size()));
-    }
-    auto found = shapes.find(layer.inputs[0]);
-    if (found == shapes.end()) {
-      throw Error(where + ": input '" + layer.inputs[0] +
-                  "' is neither a model input nor the output of an earlier layer");
-    }
-    const std::array<int, 3> in = found->second;
-    const std::string from = " from " + producer[layer.inputs[0]];
-    std::array<int, 3> out = in;
-    if (auto* conv = std::get_if<ConvolutionParams>(&layer.params)) {
-      if (conv->groups <= 0 || conv->output_channels % conv->groups != 0) {
-        throw Error(where + ": outputChannels " + std::to_string(conv->output_channels) +
-                    " is not divisible by nGroups " + std::to_string(conv->groups));
-      }
-      for (int k = 0; k < 2; ++k) {
-        if (conv->stride[k] <= 0 || conv->dilation[k] <= 0) {
-          throw Error(where + ": stride and dilation must be positive");
+    Layer& layer = model.layers[i];
+    std::vector<LayerParameter> laid_out;
+    for (const ParameterSpec& spec : layer_kind(layer).parameters(layer)) {
+      size_t size = 1;
+      for (int64_t d : spec.shape) {
+        if (d <= 0 || __builtin_mul_overflow(size, size_t(d), &size)) {
+          throw Error(describe(i, layer) + ": parameter '" + spec.name + "' has shape " +
+                      shape_string(spec.shape) + "; every dimension must be positive");
         }
       }
-      if (conv->kernel_channels * conv->groups != in[0]) {
-        throw Error(where + ": input '" + layer.inputs[0] + "'" + from + " has shape " +
-                    shape_string(in) + " but kernelChannels " +
-                    std::to_string(conv->kernel_channels) + " x nGroups " +
-                    std::to_string(conv->groups) + " expects " +
-                    std::to_string(conv->kernel_channels * conv->groups) + " channels");
+      LayerParameter parameter{spec.name, spec.shape, {offset, size}, spec.role, std::nullopt};
+      if (const LayerParameter* before = layer.parameter(spec.name)) {
+        parameter.file_updatable = before->file_updatable;
       }
-      ConvGeometry g = conv_geometry(*conv, in);
-      if (g.out_height <= 0 || g.out_width <= 0) {
-        throw Error(where + ": input '" + layer.inputs[0] + "'" + from + " has shape " +
-                    shape_string(in) + ", smaller than the " + std::to_string(conv->kernel_size[0]) +
-                    "x" + std::to_string(conv->kernel_size[1]) + " kernel (valid padding)");
+      laid_out.push_back(std::move(parameter));
+      if (__builtin_add_overflow(offset, size, &offset) || offset > (size_t(1) << 40)) {
+        throw Error(describe(i, layer) + ": the model's parameter count is too large");
       }
-      out = {conv->output_channels, g.out_height, g.out_width};
-    } else if (auto* pool = std::get_if<PoolingParams>(&layer.params)) {
-      for (int k = 0; k < 2; ++k) {
-        if (!pool->global && (pool->kernel_size[k] <= 0 || pool->stride[k] <= 0)) {
-          throw Error(where + ": kernel size and stride must be positive");
-        }
-      }
-      ConvGeometry g = pool_geometry(*pool, in);
-      if (g.out_height <= 0 || g.out_width <= 0) {
-        throw Error(where + ": input '" + layer.inputs[0] + "'" + from + " has shape " +
-                    shape_string(in) + ", smaller than the " + std::to_string(pool->kernel_size[0]) +
-                    "x" + std::to_string(pool->kernel_size[1]) + " pooling window");
-      }
-      out = {in[0], g.out_height, g.out_width};
-    } else if (std::holds_alternative<FlattenParams>(layer.params)) {
-      out = {int(int64_t(in[0]) * in[1] * in[2]), 1, 1};  // bounded by the check below
-    } else if (auto* dense = std::get_if<InnerProductParams>(&layer.params)) {
-      if (in[1] != 1 || in[2] != 1 || in[0] != dense->input_channels) {
-        throw Error(where + ": input '" + layer.inputs[0] + "'" + from + " has shape " +
-                    shape_string(in) + " but inputChannels " +
-                    std::to_string(dense->input_channels) + " expects [" +
-                    std::to_string(dense->input_channels) + ", 1, 1]" +
-                    (in[1] * in[2] != 1 ? " (add a flatten layer before it)" : ""));
-      }
-      out = {dense->output_channels, 1, 1};
     }
-    // Every blob (and so every buffer size computed from it) stays well inside int and size_t.
-    if (int64_t(out[0]) * out[1] * out[2] > (int64_t(1) << 28) ||
-        int64_t(in[0]) * in[1] * in[2] > (int64_t(1) << 28)) {
-      throw Error(where + ": its input or output holds more than 2^28 values per sample");
-    }
-    const std::string& name = layer.outputs[0];
-    if (shapes.count(name)) {
-      throw Error(where + ": output '" + name + "' is already produced by " + producer[name]);
-    }
-    shapes[name] = out;
-    producer[name] = describe(i, layer);
+    layer.parameters = std::move(laid_out);
   }
-  return shapes;
+  return offset;
 }
 
 std::string network_output_name(const Model& model) {
@@ -216,10 +256,24 @@ BlobShapes validate_structure(const Model& model) {
   if (model.outputs.empty()) throw Error("the model has no outputs");
   if (model.layers.empty()) throw Error("the model has no layers");
   BlobShapes shapes = infer_shapes(model);
+  // The parameter block: each layer's tensors as its kind lays them out, inside the block.
   size_t parameters = 0;
-  for (const Layer& layer : model.layers) {
-    parameters = std::max(parameters, layer.weight.offset + layer.weight.size);
-    parameters = std::max(parameters, layer.bias.offset + layer.bias.size);
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& layer = model.layers[i];
+    const std::vector<ParameterSpec> specs = layer_kind(layer).parameters(layer);
+    bool matches = specs.size() == layer.parameters.size();
+    for (size_t p = 0; matches && p < specs.size(); ++p) {
+      const LayerParameter& have = layer.parameters[p];
+      size_t size = 1;
+      for (int64_t d : specs[p].shape) size *= size_t(d);
+      matches = have.name == specs[p].name && have.shape == specs[p].shape &&
+                have.slice.size == size && have.role == specs[p].role;
+      parameters = std::max(parameters, have.slice.offset + have.slice.size);
+    }
+    if (!matches) {
+      throw Error(describe(i, layer) + ": its parameter tensors do not match its kind's (lay the "
+                  "parameters out again after changing a layer)");
+    }
   }
   if (parameters != model.parameters.size()) {
     throw Error("the parameter block holds " + std::to_string(model.parameters.size()) +
@@ -243,13 +297,12 @@ BlobShapes validate_structure(const Model& model) {
       if (classifier && output.type == FeatureType::kDictionary) continue;
       throw Error("model output '" + output.name + "' is not produced by any layer");
     }
-    const auto& s = found->second;
     int64_t declared = 1;
     for (int64_t d : output.shape) declared *= d;
     if (output.type != FeatureType::kDictionary && !output.shape.empty() &&
-        declared != int64_t(s[0]) * s[1] * s[2]) {
+        declared != found->second.count()) {
       throw Error("model output '" + output.name + "' is declared " + shape_string(output.shape) +
-                  " but the network produces " + shape_string(s));
+                  " but the network produces " + found->second.text());
     }
   }
   if (classifier) {
@@ -260,10 +313,9 @@ BlobShapes validate_structure(const Model& model) {
     if (found == shapes.end()) {
       throw Error("the classifier's probabilities '" + scores + "' are not produced by any layer");
     }
-    const auto& s = found->second;
-    if (size_t(s[0]) * s[1] * s[2] != labels) {
+    if (size_t(found->second.count()) != labels) {
       throw Error("the classifier has " + std::to_string(labels) + " class labels but its output '" +
-                  scores + "' has " + std::to_string(size_t(s[0]) * s[1] * s[2]) + " values");
+                  scores + "' has " + std::to_string(found->second.count()) + " values");
     }
   }
   return shapes;

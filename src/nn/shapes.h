@@ -1,7 +1,7 @@
-// Internal helpers of shape inference, shared by the builder, the network and the file readers.
+// Internal helpers of shape inference and validation, shared by the builder, the network and the
+// file readers.
 #pragma once
 
-#include <array>
 #include <string>
 #include <vector>
 
@@ -9,26 +9,23 @@
 
 namespace edgetrain {
 
-std::string shape_string(const std::array<int, 3>& shape);
 std::string shape_string(const std::vector<int64_t>& shape);
 // A number as messages print it ("0.001", "1e-08").
 std::string number_text(double value);
 // Core ML's name of a feature type: FLOAT32, DOUBLE, INT32, Int64, String, image, dictionary.
 const char* feature_type_text(FeatureType type);
 
-// A feature's per-sample shape as (C, H, W); throws Error for bad ranks or dimensions.
-std::array<int, 3> feature_shape(const Feature& feature);
+// A model input's per-sample shape as the layers see it: an image is (C, H, W); a multi-array
+// under the rank-5 mapping is (C, 1, 1) for rank 1, (C, H, W) for rank 3 (or rank 5 with leading
+// 1s), and exactly as declared under the exact mapping. Throws Error for bad ranks or dimensions.
+Shape feature_shape(const Feature& feature, const Model& model);
 
-// Output size and leading padding of a convolution or pooling window over an input (C, H, W).
-struct ConvGeometry {
-  int out_height = 0, out_width = 0;
-  int pad_top = 0, pad_left = 0;
-};
-ConvGeometry conv_geometry(const ConvolutionParams& conv, const std::array<int, 3>& in);
-ConvGeometry pool_geometry(const PoolingParams& pool, const std::array<int, 3>& in);
+// Shape inference that also fills in what each layer's inputs decide (ModelBuilder::build):
+// convolution kernel channels, inner-product input channels, per-channel activation sizes.
+BlobShapes complete_and_infer_shapes(Model& model);
 
-// Sets every layer's weight and bias slice (layer order, weight then bias) and returns the block's
-// size, without allocating it. Throws Error on non-positive sizes or overflow.
+// Sets every layer's parameter tensors from its kind (names, shapes, roles; kept file flags) and
+// returns the block's size, without allocating it. Throws Error on overflow.
 size_t layout_parameters(Model& model);
 
 // Everything validate() checks except the update parameters; returns the blob shapes.

@@ -1,4 +1,6 @@
 // Checks of a model's update parameters (losses, optimizer, epochs), run when it is built or read.
+#include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "edgetrain/error.h"
@@ -15,6 +17,15 @@ const Feature* find_feature(const std::vector<Feature>& features, const std::str
   return nullptr;
 }
 
+// "[1, 1000]"; an end at the type's limit reads "no lower limit" / "no upper limit".
+std::string range_text(bool no_low, const std::string& low, bool no_high, const std::string& high) {
+  std::string text = "[";
+  text += no_low ? "no lower limit" : low;
+  text += ", ";
+  text += no_high ? "no upper limit" : high;
+  return text + "]";
+}
+
 }  // namespace
 
 void check_allowed(const Int64Parameter& parameter, int64_t value, const std::string& what) {
@@ -28,16 +39,19 @@ void check_allowed(const Int64Parameter& parameter, int64_t value, const std::st
                 list + ")");
   }
   if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
-    throw Error(what + " " + std::to_string(value) + " is outside the model's allowed range [" +
-                std::to_string((*parameter.range)[0]) + ", " +
-                std::to_string((*parameter.range)[1]) + "]");
+    const auto [low, high] = *parameter.range;
+    throw Error(what + " " + std::to_string(value) + " is outside the model's allowed range " +
+                range_text(low == std::numeric_limits<int64_t>::min(), std::to_string(low),
+                           high == std::numeric_limits<int64_t>::max(), std::to_string(high)));
   }
 }
 
 void check_allowed(const DoubleParameter& parameter, double value, const std::string& what) {
-  if (parameter.range && (value < (*parameter.range)[0] || value > (*parameter.range)[1])) {
-    throw Error(what + " " + number_text(value) + " is outside the model's allowed range [" +
-                number_text((*parameter.range)[0]) + ", " + number_text((*parameter.range)[1]) + "]");
+  if (parameter.range && !(value >= (*parameter.range)[0] && value <= (*parameter.range)[1])) {
+    const auto [low, high] = *parameter.range;
+    const double largest = std::numeric_limits<double>::max();
+    throw Error(what + " " + number_text(value) + " is outside the model's allowed range " +
+                range_text(low <= -largest, number_text(low), high >= largest, number_text(high)));
   }
 }
 
@@ -69,11 +83,27 @@ void validate_update(const Model& model, const BlobShapes& shapes) {
   if (shapes.count(loss.target) && !find_feature(model.inputs, loss.target)) {
     throw Error(where + ": target '" + loss.target + "' is produced inside the network");
   }
-  const auto& in = input->second;
+  const Shape& in = input->second;
   if (loss.type == LossType::kCategoricalCrossEntropy) {
-    if (in[1] != 1 || in[2] != 1) {
-      throw Error(where + ": cross-entropy input '" + loss.input + "' has shape " +
-                  shape_string(in) + ", expected [classes, 1, 1]");
+    const Layer* producer = nullptr;
+    for (const Layer& layer : model.layers) {
+      if (std::find(layer.outputs.begin(), layer.outputs.end(), loss.input) != layer.outputs.end()) {
+        producer = &layer;
+      }
+    }
+    // Cross-entropy reads probabilities; on anything else its loss means nothing (and Core ML
+    // refuses the model).
+    if (!producer || !std::holds_alternative<Softmax>(producer->params)) {
+      throw Error(where + ": cross-entropy input '" + loss.input + "' is not the output of a " +
+                  "softmax layer" +
+                  (producer ? " (it comes from layer '" + producer->name + "' (" +
+                                  layer_type_name(*producer) + "))"
+                            : "") +
+                  "; add a softmax, or use mean squared error");
+    }
+    if (in.count() != in[0]) {
+      throw Error(where + ": cross-entropy input '" + loss.input + "' has shape " + in.text() +
+                  ", expected a vector of class probabilities ([classes] or [classes, 1, 1])");
     }
     // The seed's Int32 class index, or a classifier's class label (Int64 or String, as its labels).
     const bool int_labels = !model.class_labels.int_labels.empty();
@@ -92,10 +122,10 @@ void validate_update(const Model& model, const BlobShapes& shapes) {
   } else {
     int64_t size = 1;
     for (int64_t d : target->shape) size *= d;
-    if (size != int64_t(in[0]) * in[1] * in[2]) {
+    if (size != in.count()) {
       throw Error(where + ": mean-squared-error target '" + loss.target + "' has shape " +
                   shape_string(target->shape) + " but input '" + loss.input + "' has shape " +
-                  shape_string(in));
+                  in.text());
     }
   }
   std::visit(

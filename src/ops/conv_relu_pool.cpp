@@ -264,7 +264,25 @@ void fill_origins(int32_t* origins, const Sizes& z, int pool_h, int pool_w) {
   }
 }
 
+// The in-register kernels a call runs: the architecture's unless the shape asks for the generic
+// ones.
+const InRegisterKernels& kernels_for(const ConvReluPoolShape& s) {
+  const InRegisterKernels* own = architecture_kernels();
+  return own != nullptr && !s.generic_vectors ? *own : generic_vector_kernels();
+}
+
 }  // namespace
+
+#if !defined(__aarch64__)
+// Only aarch64 builds have kernels of their own (conv_relu_pool_kernels_neon.cpp).
+const InRegisterKernels* conv_relu_pool_internal::architecture_kernels() {
+  return nullptr;
+}
+#endif
+
+bool conv_relu_pool_has_architecture_kernels() {
+  return conv_relu_pool_internal::architecture_kernels() != nullptr;
+}
 
 bool conv_relu_pool_supported(const ConvReluPoolShape& s) {
   const Conv2dShape& c = s.conv;
@@ -316,17 +334,18 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
   const bool direct = may_be_direct && conv_relu_pool_is_direct(s);
   const bool deep = may_be_direct && !direct && conv_relu_pool_forward_is_deep(s);
   if (deep) fill_origins(scratch.origins, z, s.pool_height, s.pool_width);
+  const InRegisterKernels& kernels = kernels_for(s);
   for (int n = 0; n < s.conv.batch; ++n) {
     const float* in_hwc = input_hwc(scratch.in_hwc, in + n * in_sample, z);
     float* out_n = out + n * out_sample;
     float* pooled = z.out_hwc ? out_n : scratch.pooled;
     if (direct || deep) {
       if (direct) {
-        direct_forward_sample(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero, z,
-                              s.pool_height, s.pool_width);
+        kernels.direct_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero, z,
+                               s.pool_height, s.pool_width);
       } else {
-        deep_forward_sample(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero,
-                            scratch.origins, z, s.pool_height * s.pool_width);
+        kernels.deep_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero,
+                             scratch.origins, z, s.pool_height * s.pool_width);
       }
       if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
       continue;
@@ -365,14 +384,15 @@ void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const 
   const size_t out_sample = size_t(z.oc) * z.windows;
   float* dout_hwc = scratch.pooled;
   fill_origins(scratch.origins, z, s.pool_height, s.pool_width);
+  const InRegisterKernels& kernels = kernels_for(s);
   for (int n = 0; n < s.conv.batch; ++n) {
     const uint8_t* argmax_n = argmax + n * out_sample;  // (PH·PW, OC)
     gather_gradient(dout_hwc, dbias, dout + n * out_sample, argmax_n, z.oc, z.windows, z.out_hwc);
     const float* in_hwc = dweight != nullptr ? input_hwc(scratch.in_hwc, in + n * in_sample, z) : nullptr;
     if (direct) {
       if (dweight != nullptr) {
-        direct_backward_sample(scratch.dw_kc, dout_hwc, argmax_n, in_hwc, z, s.pool_height,
-                               s.pool_width);
+        kernels.direct_backward(scratch.dw_kc, dout_hwc, argmax_n, in_hwc, z, s.pool_height,
+                                s.pool_width);
       }
       continue;
     }
@@ -384,9 +404,9 @@ void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const 
       if (!z.in_hwc) std::fill_n(din_hwc, in_sample, 0.0f);
     }
     if (sparse) {
-      sparse_backward_sample(dweight != nullptr ? scratch.dw_hwc : nullptr, din_hwc, dout_hwc,
-                             argmax_n, in_hwc, scratch.w_hwc, scratch.origins, z,
-                             s.pool_height * s.pool_width);
+      kernels.sparse_backward(dweight != nullptr ? scratch.dw_hwc : nullptr, din_hwc, dout_hwc,
+                              argmax_n, in_hwc, scratch.w_hwc, scratch.origins, z,
+                              s.pool_height * s.pool_width);
     } else {
       float* dconv = scratch.conv;
       expand_gradient(dconv, dout_hwc, argmax_n, z, s.pool_height, s.pool_width);

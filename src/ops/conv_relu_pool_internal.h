@@ -33,6 +33,12 @@ inline Sizes sizes_of(const ConvReluPoolShape& s) {
 // argmax is kNoGradient. origins[window·positions + at] is the input element where patch row 0
 // under window position `at` starts. Backward kernels add into their outputs.
 
+// LeNet's first layer, which the direct kernels unroll with these sizes fixed at compile time: a
+// 3x3 patch of one channel (KH 3, KW·IC 3) under a 2x2 pool.
+inline bool direct_sizes_are_3x3x1_pool_2x2(const Sizes& z, int pool_h, int pool_w) {
+  return z.kh == 3 && z.kw * z.ic == 3 && pool_h == 2 && pool_w == 2;
+}
+
 // Shallow patches (conv_relu_pool_is_direct): the window's outputs in registers.
 void direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
                            const float* w_kc, const float* bias, const Sizes& z, int pool_h,
@@ -49,5 +55,19 @@ void deep_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_h
 void sparse_backward_sample(float* dw_hwc, float* din_hwc, const float* dout_hwc,
                             const uint8_t* argmax_n, const float* in_hwc, const float* w_hwc,
                             const int32_t* origins, const Sizes& z, int positions);
+
+// One instruction set's in-register kernels, with the signatures above.
+struct InRegisterKernels {
+  const char* name;
+  decltype(&direct_forward_sample) direct_forward;
+  decltype(&direct_backward_sample) direct_backward;
+  decltype(&deep_forward_sample) deep_forward;
+  decltype(&sparse_backward_sample) sparse_backward;
+};
+// The functions above: simd.h's 16-float vectors (conv_relu_pool_kernels.cpp), compiled per x86
+// ISA by EDGETRAIN_VECTORIZE, as the compiler's generic vectors elsewhere.
+const InRegisterKernels& generic_vector_kernels();
+// The architecture's own, or null: aarch64's NEON kernels (conv_relu_pool_kernels_neon.cpp).
+const InRegisterKernels* architecture_kernels();
 
 }  // namespace edgetrain::ops::conv_relu_pool_internal

@@ -281,7 +281,7 @@ EDGETRAIN_VECTORIZE
 void direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
                            const float* w_kc, const float* bias, const Sizes& z, int pool_h,
                            int pool_w) {
-  if (z.kh == 3 && z.kw * z.ic == 3 && pool_h == 2 && pool_w == 2) {  // LeNet's: unrolled
+  if (direct_sizes_are_3x3x1_pool_2x2(z, pool_h, pool_w)) {  // LeNet's: unrolled
     direct_forward<3, 3, 2>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);
   } else {
     direct_forward<0, 0, 0>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);
@@ -291,11 +291,18 @@ void direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in
 EDGETRAIN_VECTORIZE
 void direct_backward_sample(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
                             const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
-  if (z.kh == 3 && z.kw * z.ic == 3 && pool_h == 2 && pool_w == 2) {
+  if (direct_sizes_are_3x3x1_pool_2x2(z, pool_h, pool_w)) {
     direct_backward<3, 3, 2>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   } else {
     direct_backward<0, 0, 0>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   }
+}
+
+const InRegisterKernels& generic_vector_kernels() {
+  static const InRegisterKernels kernels{"generic vectors", direct_forward_sample,
+                                         direct_backward_sample, deep_forward_sample,
+                                         sparse_backward_sample};
+  return kernels;
 }
 
 }  // namespace edgetrain::ops::conv_relu_pool_internal

@@ -16,6 +16,8 @@
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
 #endif
 
 #include "ops/gemm_internal.h"
@@ -67,25 +69,46 @@ class PackBuffer {
 };
 
 // dst[p*width + r] = src[r*ld + p] for r < rows <= width, p < depth: transposes a (rows, depth)
-// block into a k-major panel. Strided scalar stores would dominate small GEMMs, so on x86 the block
-// goes through 4x4 register transposes (SSE is part of the x86-64 baseline).
+// block into a k-major panel. Strided scalar stores would dominate small GEMMs, so the block goes
+// through 4x4 register transposes (SSE is part of the x86-64 baseline, NEON of aarch64's).
+#if defined(__SSE2__)
+inline void transpose_4x4(float* dst, size_t dst_stride, const float* s0, const float* s1,
+                          const float* s2, const float* s3) {
+  __m128 v0 = _mm_loadu_ps(s0), v1 = _mm_loadu_ps(s1), v2 = _mm_loadu_ps(s2), v3 = _mm_loadu_ps(s3);
+  _MM_TRANSPOSE4_PS(v0, v1, v2, v3);  // v_q now holds element q of rows 0..3
+  _mm_storeu_ps(dst, v0);
+  _mm_storeu_ps(dst + dst_stride, v1);
+  _mm_storeu_ps(dst + 2 * dst_stride, v2);
+  _mm_storeu_ps(dst + 3 * dst_stride, v3);
+}
+#define EDGETRAIN_HAS_TRANSPOSE_4X4 1
+#elif defined(__ARM_NEON)
+inline void transpose_4x4(float* dst, size_t dst_stride, const float* s0, const float* s1,
+                          const float* s2, const float* s3) {
+  // trn pairs rows 0,1 and 2,3: {a0 b0 a2 b2}, {a1 b1 a3 b3}, {c0 d0 c2 d2}, {c1 d1 c3 d3}.
+  const float32x4x2_t t01 = vtrnq_f32(vld1q_f32(s0), vld1q_f32(s1));
+  const float32x4x2_t t23 = vtrnq_f32(vld1q_f32(s2), vld1q_f32(s3));
+  vst1q_f32(dst, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
+  vst1q_f32(dst + dst_stride, vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
+  vst1q_f32(dst + 2 * dst_stride,
+            vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
+  vst1q_f32(dst + 3 * dst_stride,
+            vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
+}
+#define EDGETRAIN_HAS_TRANSPOSE_4X4 1
+#endif
+
 void pack_transposed(float* dst, int width, const float* src, size_t ld, int rows, int depth) {
   int r = 0;
-#if defined(__SSE2__)
+#if defined(EDGETRAIN_HAS_TRANSPOSE_4X4)
   for (; r + 4 <= rows; r += 4) {
     const float* s0 = src + r * ld;
     const float* s1 = s0 + ld;
     const float* s2 = s1 + ld;
     const float* s3 = s2 + ld;
     int p = 0;
-    for (; p + 4 <= depth; p += 4) {
-      __m128 v0 = _mm_loadu_ps(s0 + p), v1 = _mm_loadu_ps(s1 + p);
-      __m128 v2 = _mm_loadu_ps(s2 + p), v3 = _mm_loadu_ps(s3 + p);
-      _MM_TRANSPOSE4_PS(v0, v1, v2, v3);  // v_q now holds k step p+q of rows r..r+3
-      _mm_storeu_ps(dst + size_t(p + 0) * width + r, v0);
-      _mm_storeu_ps(dst + size_t(p + 1) * width + r, v1);
-      _mm_storeu_ps(dst + size_t(p + 2) * width + r, v2);
-      _mm_storeu_ps(dst + size_t(p + 3) * width + r, v3);
+    for (; p + 4 <= depth; p += 4) {  // k steps p..p+3 of rows r..r+3
+      transpose_4x4(dst + size_t(p) * width + r, size_t(width), s0 + p, s1 + p, s2 + p, s3 + p);
     }
     for (; p < depth; ++p) {
       float* out = dst + size_t(p) * width + r;
@@ -170,7 +193,7 @@ void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const flo
     beta = 1.0f;
   }
   if (m <= kSmallRows && transpose_a == Transpose::kNo) {
-    gemm_small_rows(kernel.isa, c, a, b, m, n, k, transpose_b, beta != 0.0f, lda, ldb, ldc);
+    gemm_small_rows(kernel, c, a, b, m, n, k, transpose_b, beta != 0.0f, lda, ldb, ldc);
     return;
   }
   const int mr = kernel.mr, nr = kernel.nr;
@@ -209,35 +232,44 @@ void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const flo
   }
 }
 
+// The kernel for a supported ISA.
 const MicroKernel& micro_kernel(Isa isa) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return avx512_micro_kernel();
-    case Isa::kAvx2:
-      return avx2_micro_kernel();
-    case Isa::kPortable:
-      break;
-  }
-  return portable_micro_kernel();
+  const MicroKernel* kernel = architecture_micro_kernel(isa);
+  return kernel != nullptr ? *kernel : portable_micro_kernel();
 }
 
 }  // namespace
 
-bool isa_supported(Isa isa) {
+#if !defined(__x86_64__) && !defined(__aarch64__)
+// No architecture file in this build (CMakeLists.txt): the portable kernel only.
+const MicroKernel* architecture_micro_kernel(Isa) {
+  return nullptr;
+}
+#endif
+
+const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512:
-      return __builtin_cpu_supports("avx512f");
-    case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case Isa::kPortable:
-      return true;
+      return "portable";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kNeon:
+      return "neon";
   }
-  return false;
+  return "?";
+}
+
+bool isa_supported(Isa isa) {
+  return isa == Isa::kPortable || architecture_micro_kernel(isa) != nullptr;
 }
 
 Isa best_isa() {
+  // Widest first: AVX-512, AVX2, NEON (only one of the x86 and arm sets exists in a build).
   static const Isa isa = isa_supported(Isa::kAvx512) ? Isa::kAvx512
                          : isa_supported(Isa::kAvx2) ? Isa::kAvx2
+                         : isa_supported(Isa::kNeon) ? Isa::kNeon
                                                      : Isa::kPortable;
   return isa;
 }

@@ -1,12 +1,21 @@
-// Internals of the blocked GEMM, shared by gemm.cpp (packing, blocking, dispatch), gemm_kernels.cpp
-// (the per-ISA micro-kernels) and the tests, which run every ISA path the machine supports.
+// Internals of the blocked GEMM, shared by gemm.cpp (packing, blocking, dispatch), the per-ISA
+// micro-kernels and the tests, which run every ISA path the machine supports.
+//
+// Which micro-kernels a build has is decided when it is configured (CMakeLists.txt picks the
+// sources by target processor): gemm_kernels.cpp (portable, every build), gemm_kernels_x86.cpp
+// (AVX-512 and AVX2 + FMA, chosen at run time on x86-64) or gemm_kernels_neon.cpp (aarch64, where
+// NEON is always there). No file includes another architecture's intrinsics.
 #pragma once
+
+#include <utility>
 
 #include "ops/ops.h"
 
 namespace edgetrain::ops::gemm_internal {
 
-enum class Isa { kPortable, kAvx2, kAvx512 };
+enum class Isa { kPortable, kAvx2, kAvx512, kNeon };
+constexpr Isa kAllIsas[] = {Isa::kPortable, Isa::kAvx2, Isa::kAvx512, Isa::kNeon};
+const char* isa_name(Isa isa);
 
 // Computes one tile of C: rows x cols with rows <= mr (chosen by the table index) and cols <= nr.
 //   a_panel: op(A) rows packed k-major, mr floats per k step (only the first `rows` are read).
@@ -15,6 +24,10 @@ enum class Isa { kPortable, kAvx2, kAvx512 };
 // accumulate=false overwrites C without reading it (C may hold NaN); true adds to C.
 using MicroKernelFn = void (*)(int k, const float* a_panel, const float* b_panel, float* c, int ldc,
                                int cols, bool accumulate);
+// The unpacked path for a few rows of C (gemm_small.cpp): x·y over k floats, and y += alpha·x over
+// n floats.
+using DotFn = float (*)(const float* x, const float* y, int k);
+using AxpyFn = void (*)(float* y, float alpha, const float* x, int n);
 
 constexpr int kMaxRows = 16;
 
@@ -27,17 +40,37 @@ struct MicroKernel {
   // the same nr-wide panels but only compute their first narrow_nr columns.
   int narrow_nr;
   MicroKernelFn narrow_by_rows[kMaxRows + 1];
+  DotFn dot;
+  AxpyFn axpy;
 };
 
+// Fills the row-count tables: Kernel<r, kWide>::run for full-width tiles, Kernel<r, kNarrow>::run
+// for right-edge tiles of at most narrow_nr columns.
+template <template <int, int> class Kernel, int kWide, int kNarrow, int... kRows>
+constexpr MicroKernel make_micro_kernel(Isa isa, int mr, int nr, int narrow_nr, int kc, int mc,
+                                        int nc, DotFn dot, AxpyFn axpy,
+                                        std::integer_sequence<int, kRows...>) {
+  MicroKernel kernel{isa, mr, nr, kc, mc, nc, {}, narrow_nr, {}, dot, axpy};
+  ((kernel.by_rows[kRows + 1] = &Kernel<kRows + 1, kWide>::run), ...);
+  ((kernel.narrow_by_rows[kRows + 1] = &Kernel<kRows + 1, kNarrow>::run), ...);
+  return kernel;
+}
+
+// Every build has the portable kernel (gemm_kernels.cpp).
 const MicroKernel& portable_micro_kernel();
-const MicroKernel& avx2_micro_kernel();
-const MicroKernel& avx512_micro_kernel();
+// The architecture's own kernel for `isa`, or null when this build has none for it or the CPU
+// lacks the instructions (defined by the architecture's kernel file, or gemm.cpp elsewhere).
+const MicroKernel* architecture_micro_kernel(Isa isa);
 
 // C = op(A)·op(B) (+ C when accumulate) for m <= kSmallRows rows with A not transposed, without
-// packing: dot products against B's rows, or AXPYs of them (gemm_small.cpp).
+// packing: dot products against B's rows, or AXPYs of them (gemm_small.cpp), with the kernel's
+// dot and axpy.
 constexpr int kSmallRows = 4;
-void gemm_small_rows(Isa isa, float* c, const float* a, const float* b, int m, int n, int k,
-                     Transpose transpose_b, bool accumulate, int lda, int ldb, int ldc);
+void gemm_small_rows(const MicroKernel& kernel, float* c, const float* a, const float* b, int m,
+                     int n, int k, Transpose transpose_b, bool accumulate, int lda, int ldb,
+                     int ldc);
+float dot_portable(const float* x, const float* y, int k);
+void axpy_portable(float* y, float alpha, const float* x, int n);
 
 bool isa_supported(Isa isa);
 // The fastest ISA this CPU runs; gemm() uses it.

@@ -67,7 +67,13 @@ struct ConvReluPoolShape {
   // kAuto picks by shape (below); the others force a kernel, for tests and benchmarks. A forced
   // kDirect the shape cannot run (or, in backward, with an input gradient wanted) falls back.
   enum class Kernel { kAuto, kDirect, kSparse, kDense } kernel = Kernel::kAuto;
+  // For tests and benchmarks: the in-register kernels written with simd.h's generic 16-float
+  // vectors even where the architecture has its own (aarch64: NEON). No effect elsewhere.
+  bool generic_vectors = false;
 };
+// True when the build has architecture-specific in-register kernels besides the generic-vector ones
+// (aarch64: NEON), i.e. when generic_vectors changes which code runs.
+bool conv_relu_pool_has_architecture_kernels();
 constexpr uint8_t kNoGradient = 255;
 constexpr int kMaxPooledChannels = 1024;
 // Backward visits only the gradient-carrying positions (sparse) when the patch depth
@@ -108,6 +114,10 @@ void maxpool2d_backward(float* dinput, const float* dout, const int32_t* argmax,
 void avgpool2d_forward(float* out, const float* in, const Pool2dShape& shape, bool exclude_padding);
 void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& shape,
                         bool exclude_padding);
+// L2 pooling: out = sqrt(Σ window²); backward reads the forward input and output.
+void l2pool2d_forward(float* out, const float* in, const Pool2dShape& shape);
+void l2pool2d_backward(float* dinput, const float* dout, const float* in, const float* out,
+                       const Pool2dShape& shape);
 
 // ---- Activations (activation.cpp), element-wise over n values -----------------------------------
 // Backward of relu uses the forward output (out > 0 ⇔ in > 0); sigmoid and tanh use the output too.

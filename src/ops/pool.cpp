@@ -5,14 +5,20 @@
 // output is 0 and backward skips it). Ties go to the first position in row-major window order; -inf
 // and NaN never beat another value (a window holding nothing else reports its first position).
 // Average pooling keeps nothing: its backward spreads each output gradient evenly over the window.
+// L2 pooling (sqrt of the window's sum of squares) reads its input and output in backward.
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#define EDGETRAIN_POOL_2X2_VECTORS 1
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define EDGETRAIN_POOL_2X2_VECTORS 1
 #endif
 
 #include "ops/ops.h"
@@ -95,8 +101,8 @@ void max_window(float* best, int32_t* best_at, const float* image, int in_width,
 // the even and odd columns of the window's two input rows are its four candidates, folded in
 // row-major order like max_select does. Handles output columns [begin, end) of input rows ih and
 // ih + 1, all of whose windows must lie inside the image; returns the first column not done.
-int max_pool_2x2_sse2(float* best, int32_t* best_at, const float* image, int in_width, int ih,
-                      int pad_left, int begin, int end) {
+int max_pool_2x2_vectors(float* best, int32_t* best_at, const float* image, int in_width, int ih,
+                         int pad_left, int begin, int end) {
   const float* top = image + size_t(ih) * in_width;
   const float* bottom = top + in_width;
   int ow = begin;
@@ -124,6 +130,34 @@ int max_pool_2x2_sse2(float* best, int32_t* best_at, const float* image, int in_
     }
     _mm_storeu_ps(best + ow, max_value);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(best_at + ow), max_at);
+  }
+  return ow;
+}
+#elif defined(__ARM_NEON)
+// The same with NEON (part of the aarch64 baseline): vld2q splits four windows' row into its even
+// and odd columns, the window's left and right candidates.
+int max_pool_2x2_vectors(float* best, int32_t* best_at, const float* image, int in_width, int ih,
+                         int pad_left, int begin, int end) {
+  const float* top = image + size_t(ih) * in_width;
+  const float* bottom = top + in_width;
+  const int32x4_t column_steps = {0, 2, 4, 6};
+  int ow = begin;
+  for (; ow + 4 <= end; ow += 4) {
+    const int iw = 2 * ow - pad_left;
+    const float32x4x2_t top_columns = vld2q_f32(top + iw), bottom_columns = vld2q_f32(bottom + iw);
+    const float32x4_t candidates[4] = {top_columns.val[0], top_columns.val[1],
+                                       bottom_columns.val[0], bottom_columns.val[1]};
+    const int32x4_t first_at = vaddq_s32(vdupq_n_s32(ih * in_width + iw), column_steps);
+    const int offsets[4] = {0, 1, in_width, in_width + 1};
+    float32x4_t max_value = vdupq_n_f32(-std::numeric_limits<float>::infinity());
+    int32x4_t max_at = vdupq_n_s32(-1);
+    for (int q = 0; q < 4; ++q) {
+      const uint32x4_t take = vcgtq_f32(candidates[q], max_value);  // NaN never takes
+      max_value = vbslq_f32(take, candidates[q], max_value);
+      max_at = vbslq_s32(take, vaddq_s32(first_at, vdupq_n_s32(offsets[q])), max_at);
+    }
+    vst1q_f32(best + ow, max_value);
+    vst1q_s32(best_at + ow, max_at);
   }
   return ow;
 }
@@ -158,12 +192,12 @@ void maxpool2d_forward(float* out, int32_t* argmax, const float* in, const Pool2
       int32_t* best_at = argmax + plane * out_plane + size_t(oh) * s.out_width;
       std::fill(best, best + s.out_width, -std::numeric_limits<float>::infinity());
       std::fill(best_at, best_at + s.out_width, -1);
-#if defined(__SSE2__)
+#if defined(EDGETRAIN_POOL_2X2_VECTORS)
       const int ih0 = oh * 2 - s.pad_top;
       if (pool_2x2 && ih0 >= 0 && ih0 + 1 < s.in_height) {
         // Whole 2x2 windows in SIMD; the few border columns one window at a time.
-        const int fast_end = max_pool_2x2_sse2(best, best_at, image, s.in_width, ih0, s.pad_left,
-                                               kw_begin[0], kw_end[1]);
+        const int fast_end = max_pool_2x2_vectors(best, best_at, image, s.in_width, ih0, s.pad_left,
+                                                  kw_begin[0], kw_end[1]);
         for (int ow = 0; ow < kw_begin[0]; ++ow)
           max_window(best + ow, best_at + ow, image, s.in_width, windows.at(oh, ow));
         for (int ow = fast_end; ow < s.out_width; ++ow)
@@ -266,6 +300,55 @@ void avgpool2d_backward(float* dinput, const float* dout, const Pool2dShape& s,
             dout_plane[oh * s.out_width + ow] / average_divisor(s, w, exclude_padding);
         for (int ih = w.h_begin; ih < w.h_end; ++ih)
           for (int iw = w.w_begin; iw < w.w_end; ++iw) dimage[ih * s.in_width + iw] += share;
+      }
+    }
+  }
+}
+
+void l2pool2d_forward(float* out, const float* in, const Pool2dShape& s) {
+  assert_valid(s);
+  const size_t in_plane = size_t(s.in_height) * s.in_width;
+  const size_t out_plane = size_t(s.out_height) * s.out_width;
+  const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
+  for (size_t plane = 0; plane < planes; ++plane) {
+    const float* image = in + plane * in_plane;  // (IH, IW)
+    float* pooled = out + plane * out_plane;     // (OH, OW)
+    for (int oh = 0; oh < s.out_height; ++oh) {
+      for (int ow = 0; ow < s.out_width; ++ow) {
+        const Window w = windows.at(oh, ow);
+        float sum = 0.0f;
+        for (int ih = w.h_begin; ih < w.h_end; ++ih)
+          for (int iw = w.w_begin; iw < w.w_end; ++iw) {
+            const float v = image[ih * s.in_width + iw];
+            sum += v * v;
+          }
+        pooled[oh * s.out_width + ow] = std::sqrt(sum);
+      }
+    }
+  }
+}
+
+void l2pool2d_backward(float* dinput, const float* dout, const float* in, const float* out,
+                       const Pool2dShape& s) {
+  assert_valid(s);
+  const size_t in_plane = size_t(s.in_height) * s.in_width;
+  const size_t out_plane = size_t(s.out_height) * s.out_width;
+  const size_t planes = size_t(s.batch) * s.channels;
+  const WindowRanges windows(s);
+  for (size_t plane = 0; plane < planes; ++plane) {
+    const float* image = in + plane * in_plane;  // (IH, IW)
+    float* dimage = dinput + plane * in_plane;
+    for (int oh = 0; oh < s.out_height; ++oh) {
+      for (int ow = 0; ow < s.out_width; ++ow) {
+        const size_t o = plane * out_plane + size_t(oh) * s.out_width + size_t(ow);
+        if (out[o] <= 0.0f) continue;  // d sqrt(Σx²) / dx = x / sqrt(Σx²); none at 0
+        const float scale = dout[o] / out[o];
+        const Window w = windows.at(oh, ow);
+        for (int ih = w.h_begin; ih < w.h_end; ++ih)
+          for (int iw = w.w_begin; iw < w.w_end; ++iw) {
+            dimage[ih * s.in_width + iw] += scale * image[ih * s.in_width + iw];
+          }
       }
     }
   }

@@ -2,33 +2,33 @@
 // [B·t/T, B·(t+1)/T) of the batch, runs forward and backward in its own workspace and adds into its
 // own gradient block; the blocks are then summed in thread order and the optimizer steps, both split
 // by parameter index. Nothing depends on timing, so a seed and a thread count fix every bit.
+#include <zlib.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <zlib.h>
 
+#include "base/rng.h"
+#include "base/thread_pool.h"
 #include "edgetrain/error.h"
 #include "edgetrain/train.h"
 #include "nn/network.h"
+#include "nn/loss_head.h"
 #include "nn/shapes.h"
-#include "base/rng.h"
-#include "base/thread_pool.h"
-#include "train/loss_head.h"
+#include "nn/trainable_tensors.h"
 #include "train/checkpoint.h"
+#include "train/memory_bounds.h"
 #include "train/optimizer.h"
 
 namespace edgetrain {
 namespace {
 
-// The parameter runs an optimizer touches: the weights and biases of updatable layers.
+// The parameter runs an optimizer touches: the trainable tensors of updatable layers.
 std::vector<ParameterSlice> updatable_slices(const Model& model) {
   std::vector<ParameterSlice> slices;
-  for (const Layer& layer : model.layers) {
-    if (!layer.updatable) continue;
-    for (const ParameterSlice& slice : {layer.weight, layer.bias}) {
-      if (slice.size) slices.push_back(slice);
-    }
+  for (const TensorView<const float>& tensor : trainable_tensors(model)) {
+    if (tensor.size) slices.push_back(tensor.slice);
   }
   return slices;
 }
@@ -53,7 +53,7 @@ std::string run_signature(const Model& model, const ResolvedUpdate& s, const Bat
                           size_t samples, bool fingerprint_data) {
   std::string text = "epochs=" + std::to_string(s.epochs) + " batch=" + std::to_string(s.batch_size) +
                      " learning_rate=" + std::to_string(s.learning_rate) +
-                     " optimizer=" + (s.adam ? "adam" : "sgd") + " beta1=" + std::to_string(s.beta1) +
+                     " optimizer=" + (s.optimizer == OptimizerKind::kAdam ? "adam" : "sgd") + " beta1=" + std::to_string(s.beta1) +
                      " beta2=" + std::to_string(s.beta2) + " eps=" + std::to_string(s.eps) +
                      " momentum=" + std::to_string(s.momentum) + " shuffle=" +
                      std::to_string(s.shuffle) + " seed=" + std::to_string(s.seed) +
@@ -110,13 +110,16 @@ TrainingResult UpdateTask::run() {
     return std::chrono::duration<double>(clock::now() - started).count();
   };
 
-  const ResolvedUpdate settings = resolve_update(model_, config_);
-  const Network network(model_);
+  const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
+  const Network network(model_, {.train = true});
   const LossHead head(model_, network);
   head.check_data(data_);
   const size_t samples = data_.count();
   const int64_t batch_size = settings.batch_size;
   const int64_t batches = int64_t((samples + size_t(batch_size) - 1) / size_t(batch_size));
+  const bool checkpointing = !config_.checkpoint_path.empty();
+  // Refused before anything below is allocated when the buffers cannot fit.
+  check_training_fits(model_, network, head, settings, samples, checkpointing);
 
   ThreadPool pool(settings.threads);
   const int threads = pool.size();
@@ -130,7 +133,6 @@ TrainingResult UpdateTask::run() {
     scratch.push_back(head.make_scratch(capacity));
   }
   const std::vector<ParameterSlice> slices = updatable_slices(model_);
-  const bool checkpointing = !config_.checkpoint_path.empty();
   const size_t trained = std::accumulate(slices.begin(), slices.end(), size_t(0),
                                          [](size_t sum, const ParameterSlice& s) { return sum + s.size; });
   const std::string signature = run_signature(model_, settings, data_, samples, checkpointing);
@@ -145,7 +147,7 @@ TrainingResult UpdateTask::run() {
     state.order.resize(samples);
     std::iota(state.order.begin(), state.order.end(), uint64_t(0));
     state.moment1.assign(model_.parameters.size(), 0.0f);
-    if (settings.adam) state.moment2.assign(model_.parameters.size(), 0.0f);
+    if (settings.optimizer == OptimizerKind::kAdam) state.moment2.assign(model_.parameters.size(), 0.0f);
   }
   // FedProx: the weights the proximal term pulls towards are those the run starts from.
   if (!(config_.proximal_mu >= 0 && std::isfinite(config_.proximal_mu))) {
@@ -169,12 +171,20 @@ TrainingResult UpdateTask::run() {
 
   TrainingResult result;
   result.samples_seen = state.samples_seen;
-  if (handlers.training_began) handlers.training_began(*this, {settings, samples, batches});
+  if (handlers.training_began) {
+    handlers.training_began(
+        *this, {settings, samples, batches,
+                training_bytes(model_, network, head, settings, samples, checkpointing)});
+  }
   std::vector<double> thread_loss(static_cast<size_t>(threads));
   // Per thread: the gradient parts of the run it is stepping.
   std::vector<std::vector<float*>> part_pointers(static_cast<size_t>(threads),
                                                  std::vector<float*>(static_cast<size_t>(threads)));
   std::vector<size_t> thread_correct(static_cast<size_t>(threads));
+  // Batch-coupled ops (batch norm on batch statistics) sum over every thread's part in training;
+  // then every thread runs forward, even with no samples of its own.
+  const bool coupled = network.couples_batch();
+  BatchSync sync(threads);
 
   for (; state.epoch < settings.epochs && !cancelled_; ++state.epoch) {
     if (!state.order_ready) {
@@ -191,15 +201,19 @@ TrainingResult UpdateTask::run() {
         float* dparameters = gradients[size_t(t)].data();  // zero: the last step cleared it
         thread_loss[size_t(t)] = 0;
         thread_correct[size_t(t)] = 0;
-        if (begin == end) return;
+        if (begin == end && !coupled) return;
         Workspace& ws = workspaces[size_t(t)];
         const uint64_t* indices = state.order.data() + first + size_t(begin);
         const int n = end - begin;
         head.load_batch(ws, scratch[size_t(t)], data_, indices, n);
-        network.forward(ws, model_, n);
+        network.forward(ws, model_, n,
+                        {.mode = Mode::kTraining,
+                         .state = t == 0 ? model_.parameters.data() : nullptr,
+                         .sync = &sync,
+                         .thread = t});
         network.zero_grads(ws, n);
         LossHead::Outcome outcome = head.loss_and_seed(ws, scratch[size_t(t)], n, count);
-        network.backward(ws, model_, dparameters, n, head.backward_end());
+        network.backward(ws, model_, dparameters, n);
         thread_loss[size_t(t)] = outcome.loss;
         thread_correct[size_t(t)] = outcome.correct;
       });
@@ -219,7 +233,7 @@ TrainingResult UpdateTask::run() {
             add_proximal_term(parts[0], parameters, proximal_center.data() + offset, n,
                               float(config_.proximal_mu));
           }
-          if (settings.adam) {
+          if (settings.optimizer == OptimizerKind::kAdam) {
             adam_step(parameters, sum, state.moment1.data() + offset,
                       state.moment2.data() + offset, n, settings.learning_rate, settings.beta1,
                       settings.beta2, settings.eps, step);
@@ -230,10 +244,12 @@ TrainingResult UpdateTask::run() {
         });
       });
       double batch_loss = 0;
+      size_t batch_correct = 0;
       for (int t = 0; t < threads; ++t) {
         batch_loss += thread_loss[size_t(t)];
-        state.epoch_correct += thread_correct[size_t(t)];
+        batch_correct += thread_correct[size_t(t)];
       }
+      state.epoch_correct += batch_correct;
       if (!std::isfinite(batch_loss)) {
         throw Error("training diverged: the loss became " + std::to_string(batch_loss) +
                     " at epoch " + std::to_string(state.epoch + 1) + ", batch " +
@@ -245,7 +261,8 @@ TrainingResult UpdateTask::run() {
       result.samples_seen = state.samples_seen;
       if (handlers.batch_end) {
         handlers.batch_end(*this, {state.epoch, state.batch, batches, batch_loss,
-                                   state.samples_seen, elapsed()});
+                                   state.samples_seen, elapsed(),
+                                   double(batch_correct) / double(count)});
       }
       if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
         state.batch += 1;  // the checkpoint resumes at the next mini-batch

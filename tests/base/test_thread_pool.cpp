@@ -73,7 +73,7 @@ TEST(ThreadPool, ParallelForCoversTheRangeInContiguousChunks) {
   }
 }
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 // A denormal (below 1.2e-38) reads as 0 inside tasks, and the caller's own mode is back after.
 TEST(ThreadPool, TasksFlushDenormalsAndTheCallerKeepsItsMode) {
   volatile float denormal = 1e-39f;  // volatile: computed at run time, under the current mode

@@ -6,17 +6,15 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <cerrno>
 #include <filesystem>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "data/test_files.h"
@@ -65,7 +63,7 @@ class RangeServer {
     close(pipe_fds[0]);
     if (port_ <= 0) {
       stop();
-      throw std::runtime_error("the range server did not report its port within 20 s");
+      throw std::runtime_error("the range server exited without reporting its port");
     }
   }
   ~RangeServer() { stop(); }
@@ -75,30 +73,23 @@ class RangeServer {
   }
 
  private:
+  // Reads the port line, however long the server takes to start (no deadline: a machine may be
+  // slow); ends early with -1 when the server exits without one (the pipe closes).
   static int read_port(int fd) {
     std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd descriptor{fd, POLLIN, 0};
-      if (poll(&descriptor, 1, 200) <= 0) continue;
+    while (line.find('\n') == std::string::npos) {
       char buffer[64];
       const ssize_t got = read(fd, buffer, sizeof buffer);
+      if (got < 0 && errno == EINTR) continue;
       if (got <= 0) break;
       line.append(buffer, size_t(got));
     }
     return line.find('\n') == std::string::npos ? -1 : std::atoi(line.c_str());
   }
 
+  // The server keeps nothing unwritten (each request's log line is closed as written): kill it.
   void stop() {
     if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 50; ++i) {  // up to 5 s, then force
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
@@ -127,8 +118,9 @@ class FetchTest : public ::testing::Test {
     FetchOptions options;
     options.mirror = server.url(path);
     options.data_dir = data_dir();
-    options.connect_timeout_seconds = 5;
-    options.low_speed_seconds = 10;
+    // Only a hung server would reach these; generous, so that a slow machine never does.
+    options.connect_timeout_seconds = 300;
+    options.low_speed_seconds = 300;
     return options;
   }
 
@@ -276,11 +268,13 @@ TEST_F(FetchTest, RefusedConnectionNamesTheUrl) {
   FetchOptions fetch_options;
   fetch_options.mirror = "http://127.0.0.1:" + std::to_string(port) + "/mnist";
   fetch_options.data_dir = data_dir();
-  fetch_options.connect_timeout_seconds = 5;
-  const auto start = std::chrono::steady_clock::now();
+  // The refusal itself ends it, not a timeout: the message says so, whatever the machine's speed.
+  fetch_options.connect_timeout_seconds = 300;
   const std::string message = error_message([&] { fetch_mnist(fetch_options); });
-  expect_mentions(message, {fetch_options.mirror + "/train-images-idx3-ubyte.gz", "connect"});
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  expect_mentions(message, {fetch_options.mirror + "/train-images-idx3-ubyte.gz",
+                            "Couldn't connect to server"});
+  EXPECT_EQ(message.find("timed out"), std::string::npos) << message;
+  EXPECT_EQ(message.find("Timeout"), std::string::npos) << message;
 }
 
 TEST_F(FetchTest, Md5OfAKnownFile) {

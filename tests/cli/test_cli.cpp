@@ -55,8 +55,8 @@ TEST_F(Cli, TrainEvaluatePredictWithJson) {
     double total = 0;
     for (double p : prediction["probabilities"]) total += p;
     EXPECT_NEAR(total, 1.0, 1e-5);
-    EXPECT_TRUE(prediction["input"].get<std::string>().find("#" + std::to_string(count)) !=
-                std::string::npos);
+    EXPECT_TRUE(prediction["input"].get<std::string>().find(
+                    std::string("#") + std::to_string(count)) != std::string::npos);
     ++count;
   }
   EXPECT_EQ(count, 3);
@@ -148,6 +148,8 @@ TEST_F(Cli, CheckpointEverySecondsAndResumeContinueTheRun) {
   CliRun whole = run(common + "--output whole.mlmodel");
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   // A time-based checkpoint run, then resuming its final checkpoint only rewrites the same model.
+  // Whether a 1 s checkpoint also falls inside the run depends on the machine's speed; the verdict
+  // does not (Checkpoint.EverySecondsFollowsTheIntervalWhateverTheMachinesSpeed judges the timing).
   CliRun timed = run(common + "--checkpoint run.ckpt --checkpoint-every 1s --output timed.mlmodel");
   ASSERT_EQ(timed.exit_code, 0) << timed.err;
   CliRun resumed = run(common + "--resume run.ckpt --output resumed.mlmodel");

@@ -57,39 +57,7 @@ inline void expect_same_features(const std::vector<Feature>& a, const std::vecto
 
 inline void expect_same_params(const LayerParams& a, const LayerParams& b) {
   ASSERT_EQ(a.index(), b.index());
-  if (auto* x = std::get_if<ConvolutionParams>(&a)) {
-    auto& y = std::get<ConvolutionParams>(b);
-    EXPECT_EQ(x->output_channels, y.output_channels);
-    EXPECT_EQ(x->kernel_channels, y.kernel_channels);
-    EXPECT_EQ(x->groups, y.groups);
-    EXPECT_EQ(x->kernel_size, y.kernel_size);
-    EXPECT_EQ(x->stride, y.stride);
-    EXPECT_EQ(x->dilation, y.dilation);
-    EXPECT_EQ(x->padding, y.padding);
-    EXPECT_EQ(x->has_bias, y.has_bias);
-  } else if (auto* x = std::get_if<PoolingParams>(&a)) {
-    auto& y = std::get<PoolingParams>(b);
-    EXPECT_EQ(x->type, y.type);
-    EXPECT_EQ(x->kernel_size, y.kernel_size);
-    EXPECT_EQ(x->stride, y.stride);
-    EXPECT_EQ(x->padding, y.padding);
-    EXPECT_EQ(x->global, y.global);
-    EXPECT_EQ(x->average_excludes_padding, y.average_excludes_padding);
-  } else if (auto* x = std::get_if<ActivationParams>(&a)) {
-    auto& y = std::get<ActivationParams>(b);
-    EXPECT_EQ(x->type, y.type);
-    if (x->type == ActivationType::kLinear) {
-      EXPECT_EQ(x->alpha, y.alpha);
-      EXPECT_EQ(x->beta, y.beta);
-    }
-  } else if (auto* x = std::get_if<FlattenParams>(&a)) {
-    EXPECT_EQ(x->order, std::get<FlattenParams>(b).order);
-  } else if (auto* x = std::get_if<InnerProductParams>(&a)) {
-    auto& y = std::get<InnerProductParams>(b);
-    EXPECT_EQ(x->input_channels, y.input_channels);
-    EXPECT_EQ(x->output_channels, y.output_channels);
-    EXPECT_EQ(x->has_bias, y.has_bias);
-  }
+  EXPECT_TRUE(a == b) << "the layer's parameters differ";
 }
 
 inline void expect_same_double(const DoubleParameter& a, const DoubleParameter& b,
@@ -174,12 +142,15 @@ inline void expect_same_model(const Model& a, const Model& b) {
     EXPECT_EQ(x.outputs, y.outputs);
     EXPECT_EQ(x.updatable, y.updatable);
     EXPECT_EQ(x.quantized, y.quantized);
-    EXPECT_EQ(x.weights_updatable, y.weights_updatable);
-    EXPECT_EQ(x.bias_updatable, y.bias_updatable);
-    EXPECT_EQ(x.weight.offset, y.weight.offset);
-    EXPECT_EQ(x.weight.size, y.weight.size);
-    EXPECT_EQ(x.bias.offset, y.bias.offset);
-    EXPECT_EQ(x.bias.size, y.bias.size);
+    ASSERT_EQ(x.parameters.size(), y.parameters.size());
+    for (size_t p = 0; p < x.parameters.size(); ++p) {
+      EXPECT_EQ(x.parameters[p].name, y.parameters[p].name);
+      EXPECT_EQ(x.parameters[p].shape, y.parameters[p].shape);
+      EXPECT_EQ(x.parameters[p].slice.offset, y.parameters[p].slice.offset);
+      EXPECT_EQ(x.parameters[p].slice.size, y.parameters[p].slice.size);
+      EXPECT_EQ(x.parameters[p].role, y.parameters[p].role);
+      EXPECT_EQ(x.parameters[p].file_updatable, y.parameters[p].file_updatable);
+    }
     expect_same_params(x.params, y.params);
   }
   ASSERT_EQ(a.update.has_value(), b.update.has_value());
@@ -211,62 +182,38 @@ inline Model every_field_model() {
           .training_input("image", {3, 12, 10})
           .training_input("classLabel", {}, FeatureType::kString)
           .layers({
-              Convolution{.name = "conv",
-                          .input = "image",
-                          .output = "c",
-                          .output_channels = 6,
-                          .kernel_channels = 1,
-                          .groups = 3,
-                          .kernel_size = {3, 2},
-                          .stride = {2, 1},
-                          .dilation = {1, 2},
-                          .padding = Padding::kSame,
-                          .updatable = true},
-              Tanh{.name = "tanh", .input = "c", .output = "t"},
-              Pooling{.name = "avg",
-                      .input = "t",
-                      .output = "a",
-                      .type = PoolingType::kAverage,
-                      .kernel_size = {2, 2},
-                      .stride = {1, 1},
-                      .padding = Padding::kSame,
-                      .average_excludes_padding = false},
-              Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = -0.25f},
-              Convolution{.name = "conv2",
-                          .input = "l",
-                          .output = "c2",
-                          .output_channels = 4,
-                          .kernel_channels = 6,
-                          .kernel_size = {1, 1},
-                          .has_bias = false},
-              Sigmoid{.name = "sigmoid", .input = "c2", .output = "s"},
-              Pooling{.name = "max",
-                      .input = "s",
-                      .output = "m",
-                      .type = PoolingType::kMax,
-                      .kernel_size = {2, 2},
-                      .stride = {2, 2}},
-              Pooling{.name = "global",
-                      .input = "m",
-                      .output = "g",
-                      .type = PoolingType::kAverage,
-                      .global = true},
-              Flatten{.name = "flatten",
-                      .input = "g",
-                      .output = "f",
-                      .order = FlattenOrder::kChannelFirst},
-              InnerProduct{.name = "dense",
-                           .input = "f",
-                           .output = "d",
-                           .input_channels = 4,
-                           .output_channels = 4,
-                           .updatable = true},
-              ReLU{.name = "relu", .input = "d", .output = "r"},
-              Flatten{.name = "flatten2",
-                      .input = "r",
-                      .output = "f2",
-                      .order = FlattenOrder::kChannelLast},
-              Softmax{.name = "softmax", .input = "f2", .output = "probabilities"},
+              {"conv", "image", "c",
+               Convolution{.output_channels = 6,
+                           .kernel_channels = 1,
+                           .groups = 3,
+                           .kernel_size = {3, 2},
+                           .stride = {2, 1},
+                           .dilation = {1, 2},
+                           .padding = Padding::kSame},
+               kUpdatable},
+              {"tanh", "c", "t", Tanh()},
+              {"avg", "t", "a",
+               Pooling{.type = PoolingType::kAverage,
+                       .kernel_size = {2, 2},
+                       .stride = {1, 1},
+                       .padding = Padding::kSame,
+                       .average_excludes_padding = false}},
+              {"scale", "a", "l", Linear(1.5f, -0.25f)},
+              {"conv2", "l", "c2",
+               Convolution{.output_channels = 4,
+                           .kernel_channels = 6,
+                           .kernel_size = {1, 1},
+                           .has_bias = false}},
+              {"sigmoid", "c2", "s", Sigmoid()},
+              {"max", "s", "m",
+               Pooling{.type = PoolingType::kMax, .kernel_size = {2, 2}, .stride = {2, 2}}},
+              {"global", "m", "g", Pooling{.type = PoolingType::kAverage, .global = true}},
+              {"flatten", "g", "f", Flatten{.order = FlattenOrder::kChannelFirst}},
+              {"dense", "f", "d", InnerProduct{.input_channels = 4, .output_channels = 4},
+               kUpdatable},
+              {"relu", "d", "r", ReLU()},
+              {"flatten2", "r", "f2", Flatten{.order = FlattenOrder::kChannelLast}},
+              {"softmax", "f2", "probabilities", Softmax{}},
           })
           .initializer(Initializer::kGlorotUniform, 7)
           .build();
@@ -290,9 +237,9 @@ inline Model every_field_model() {
                                  .red_bias = -0.5f,
                                  .green_bias = -0.25f,
                                  .blue_bias = 0.125f});
-  model.layers[4].weights_updatable = true;  // flags a file may set apart from the layer's
-  model.layers[9].bias_updatable = false;
-  float* weights = model.data(model.layers[0].weight);
+  model.layers[4].parameters[0].file_updatable = true;  // flags a file may set apart from the layer's
+  model.layers[9].parameters[1].file_updatable = false;
+  float* weights = model.data(model.layers[0].parameters[0]);
   weights[0] = std::numeric_limits<float>::quiet_NaN();
   weights[1] = -0.0f;
   weights[2] = std::numeric_limits<float>::infinity();
@@ -302,16 +249,43 @@ inline Model every_field_model() {
   return model;
 }
 
+// Batchnorm (stored and computed statistics), embedding, embeddingND and batchedMatmul with one
+// input (weights and bias) and with two (transposed, broadcast): index input → lookups → product.
+inline Model tensor_kinds_model() {
+  Model model =
+      ModelBuilder()
+          .metadata({.short_description = "tensor kinds"})
+          .input("ids", {1})
+          .output("product", {4, 2, 1})
+          .output("instance_normed", {4, 1, 1})
+          .layers({
+              {"embed", "ids", "vectors",
+               Embedding{.input_dim = 5, .output_channels = 4, .has_bias = true}},
+              {"norm", "vectors", "normed", Batchnorm{.epsilon = 1e-3f}},
+              {"lookup", "ids", "rows", EmbeddingND{.vocab_size = 5, .embedding_size = 3}},
+              {"project", "rows", "projected",
+               BatchedMatmul{.weight_columns = 2, .has_bias = true}},
+              {"outer", {"projected", "normed"}, "product", BatchedMatmul{.transpose_a = true}},
+              {"instance", "normed", "instance_normed",
+               Batchnorm{.compute_mean_var = true, .instance_normalization = true}},
+          })
+          .initializer(Initializer::kGlorotUniform, 3)
+          .build();
+  const LayerParameter& variance = *model.layers[1].parameter("variance");
+  for (size_t i = 0; i < variance.slice.size; ++i) model.data(variance)[i] = 0.5f + float(i);
+  return model;
+}
+
 // LeNet with the other optimizer and every update field: SGD with momentum, allowed sets and
 // ranges, epochs as a range, shuffle off, a seed.
 inline Model sgd_lenet() {
   Model model = lenet({.batch_size = 16, .epochs = 3, .seed = 5});
   model.update->optimizer = Sgd{.learning_rate = {0.05, std::array<double, 2>{1e-6, 0.5}},
-                                .mini_batch_size = {16, {8, 16, 32}, std::nullopt},
+                                .mini_batch_size = {16, std::nullopt, {8, 16, 32}},
                                 .momentum = {0.9, std::array<double, 2>{0.0, 0.99}}};
-  model.update->epochs = {3, {}, std::array<int64_t, 2>{1, 50}};
+  model.update->epochs = {3, std::array<int64_t, 2>{1, 50}};
   model.update->shuffle = false;
-  model.update->seed = Int64Parameter{1234, {}, std::nullopt};
+  model.update->seed = Int64Parameter{1234, std::nullopt, {}};
   model.metadata.version_string = "2";
   model.inputs[0].description = "a 28x28 digit";
   return model;

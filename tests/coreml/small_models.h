@@ -20,31 +20,23 @@ inline Model small_model(bool linear_before_softmax = false) {
       .loss(
           CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
       .optimizer(Adam{})
-      .epochs({5, {}, std::array<int64_t, 2>{1, 100}})
+      .epochs({5, std::array<int64_t, 2>{1, 100}})
       .shuffle(true)
       .layers({
-          Convolution{.name = "conv1",
-                      .input = "image",
-                      .output = "c1",
-                      .output_channels = 2,
-                      .kernel_channels = 1,
-                      .kernel_size = {3, 3},
-                      .updatable = true},
-          ReLU{.name = "relu1", .input = "c1", .output = "r1"},
-          Pooling{.name = "pool1", .input = "r1", .output = "p1"},
-          Flatten{.name = "flatten", .input = "p1", .output = "f1"},
-          InnerProduct{.name = "dense1",
-                       .input = "f1",
-                       .output = "d1",
-                       .input_channels = 18,
-                       .output_channels = 3,
-                       .updatable = true},
+          {"conv1", "image", "c1",
+           Convolution{.output_channels = 2, .kernel_channels = 1, .kernel_size = {3, 3}},
+           kUpdatable},
+          {"relu1", "c1", "r1", ReLU()},
+          {"pool1", "r1", "p1", Pooling{}},
+          {"flatten", "p1", "f1", Flatten{}},
+          {"dense1", "f1", "d1", InnerProduct{.input_channels = 18, .output_channels = 3},
+           kUpdatable},
       });
   if (linear_before_softmax) {
-    builder.add(Linear{.name = "scale", .input = "d1", .output = "l1", .alpha = 2.0f});
-    builder.add(Softmax{.name = "softmax", .input = "l1", .output = "output"});
+    builder.add(Layer{"scale", "d1", "l1", Linear(2.0f)});
+    builder.add(Layer{"softmax", "l1", "output", Softmax{}});
   } else {
-    builder.add(Softmax{.name = "softmax", .input = "d1", .output = "output"});
+    builder.add(Layer{"softmax", "d1", "output", Softmax{}});
   }
   return builder.build();
 }

@@ -24,7 +24,9 @@ TEST(FuzzSeeds, MlmodelSeedsLoadValidateAndPredict) {
     EXPECT_TRUE(validate_coreml(model).ok());
     Predictor predictor(model);
     const std::vector<float> zeros(predictor.input_size(), 0.0f);
-    EXPECT_FALSE(predictor.predict(zeros.data()).probabilities.empty());
+    const Prediction prediction = predictor.predict(zeros.data());
+    ASSERT_FALSE(prediction.outputs.empty());
+    EXPECT_FALSE(prediction.outputs[0].values.empty());
     ++seeds;
   }
   EXPECT_GE(seeds, 5);

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "mlmodel_test_util.h"
 
@@ -198,48 +198,52 @@ TEST(MlmodelCorrupt, UnsupportedLayersAreNamed) {
                {"layer 1 'relu1' has a layer type unknown to edgetrain", "field 9999"});
   m = lenet_spec();
   layer(m, 1)->clear_activation();
-  layer(m, 1)->mutable_batchnorm()->set_channels(32);
-  expect_error(bytes_of(m), {"layer 1 'relu1' has type batch normalization (batchnorm)"});
-  m = lenet_spec();
-  layer(m, 1)->mutable_activation()->mutable_leakyrelu()->set_alpha(0.1f);
-  expect_error(bytes_of(m), {"layer 1 'relu1' (activation) is a leakyReLU activation",
-                             "linear, ReLU, tanh and sigmoid are"});
+  unknown_fields(layer(m, 1))->AddLengthDelimited(410, "");
+  expect_error(bytes_of(m), {"layer 1 'relu1' has type GRU (gru), which edgetrain does not support"});
   m = lenet_spec();
   layer(m, 0)->mutable_convolution()->set_isdeconvolution(true);
-  expect_error(bytes_of(m), {"layer 0 'conv1' (convolution) is a deconvolution"});
-  m = lenet_spec();
-  layer(m, 2)->mutable_pooling()->set_type(spec::PoolingLayerParams::L2);
-  expect_error(bytes_of(m), {"layer 2 'pooling1' (pooling): L2 pooling"});
-  m = lenet_spec();
-  layer(m, 0)->mutable_convolution()->mutable_same()->set_asymmetrymode(
-      spec::SamePadding::TOP_LEFT_HEAVY);
-  expect_error(bytes_of(m), {"layer 0 'conv1' (convolution): same padding", "TOP_LEFT_HEAVY"});
-  m = lenet_spec();
-  auto* edge = layer(m, 0)
-                   ->mutable_convolution()
-                   ->mutable_valid()
-                   ->mutable_paddingamounts()
-                   ->add_borderamounts();
-  edge->set_startedgesize(1);
-  expect_error(bytes_of(m), {"layer 0 'conv1'", "explicit padding amounts"});
+  expect_error(bytes_of(m), {"layer 0 'conv1' (convolution): deconvolution is not supported"});
   m = lenet_spec();
   m.mutable_neuralnetwork()->add_preprocessing()->mutable_meanimage()->add_meanimage(1.0f);
   expect_error(bytes_of(m), {"mean-image preprocessing is not supported"});
 }
 
-TEST(MlmodelCorrupt, IncludeLastPixelPoolingIsValidPaddingOrRefused) {
-  // pooling1 sees 26x26: 2x2 windows with stride 2 tile it exactly, so the rounding changes
-  // nothing.
+// Options converters write that edgetrain once refused: each now reads, with Core ML's shapes.
+TEST(MlmodelCorrupt, PaddingModesAndActivationsConvertersWriteAreRead) {
+  auto output_shape = [](const spec::Model& m, int index) {
+    const Model read = parse_mlmodel(bytes_of(m), "lenet");
+    return infer_shapes(read).at(read.layers[size_t(index)].outputs[0]).text();
+  };
+  // includeLastPixel: 3x3 windows with stride 2 over 26 pixels add a last, partial window.
   spec::Model m = lenet_spec();
-  layer(m, 2)->mutable_pooling()->mutable_includelastpixel();
-  const Model read = parse_mlmodel(bytes_of(m), "lenet");
-  EXPECT_EQ(std::get<PoolingParams>(read.layers[2].params).padding, Padding::kValid);
-  // 3x3 windows with stride 2 over 26 pixels leave a partial window that valid padding drops.
   auto* pool = layer(m, 2)->mutable_pooling();
+  pool->mutable_includelastpixel();
   pool->set_kernelsize(0, 3);
   pool->set_kernelsize(1, 3);
-  expect_error(bytes_of(m), {"layer 2 'pooling1' (pooling): includeLastPixel padding over input "
-                             "[32, 26, 26]"});
+  EXPECT_EQ(output_shape(m, 2), "[32, 13, 13]");
+  m = lenet_spec();
+  layer(m, 2)->mutable_pooling()->set_type(spec::PoolingLayerParams::L2);
+  EXPECT_EQ(std::get<Pooling>(parse_mlmodel(bytes_of(m), "lenet").layers[2].params).type,
+            PoolingType::kL2);
+  // Same padding, top-left heavy (Turi Create's): the size is the same as bottom-right heavy.
+  m = lenet_spec();
+  layer(m, 0)->mutable_convolution()->mutable_same()->set_asymmetrymode(
+      spec::SamePadding::TOP_LEFT_HEAVY);
+  EXPECT_EQ(output_shape(m, 0), "[32, 28, 28]");
+  // Valid padding with explicit amounts: top 1, bottom 0, left 2, right 1.
+  m = lenet_spec();
+  auto* amounts = layer(m, 0)->mutable_convolution()->mutable_valid()->mutable_paddingamounts();
+  auto* height = amounts->add_borderamounts();
+  height->set_startedgesize(1);
+  auto* width = amounts->add_borderamounts();
+  width->set_startedgesize(2);
+  width->set_endedgesize(1);
+  EXPECT_EQ(output_shape(m, 0), "[32, 27, 29]");
+  m = lenet_spec();
+  layer(m, 1)->mutable_activation()->mutable_leakyrelu()->set_alpha(0.1f);
+  const Model leaky = parse_mlmodel(bytes_of(m), "lenet");
+  EXPECT_EQ(std::get<Activation>(leaky.layers[1].params).type, ActivationType::kLeakyReLU);
+  EXPECT_FLOAT_EQ(std::get<Activation>(leaky.layers[1].params).alpha, 0.1f);
 }
 
 TEST(MlmodelCorrupt, ModelsThatAreNotNeuralNetworks) {

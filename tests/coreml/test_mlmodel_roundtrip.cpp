@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "coreml/spec.h"
+#include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/io.h"
 #include "base/atomic_file.h"
@@ -45,7 +45,7 @@ TEST(MlmodelRoundTrip, JsonFormConvertsBackToTheSameBytes) {
 }
 
 TEST(MlmodelRoundTrip, EveryFieldSurvivesBinaryAndJson) {
-  for (const Model& model : {lenet(), sgd_lenet(), every_field_model()}) {
+  for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model()}) {
     SCOPED_TRACE(model.metadata.short_description);
     const std::string bytes = serialize_mlmodel(model);
     expect_same_model(model, parse_mlmodel(bytes, "model.mlmodel"));
@@ -184,12 +184,12 @@ TEST(MlmodelRoundTrip, ApplesSchemaDecodesWhatWeWrite) {
   if (std::system("protoc --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "protoc not found";
   const auto file = std::filesystem::temp_directory_path() /
                     ("edgetrain-apple-decode-" + std::to_string(::getpid()) + ".mlmodel");
-  for (const Model& model : {lenet(), sgd_lenet(), every_field_model()}) {
+  for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model()}) {
     SCOPED_TRACE(model.metadata.short_description);
     write_mlmodel(model, file.string());
     const std::string apple = decode_with(format_dir, "Model.proto", file.string());
     const std::string ours =
-        decode_with(EDGETRAIN_SOURCE_DIR "/src", "coreml/coreml.proto", file.string());
+        decode_with(EDGETRAIN_SOURCE_DIR "/src", "schema/coreml.proto", file.string());
     ASSERT_EQ(apple.rfind("protoc failed", 0), std::string::npos) << apple.substr(0, 2000);
     // Same names, numbers and types: both schemas print the file identically.
     EXPECT_TRUE(apple == ours) << "Apple's and edgetrain's schemas decode the file differently";

@@ -6,8 +6,8 @@
 #include <bit>
 #include <cmath>
 
-#include "coreml/spec.h"
-#include "coreml/weights.h"
+#include "schema/spec.h"
+#include "schema/weights.h"
 #include "edgetrain/coreml.h"
 #include "mlmodel_test_util.h"
 
@@ -33,7 +33,7 @@ Model read(const spec::Model& m) {
   return parse_mlmodel(coreml::serialize_spec(m), "weights.mlmodel");
 }
 const float* hidden2(const Model& model) {
-  return model.data(model.layers[kLayer].weight);
+  return model.data(model.layers[kLayer].parameters[0]);
 }
 
 // Reference: sign * 2^(exponent - 15) * (1 + mantissa / 1024), subnormals and specials apart.

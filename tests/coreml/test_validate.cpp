@@ -62,12 +62,12 @@ TEST(ValidateCoreML, OnlyConvolutionAndInnerProductLayersAreUpdatable) {
 
 TEST(ValidateCoreML, UpdatableLayersNeedUpdatableWeightsAndBias) {
   Model weights = small_model();
-  layer(weights, "conv1").weights_updatable = false;
+  layer(weights, "conv1").parameters[0].file_updatable = false;
   expect_one_error(weights,
                    "layer 'conv1' (convolution) is updatable but its weights are not marked "
                    "updatable");
   Model bias = small_model();
-  layer(bias, "dense1").bias_updatable = false;
+  layer(bias, "dense1").parameters[1].file_updatable = false;
   expect_one_error(bias,
                    "layer 'dense1' (innerProduct) is updatable but its bias is not marked "
                    "updatable");
@@ -157,16 +157,16 @@ TEST(ValidateCoreML, OptimizerDefaultsAreInsideTheirAllowedValues) {
   expect_one_error(rate,
                    "optimizer (Adam) learningRate: default 2 is outside the allowed range [0, 1]");
   Model set = small_model();
-  std::get<Adam>(set.update->optimizer).mini_batch_size = {128, {32, 64}, std::nullopt};
+  std::get<Adam>(set.update->optimizer).mini_batch_size = {128, std::nullopt, {32, 64}};
   expect_one_error(
       set, "optimizer (Adam) miniBatchSize: default 128 is not in the allowed set {32, 64}");
   Model range = small_model();
   std::get<Adam>(range.update->optimizer).mini_batch_size = {
-      128, {}, std::array<int64_t, 2>{1, 64}};
+      128, std::array<int64_t, 2>{1, 64}};
   expect_one_error(
       range, "optimizer (Adam) miniBatchSize: default 128 is outside the allowed range [1, 64]");
   Model positive = small_model();
-  std::get<Adam>(positive.update->optimizer).mini_batch_size = {0, {}, std::nullopt};
+  std::get<Adam>(positive.update->optimizer).mini_batch_size = {0, std::nullopt, {}};
   expect_one_error(positive, "optimizer (Adam) miniBatchSize: default 0 must be positive");
   Model momentum = small_model();
   momentum.update->optimizer = Sgd{.momentum = {1.5, std::array<double, 2>{0.0, 1.0}}};
@@ -183,13 +183,13 @@ TEST(ValidateCoreML, EpochsArePresentAndPositive) {
   missing.update->epochs.present = false;
   expect_one_error(missing, "epochs: missing; Core ML requires it");
   Model zero = small_model();
-  zero.update->epochs = {0, {}, std::nullopt};
+  zero.update->epochs = {0, std::nullopt, {}};
   expect_one_error(zero, "epochs: default 0 must be positive");
   Model range = small_model();
-  range.update->epochs = {5, {}, std::array<int64_t, 2>{0, 10}};
+  range.update->epochs = {5, std::array<int64_t, 2>{0, 10}};
   expect_one_error(range, "epochs: the allowed range [0, 10] must hold positive values only");
   Model set = small_model();
-  set.update->epochs = {5, {10}, std::nullopt};
+  set.update->epochs = {5, std::nullopt, {10}};
   expect_one_error(set, "epochs: default 5 is not in the allowed set {10}");
 }
 
@@ -223,27 +223,25 @@ TEST(ValidateCoreML, OnlyBackPropagableLayersBetweenUpdatableLayersAndTheLoss) {
   expect_one_error(frozen, "none of its layers is marked updatable");
 }
 
-TEST(ValidateCoreML, WarnsAboutMeanSquaredErrorOnALinearInnerProduct) {
+// Mean squared error read straight off an inner product is what Apple's own regressor examples
+// train (no source says Core ML fails on it): no warning.
+TEST(ValidateCoreML, MeanSquaredErrorOnALinearInnerProductIsValid) {
   Model model = small_model();
   model.update->losses[0] = {
       .name = "lossLayer", .type = LossType::kMeanSquaredError, .input = "d1", .target = "d1_true"};
   model.training_inputs[1] = {.name = "d1_true", .shape = {3}};
   ValidationReport report = validate_coreml(model);
   EXPECT_TRUE(report.ok()) << all(report.errors);
-  ASSERT_EQ(report.warnings.size(), 1u) << all(report.warnings);
-  EXPECT_NE(report.warnings[0].find("loss 'lossLayer' (mean squared error) reads the linear output "
-                                    "of layer 'dense1' (innerProduct)"),
-            std::string::npos)
-      << report.warnings[0];
-  // After an activation, no warning.
-  layer(model, "softmax").params = ActivationParams{.type = ActivationType::kSigmoid};
+  EXPECT_TRUE(report.warnings.empty()) << all(report.warnings);
+  // After an activation, neither.
+  layer(model, "softmax").params = Sigmoid();
   model.update->losses[0].input = "output";
   model.training_inputs[1].name = model.update->losses[0].target = "output_true";
   report = validate_coreml(model);
   EXPECT_TRUE(report.ok()) << all(report.errors);
   EXPECT_TRUE(report.warnings.empty()) << all(report.warnings);
   // A softmax only back-propagates into cross-entropy: mean squared error after one is an error.
-  layer(model, "softmax").params = SoftmaxParams{};
+  layer(model, "softmax").params = Softmax{};
   expect_one_error(model,
                    "layer 'softmax' (softmax) does not support back-propagation, but it "
                    "sits between updatable layer 'dense1' (innerProduct) and loss "

@@ -2,7 +2,6 @@
 // reader on the full training set, and one test per error, checking the line and column named.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -75,7 +74,8 @@ TEST(CsvRead, GzipCompressedCsv) {
   EXPECT_EQ(dataset.pixel(3), 4.0f / 255.0f);
 }
 
-// The whole training set written as CSV reads back equal to the IDX files, and fast.
+// The whole training set written as CSV reads back equal to the IDX files. (How fast it reads is
+// measured in bench/bench_data.cpp, not judged here: a test's verdict never rests on the clock.)
 TEST(CsvRead, FullTrainSetMatchesIdx) {
   const Dataset idx = read_idx_folder(test::kMnistDir, "train");
   ScratchDir dir;
@@ -93,15 +93,10 @@ TEST(CsvRead, FullTrainSetMatchesIdx) {
     }
     write_file(path, text);
   }
-  const auto start = std::chrono::steady_clock::now();
   const Dataset csv = read_csv(path);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  RecordProperty("read_csv_seconds", std::to_string(seconds));
   ASSERT_EQ(csv.count(), 60000u);
   EXPECT_EQ(csv.labels, idx.labels);
   EXPECT_TRUE(csv.pixel_bytes == idx.pixel_bytes) << "CSV and IDX pixels differ";
-  EXPECT_LT(seconds, 10.0) << "read_csv of 60,000 lines took " << seconds << " s";
 }
 
 TEST(CsvErrors, WrongNumberOfValues) {

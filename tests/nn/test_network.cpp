@@ -1,20 +1,21 @@
 // The compiled network: gradients through a whole graph against finite differences, the
-// accumulation rule (two half-batches add up to one batch), and the fused conv + ReLU + max-pool
-// against the unfused layers in LeNet.
+// accumulation rule (two half-batches add up to one batch), the fused conv + ReLU + max-pool
+// against the unfused layers in LeNet, and graphs that branch and merge.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
-#include <variant>
 #include <utility>
+#include <variant>
 #include <vector>
 
-#include "edgetrain/model.h"
-#include "nn/network.h"
 #include "base/rng.h"
-#include "train/loss_head.h"
+#include "edgetrain/model.h"
+#include "edgetrain/train.h"
+#include "nn/network.h"
+#include "nn/loss_head.h"
 
 namespace edgetrain {
 namespace {
@@ -28,20 +29,26 @@ Model smooth_model() {
       .training_input("label", {1}, FeatureType::kInt32)
       .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
       .layers({
-          Convolution{.name = "conv", .input = "image", .output = "c", .output_channels = 4,
-                      .kernel_channels = 1, .groups = 2, .kernel_size = {3, 2}, .stride = {2, 1},
-                      .padding = Padding::kSame, .updatable = true},
-          Tanh{.name = "tanh", .input = "c", .output = "t"},
-          Pooling{.name = "avg", .input = "t", .output = "a", .type = PoolingType::kAverage,
-                  .kernel_size = {2, 2}, .stride = {1, 1}, .padding = Padding::kSame},
-          Linear{.name = "scale", .input = "a", .output = "l", .alpha = 1.5f, .beta = 0.1f},
-          Flatten{.name = "flatten", .input = "l", .output = "f", .order = FlattenOrder::kChannelLast},
-          InnerProduct{.name = "dense", .input = "f", .output = "d", .input_channels = 96,
-                       .output_channels = 5, .updatable = true},
-          Sigmoid{.name = "sigmoid", .input = "d", .output = "s"},
-          InnerProduct{.name = "out", .input = "s", .output = "o", .input_channels = 5,
-                       .output_channels = 4, .updatable = true},
-          Softmax{.name = "softmax", .input = "o", .output = "probabilities"},
+          {"conv", "image", "c",
+           Convolution{.output_channels = 4,
+                       .kernel_channels = 1,
+                       .groups = 2,
+                       .kernel_size = {3, 2},
+                       .stride = {2, 1},
+                       .padding = Padding::kSame},
+           kUpdatable},
+          {"tanh", "c", "t", Tanh()},
+          {"avg", "t", "a",
+           Pooling{.type = PoolingType::kAverage,
+                   .kernel_size = {2, 2},
+                   .stride = {1, 1},
+                   .padding = Padding::kSame}},
+          {"scale", "a", "l", Linear(1.5f, 0.1f)},
+          {"flatten", "l", "f", Flatten{.order = FlattenOrder::kChannelLast}},
+          {"dense", "f", "d", InnerProduct{.input_channels = 96, .output_channels = 5}, kUpdatable},
+          {"sigmoid", "d", "s", Sigmoid()},
+          {"out", "s", "o", InnerProduct{.input_channels = 5, .output_channels = 4}, kUpdatable},
+          {"softmax", "o", "probabilities", Softmax{}},
       })
       .initializer(Initializer::kGlorotUniform, 3)
       .build();
@@ -62,8 +69,8 @@ Dataset random_data(int n, uint64_t seed) {
 
 // Loss over samples [first, first + n), with gradients added into `gradients` when given.
 double run(const Model& model, const Dataset& data, int first, int n, int scale,
-           std::vector<float>* gradients) {
-  const Network network(model);
+           std::vector<float>* gradients, bool fuse = true) {
+  const Network network(model, {.fuse = fuse, .train = true});
   const LossHead head(model, network);
   Workspace ws = network.make_workspace(n);
   LossHead::Scratch scratch = head.make_scratch(n);
@@ -74,13 +81,12 @@ double run(const Model& model, const Dataset& data, int first, int n, int scale,
   if (!gradients) return head.score(ws, scratch, n, scale).loss;
   network.zero_grads(ws, n);
   const double loss = head.loss_and_seed(ws, scratch, n, scale).loss;
-  network.backward(ws, model, gradients->data(), n, head.backward_end());
+  network.backward(ws, model, gradients->data(), n);
   return loss;
 }
 
-TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
-  Model model = smooth_model();
-  const Dataset data = random_data(3, 11);
+// Every parameter's gradient over 3 samples against central differences.
+void expect_gradients_match_finite_differences(Model& model, const Dataset& data) {
   std::vector<float> analytic(model.parameters.size(), 0.0f);
   run(model, data, 0, 3, 3, &analytic);
   const float step = 1e-2f;
@@ -98,8 +104,13 @@ TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
     EXPECT_LT(error, 2e-2) << "parameter " << i << ": analytic " << analytic[i] << ", numeric "
                            << numeric;
   }
-  std::printf("worst relative gradient error over %zu parameters: %.2e\n",
-              model.parameters.size(), worst);
+  std::printf("worst relative gradient error over %zu parameters: %.2e\n", model.parameters.size(),
+              worst);
+}
+
+TEST(Network, WholeGraphGradientsMatchFiniteDifferences) {
+  Model model = smooth_model();
+  expect_gradients_match_finite_differences(model, random_data(3, 11));
 }
 
 // Runs `data` (n samples) as one batch and as two halves whose gradients add up; returns the
@@ -129,13 +140,15 @@ TEST(Network, OnlyUpdatableLayersGetGradients) {
   const Dataset data = random_data(2, 8);
   std::vector<float> gradients(model.parameters.size(), 0.0f);
   run(model, data, 0, 2, 2, &gradients);
-  const Layer& conv = model.layer("conv");
-  for (size_t i = 0; i < conv.weight.size + conv.bias.size; ++i) {
-    EXPECT_EQ(gradients[conv.weight.offset + i], 0.0f);
+  for (const LayerParameter& parameter : model.layer("conv").parameters) {
+    for (size_t i = 0; i < parameter.slice.size; ++i) {
+      EXPECT_EQ(gradients[parameter.slice.offset + i], 0.0f);
+    }
   }
-  const Layer& dense = model.layer("dense");
+  const LayerParameter& dense = model.layer("dense").parameters[0];
   double magnitude = 0;
-  for (size_t i = 0; i < dense.weight.size; ++i) magnitude += std::fabs(gradients[dense.weight.offset + i]);
+  for (size_t i = 0; i < dense.slice.size; ++i)
+    magnitude += std::fabs(gradients[dense.slice.offset + i]);
   EXPECT_GT(magnitude, 0.0);
 }
 
@@ -149,14 +162,15 @@ Model exact_lenet() {
   Model model = lenet({.seed = 3});
   Rng rng(17);
   for (const Layer& layer : model.layers) {
-    float* weight = model.data(layer.weight);
-    float* bias = model.data(layer.bias);
-    if (std::holds_alternative<ConvolutionParams>(layer.params)) {
-      for (size_t i = 0; i < layer.weight.size; ++i)
-        weight[i] = std::round(weight[i] * 32.0f) / 32.0f;
-      for (size_t i = 0; i < layer.bias.size; ++i) bias[i] = float(int(rng.below(33)) - 16) / 64.0f;
+    if (layer.parameters.empty()) continue;
+    const LayerParameter &weights = layer.parameters[0], &bias = layer.parameters[1];
+    float* w = model.data(weights);
+    float* b = model.data(bias);
+    if (std::holds_alternative<Convolution>(layer.params)) {
+      for (size_t i = 0; i < weights.slice.size; ++i) w[i] = std::round(w[i] * 32.0f) / 32.0f;
+      for (size_t i = 0; i < bias.slice.size; ++i) b[i] = float(int(rng.below(33)) - 16) / 64.0f;
     } else {
-      for (size_t i = 0; i < layer.bias.size; ++i) bias[i] = 0.2f * rng.uniform() - 0.1f;
+      for (size_t i = 0; i < bias.slice.size; ++i) b[i] = 0.2f * rng.uniform() - 0.1f;
     }
   }
   return model;
@@ -178,7 +192,7 @@ struct LenetPass {
 };
 
 LenetPass lenet_pass(const Model& model, const Dataset& data, int n, bool fuse) {
-  const Network network(model, fuse);
+  const Network network(model, {.fuse = fuse, .train = true});
   const LossHead head(model, network);
   Workspace ws = network.make_workspace(n);
   LossHead::Scratch scratch = head.make_scratch(n);
@@ -194,7 +208,7 @@ LenetPass lenet_pass(const Model& model, const Dataset& data, int n, bool fuse) 
   network.zero_grads(ws, n);
   pass.loss = head.loss_and_seed(ws, scratch, n, n).loss;
   pass.gradients.assign(model.parameters.size(), 0.0f);
-  network.backward(ws, model, pass.gradients.data(), n, head.backward_end());
+  network.backward(ws, model, pass.gradients.data(), n);
   return pass;
 }
 
@@ -221,9 +235,9 @@ TEST(NetworkFusion, LenetFusedMatchesUnfused) {
     EXPECT_NEAR(fused.probabilities[i], unfused.probabilities[i], 1e-5) << "probability " << i;
   }
   for (const Layer& layer : model.layers) {
-    for (const ParameterSlice* slice : {&layer.weight, &layer.bias}) {
-      if (slice->size == 0) continue;
-      SCOPED_TRACE(layer.name + (slice == &layer.weight ? " weight" : " bias"));
+    for (const LayerParameter& parameter : layer.parameters) {
+      const ParameterSlice* slice = &parameter.slice;
+      SCOPED_TRACE(layer.name + " " + parameter.name);
       const float* a = fused.gradients.data() + slice->offset;
       const float* b = unfused.gradients.data() + slice->offset;
       double magnitude = 0;
@@ -241,8 +255,8 @@ TEST(NetworkFusion, LenetFusedMatchesUnfused) {
           ADD_FAILURE() << "gradient " << i << ": fused " << a[i] << ", unfused " << b[i];
         }
       }
-      std::printf("%-8s %-6s max difference / max |gradient| = %.2e\n", layer.name.c_str(),
-                  slice == &layer.weight ? "weight" : "bias", error);
+      std::printf("%-8s %-7s max difference / max |gradient| = %.2e\n", layer.name.c_str(),
+                  parameter.name.c_str(), error);
     }
   }
 }
@@ -252,22 +266,16 @@ TEST(NetworkFusion, LenetFusedTwoHalfBatchesAccumulateToOneBatch) {
   EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
 }
 
-size_t workspace_floats(const Workspace& ws) {
-  size_t floats = 0;
-  for (const auto& buffer : ws.values) floats += buffer.size();
-  for (const auto& buffer : ws.grads) floats += buffer.size();
-  return floats;
-}
-
 TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
   const Model model = lenet();
-  const Network fused(model, true), unfused(model, false);
   const int capacity = 4;
   for (bool with_gradients : {true, false}) {
     SCOPED_TRACE(with_gradients ? "training" : "inference");
-    const size_t fused_floats = workspace_floats(fused.make_workspace(capacity, with_gradients));
-    const size_t unfused_floats =
-        workspace_floats(unfused.make_workspace(capacity, with_gradients));
+    const Network fused(model, {.fuse = true, .train = with_gradients});
+    const Network unfused(model, {.fuse = false, .train = with_gradients});
+    // Buffers only: the ops' scratch and saved bytes differ by design.
+    const size_t fused_floats = fused.buffer_floats(capacity);
+    const size_t unfused_floats = unfused.buffer_floats(capacity);
     EXPECT_LT(fused_floats, unfused_floats);
     // Exactly the two convolution outputs (32x26x26 and 32x12x12, each shared with its in-place
     // ReLU) and the flatten's output (1152: it shares pool2's, written channel-last) are gone,
@@ -276,6 +284,155 @@ TEST(NetworkFusion, FusedWorkspaceHoldsNoConvolutionOutputs) {
     EXPECT_EQ(unfused_floats - fused_floats, (with_gradients ? 2 : 1) * gone);
     std::printf("%s workspace, %d samples: fused %zu floats, unfused %zu\n",
                 with_gradients ? "training" : "inference", capacity, fused_floats, unfused_floats);
+  }
+}
+
+// ---- Branches: fan-out and merges ---------------------------------------------------------------
+
+// The branch tests' frame: a 2x7x6 image in, 4 class probabilities out, cross-entropy on a label.
+ModelBuilder branch_frame() {
+  ModelBuilder builder;
+  builder.input("image", {2, 7, 6})
+      .output("probabilities", {4})
+      .training_input("image", {2, 7, 6})
+      .training_input("label", {1}, FeatureType::kInt32)
+      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"});
+  return builder;
+}
+
+// conv0 → activation, whose output three layers read: two convolutions whose sum (add) is joined
+// (concat) with the activation's output itself, then flatten → dense → softmax. The gradient
+// reaching the activation adds up from all three readers. With ReLU the activation runs in place
+// over conv0's output, so the three contributions add into the buffer ReLU's backward then masks.
+Model branching_model(Activation activation) {
+  return branch_frame()
+      .optimizer(Adam{.learning_rate = {1e-2, {{0.0, 1.0}}}, .mini_batch_size = {4, {{1, 64}}}})
+      .epochs({30, {{1, 100}}})
+      .layers({
+          {"conv0", "image", "c0", Convolution{.output_channels = 3, .padding = Padding::kSame},
+           kUpdatable},
+          {"act0", "c0", "r", activation},
+          {"conv_a", "r", "a", Convolution{.output_channels = 3, .padding = Padding::kSame},
+           kUpdatable},
+          {"conv_b", "r", "b", Convolution{.output_channels = 3, .kernel_size = {1, 1}},
+           kUpdatable},
+          {"sum", {"a", "b"}, "s", Add{}},
+          {"join", {"s", "r"}, "j", Concat{}},
+          {"flatten", "j", "f", Flatten{}},
+          {"dense", "f", "d", InnerProduct{.output_channels = 4}, kUpdatable},
+          {"softmax", "d", "probabilities", Softmax{}},
+      })
+      .initializer(Initializer::kGlorotUniform, 5)
+      .build();
+}
+
+TEST(NetworkBranches, WholeGraphGradientsMatchFiniteDifferences) {
+  Model model = branching_model(Tanh());  // smooth: no kink for the differences to cross
+  expect_gradients_match_finite_differences(model, random_data(3, 13));
+}
+
+// ReLU in place under a fan-out against LeakyReLU(0), the same function planned out of place (its
+// backward reads its input): the same loss and gradients.
+TEST(NetworkBranches, InPlaceReluUnderFanOutMatchesOutOfPlace) {
+  const Model in_place = branching_model(ReLU());
+  Model out_of_place = branching_model(LeakyReLU(0.0f));
+  out_of_place.parameters = in_place.parameters;
+  const Network network(in_place, {.train = true});
+  EXPECT_NE(network.describe_plan().find("act0: [3, 7, 6] -> [3, 7, 6] (in place)"),
+            std::string::npos)
+      << network.describe_plan();
+  const Dataset data = random_data(5, 17);
+  std::vector<float> expected(in_place.parameters.size(), 0.0f), actual = expected;
+  const double loss = run(in_place, data, 0, 5, 5, &actual);
+  EXPECT_NEAR(loss, run(out_of_place, data, 0, 5, 5, &expected), 1e-6);
+  EXPECT_LE(scaled_difference(actual.data(), expected.data(), expected.size()), 1e-6);
+  for (const char* name : {"conv0", "conv_a", "conv_b", "dense"}) {
+    const LayerParameter& weights = *in_place.layer(name).parameter("weights");
+    const float* gradient = actual.data() + weights.slice.offset;
+    EXPECT_TRUE(
+        std::any_of(gradient, gradient + weights.slice.size, [](float g) { return g != 0; }))
+        << name << " got no gradient";
+  }
+}
+
+// conv0 → ReLU → max-pool (a chain the planner fuses), whose output three layers read: a
+// convolution, the add of that convolution's output and the pooled blob, and the concat of the sum
+// and the pooled blob.
+Model fan_out_after_fused_chain() {
+  return branch_frame()
+      .layers({
+          {"conv0", "image", "c0", Convolution{.output_channels = 8, .kernel_size = {2, 2}},
+           kUpdatable},
+          {"act0", "c0", "r", ReLU()},
+          {"pool0", "r", "p", Pooling{}},
+          {"conv_a", "p", "a", Convolution{.output_channels = 8, .kernel_size = {1, 1}},
+           kUpdatable},
+          {"sum", {"a", "p"}, "s", Add{}},
+          {"join", {"s", "p"}, "j", Concat{}},
+          {"flatten", "j", "f", Flatten{}},
+          {"dense", "f", "d", InnerProduct{.output_channels = 4}, kUpdatable},
+          {"softmax", "d", "probabilities", Softmax{}},
+      })
+      .initializer(Initializer::kGlorotUniform, 7)
+      .build();
+}
+
+// The fused chain under fan-out against the same graph unfused. As in exact_lenet(), conv0's
+// weights (multiples of 1/32), biases (of 1/64) and the images (of 1/8) make its every value exact,
+// so both plans take the same ReLU and max decisions.
+TEST(NetworkBranches, FusedChainUnderFanOutMatchesUnfused) {
+  Model model = fan_out_after_fused_chain();
+  Rng rng(31);
+  const Layer& conv0 = model.layer("conv0");
+  for (const LayerParameter& parameter : conv0.parameters) {
+    float* values = model.data(parameter);
+    for (size_t i = 0; i < parameter.slice.size; ++i) {
+      values[i] = parameter.name == "bias" ? float(int(rng.below(33)) - 16) / 64.0f
+                                           : std::round(values[i] * 32.0f) / 32.0f;
+    }
+  }
+  Dataset data = random_data(6, 37);
+  for (float& p : data.pixels) p = std::round(p * 8.0f) / 8.0f;
+  const Network fused(model, {.fuse = true, .train = true});
+  EXPECT_NE(fused.describe_plan().find("conv0+act0+pool0:"), std::string::npos)
+      << fused.describe_plan();
+  std::vector<float> with(model.parameters.size(), 0.0f), without = with;
+  const double loss = run(model, data, 0, 6, 6, &with, true);
+  EXPECT_NEAR(loss, run(model, data, 0, 6, 6, &without, false), 1e-6);
+  for (const Layer& layer : model.layers) {
+    for (const LayerParameter& parameter : layer.parameters) {
+      SCOPED_TRACE(layer.name + " " + parameter.name);
+      const float* a = with.data() + parameter.slice.offset;
+      const float* b = without.data() + parameter.slice.offset;
+      EXPECT_TRUE(std::any_of(b, b + parameter.slice.size, [](float g) { return g != 0; }));
+      EXPECT_LE(scaled_difference(a, b, parameter.slice.size), 1e-5);
+    }
+  }
+}
+
+TEST(NetworkBranches, TwoHalfBatchesAccumulateToOneBatch) {
+  const auto [whole, halves] = whole_and_halves(branching_model(ReLU()), random_data(8, 19), 8);
+  EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
+}
+
+TEST(NetworkBranches, TrainsWithTheUpdateTask) {
+  Model model = branching_model(ReLU());
+  const Model before = model;
+  const Dataset data = random_data(16, 23);
+  UpdateTask task(model, data, {.seed = 3, .threads = 2});
+  std::vector<double> losses;
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
+    losses.push_back(end.mean_loss);
+  };
+  const TrainingResult result = task.run();
+  ASSERT_EQ(losses.size(), 30u);
+  EXPECT_EQ(result.samples_seen, 30u * 16u);
+  // 16 random samples are learned by heart: the loss falls well below its start.
+  EXPECT_LT(losses.back(), 0.5 * losses.front());
+  for (const char* name : {"conv0", "conv_a", "conv_b", "dense"}) {
+    const LayerParameter& weights = *model.layer(name).parameter("weights");
+    EXPECT_GT(scaled_difference(model.data(weights), before.data(weights), weights.slice.size), 0.0)
+        << name << " did not train";
   }
 }
 

@@ -17,11 +17,12 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "base/rng.h"
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
-#include "base/rng.h"
 
 namespace edgetrain::ops {
 namespace {
@@ -326,12 +327,19 @@ const char* kernel_name(Kernel kernel) {
   return "?";
 }
 
+// The in-register kernel sets to run: the architecture's (aarch64: NEON) and, where it has its
+// own, the generic-vector ones too (ConvReluPoolShape::generic_vectors).
+std::vector<bool> generic_vector_choices() {
+  if (conv_relu_pool_has_architecture_kernels()) return {false, true};
+  return {false};
+}
+
 // One run of a comparison case: the blobs' layouts, the kernel (a forced one the shape cannot run
-// falls back), the kind of data, and whether there is a bias.
+// falls back), the kind of data, whether there is a bias, and the kernel set.
 struct Config {
   bool input_channel_last, output_channel_last;
   Kernel kernel;
-  bool exact, with_bias;
+  bool exact, with_bias, generic_vectors;
 };
 
 std::vector<Config> configs() {
@@ -341,7 +349,9 @@ std::vector<Config> configs() {
       for (Kernel kernel : kKernels)
         for (bool exact : {false, true})
           for (bool with_bias : {true, false})
-            all.push_back({input_channel_last, output_channel_last, kernel, exact, with_bias});
+            for (bool generic_vectors : generic_vector_choices())
+              all.push_back({input_channel_last, output_channel_last, kernel, exact, with_bias,
+                             generic_vectors});
   return all;
 }
 
@@ -350,6 +360,7 @@ ConvReluPoolShape configured(const FusedCase& c, const Config& config) {
   s.input_channel_last = config.input_channel_last;
   s.output_channel_last = config.output_channel_last;
   s.kernel = config.kernel;
+  s.generic_vectors = config.generic_vectors;
   return s;
 }
 
@@ -357,7 +368,8 @@ std::string describe(const FusedCase& c, const Config& config) {
   return std::string(c.name) + (config.input_channel_last ? ", input NHWC" : ", input NCHW") +
          (config.output_channel_last ? ", output NHWC" : ", output NCHW") + ", kernel " +
          kernel_name(config.kernel) + (config.exact ? ", exact data" : ", float data") +
-         (config.with_bias ? ", bias" : ", no bias");
+         (config.with_bias ? ", bias" : ", no bias") +
+         (config.generic_vectors ? ", generic vectors" : "");
 }
 
 // Tolerance for a sum of `terms` products of values in [-1, 1], both sides in float (as in
@@ -554,6 +566,14 @@ std::vector<bool> kinks_within(std::vector<float>& x, double step, const ConvRel
   return kink;
 }
 
+// Every forced kernel with every kernel set.
+std::vector<std::pair<Kernel, bool>> kernel_choices() {
+  std::vector<std::pair<Kernel, bool>> all;
+  for (Kernel kernel : kKernels)
+    for (bool generic_vectors : generic_vector_choices()) all.emplace_back(kernel, generic_vectors);
+  return all;
+}
+
 // L = Σ conv_relu_pool(in, weight, bias) · R, differentiated w.r.t. in, weight and bias by the
 // fused backward (every kernel) and by central differences, skipping elements at a kink. The
 // weight and bias gradients are checked twice: with the input gradient, and without it as a first
@@ -578,9 +598,11 @@ void check_fused_gradients(const FusedCase& c, uint64_t seed) {
     return [&kinks](size_t i) { return bool(kinks[i]); };
   };
 
-  for (Kernel kernel : kKernels) {
-    SCOPED_TRACE(std::string(c.name) + ", kernel " + kernel_name(kernel));
+  for (const auto& [kernel, generic_vectors] : kernel_choices()) {
+    SCOPED_TRACE(std::string(c.name) + ", kernel " + kernel_name(kernel) +
+                 (generic_vectors ? ", generic vectors" : ""));
     s.kernel = kernel;
+    s.generic_vectors = generic_vectors;
     std::vector<float> out(output_size(s));
     std::vector<uint8_t> argmax(output_size(s));
     std::vector<float> workspace(conv_relu_pool_workspace_floats(s));
@@ -632,6 +654,16 @@ TEST(ConvReluPoolForward, TiesGoToTheFirstPositionAndZeroCarriesNoGradient) {
   EXPECT_EQ(dinput, (std::vector<float>{0.0f, 2.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}));
   EXPECT_EQ(dweight, (std::vector<float>{6.0f}));  // dout 2 · input 3
   EXPECT_EQ(dbias, (std::vector<float>{2.0f}));
+}
+
+// aarch64 builds carry NEON kernels (and the comparisons above run them and the generic ones);
+// x86 builds compile the generic-vector kernels per ISA instead.
+TEST(ConvReluPoolKernels, ArchitectureKernelsAreBuiltWhereExpected) {
+#if defined(__aarch64__)
+  EXPECT_TRUE(conv_relu_pool_has_architecture_kernels());
+#else
+  EXPECT_FALSE(conv_relu_pool_has_architecture_kernels());
+#endif
 }
 
 TEST(ConvReluPoolSupport, AcceptsOnlyWhatItComputes) {

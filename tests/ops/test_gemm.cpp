@@ -38,22 +38,10 @@ std::vector<float> random_vector(size_t size, Rng& rng) {
   return v;
 }
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return "avx512";
-    case Isa::kAvx2:
-      return "avx2";
-    case Isa::kPortable:
-      return "portable";
-  }
-  return "?";
-}
-
 // Runs one case through `isa` (or the public gemm() when use_public) and the reference; checks
 // every element within a k-scaled rounding bound and that the row padding of C is untouched.
 void check_case(const GemmCase& g, Isa isa, bool use_public, uint64_t seed) {
-  SCOPED_TRACE(describe(g) + " isa=" + (use_public ? "public" : isa_name(isa)));
+  SCOPED_TRACE(describe(g) + " isa=" + (use_public ? "public" : gemm_internal::isa_name(isa)));
   Rng rng(seed);
   const bool ta = g.transpose_a == Transpose::kYes, tb = g.transpose_b == Transpose::kYes;
   const int a_rows = ta ? g.k : g.m, a_cols = ta ? g.m : g.k;  // as stored
@@ -109,7 +97,7 @@ void check_case(const GemmCase& g, Isa isa, bool use_public, uint64_t seed) {
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> isas;
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512})
+  for (Isa isa : gemm_internal::kAllIsas)
     if (gemm_internal::isa_supported(isa)) isas.push_back(isa);
   return isas;
 }
@@ -170,6 +158,21 @@ TEST(Gemm, PublicEntryPointAtTrainingShapes) {
   check_case({128, 169, 32, kYes, kNo, 0.0f}, Isa::kPortable, true, 4);
   check_case({64, 500, 1152, kNo, kYes, 1.0f}, Isa::kPortable, true, 5);
   check_case({500, 1152, 64, kYes, kNo, 1.0f}, Isa::kPortable, true, 6);
+}
+
+// The architecture's own kernels are built and chosen: NEON on aarch64, AVX-512 or AVX2 on x86-64
+// when the CPU has them, never another architecture's.
+TEST(Gemm, TheArchitecturesKernelsAreBuiltAndChosen) {
+  using gemm_internal::isa_supported;
+#if defined(__aarch64__)
+  EXPECT_TRUE(isa_supported(Isa::kNeon));
+  EXPECT_EQ(gemm_internal::best_isa(), Isa::kNeon);
+  EXPECT_FALSE(isa_supported(Isa::kAvx2) || isa_supported(Isa::kAvx512));
+#elif defined(__x86_64__)
+  EXPECT_FALSE(isa_supported(Isa::kNeon));
+  EXPECT_EQ(isa_supported(Isa::kAvx512), bool(__builtin_cpu_supports("avx512f")));
+#endif
+  EXPECT_TRUE(isa_supported(Isa::kPortable));
 }
 
 TEST(Gemm, ZeroDepthClearsOrKeepsC) {

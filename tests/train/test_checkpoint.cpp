@@ -54,7 +54,9 @@ TEST_F(Checkpoint, StoppedAndResumedRunsEndBitIdentical) {
     EXPECT_EQ(result.cancelled, stop_after > 0);
     ++resumes;
     model = attempt;
-    if (stop_after < 0) EXPECT_EQ(result.samples_seen, whole.samples_seen);
+    if (stop_after < 0) {
+      EXPECT_EQ(result.samples_seen, whole.samples_seen);
+    }
   }
   EXPECT_EQ(model.parameters, uninterrupted.parameters);
 }
@@ -79,6 +81,35 @@ TEST_F(Checkpoint, PeriodicCheckpointsAreCompleteAndLoadable) {
   EXPECT_EQ(final_state.epoch, 3);
   EXPECT_EQ(final_state.parameters, model.parameters);
   EXPECT_GT(last_step_seen, 0);
+}
+
+// Time-based checkpoints, judged without the clock: every mini-batch takes longer than a
+// nanosecond on any machine, so an interval of 1 ns checkpoints after every step, and an interval
+// of 10^9 s (32 years) never before the end.
+TEST_F(Checkpoint, EverySecondsFollowsTheIntervalWhateverTheMachinesSpeed) {
+  const std::string every_step = path("every-step.ckpt"), never = path("never.ckpt");
+  Model model = fresh();
+  UpdateTask often(model, data, {.checkpoint_path = every_step, .checkpoint_every_seconds = 1e-9});
+  int64_t checked = 0;
+  often.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) {
+    const int64_t step = end.epoch * end.batches_per_epoch + end.batch + 1;
+    // Called before this step's checkpoint: the one on disk is the previous step's.
+    if (step > 1) {
+      EXPECT_EQ(load_checkpoint(every_step).step, step - 1) << "at step " << step;
+      ++checked;
+    }
+  };
+  often.run();
+  EXPECT_EQ(checked, 29);  // 3 epochs of 500 / 50 = 10 steps, after the first
+
+  Model other = fresh();
+  UpdateTask rarely(other, data, {.checkpoint_path = never, .checkpoint_every_seconds = 1e9});
+  rarely.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) {
+    EXPECT_FALSE(fs::exists(never)) << "epoch " << end.epoch << " batch " << end.batch;
+  };
+  rarely.run();
+  EXPECT_EQ(load_checkpoint(never).step, 30);  // the final checkpoint, when the run ends
+  EXPECT_EQ(other.parameters, model.parameters);
 }
 
 TEST_F(Checkpoint, ResumingADifferentRunOrACorruptFileIsRefused) {

@@ -11,7 +11,7 @@
 #include "edgetrain/train.h"
 #include "nn/network.h"
 #include "test_paths.h"
-#include "train/loss_head.h"
+#include "nn/loss_head.h"
 
 namespace edgetrain {
 namespace {
@@ -24,12 +24,12 @@ void fill_reference_weights(Model& model) {
   const double fan_in[] = {9, 128, 1152, 500};
   int tensor = 0, dense_index = 0;
   for (Layer& layer : model.layers) {
-    if (layer.weight.size == 0) continue;
-    for (const ParameterSlice* slice : {&layer.weight, &layer.bias}) {
-      const bool is_bias = slice == &layer.bias;
+    if (layer.parameters.empty()) continue;
+    for (const LayerParameter& parameter : layer.parameters) {
+      const bool is_bias = parameter.name == "bias";
       const double limit = is_bias ? 0.1 : std::sqrt(6.0 / fan_in[dense_index]);
-      float* values = model.data(*slice);
-      for (size_t i = 0; i < slice->size; ++i) {
+      float* values = model.data(parameter);
+      for (size_t i = 0; i < parameter.slice.size; ++i) {
         uint64_t z = uint64_t(tensor + 1) * 0x9E3779B97F4A7C15ull +
                      uint64_t(i + 1) * 0xBF58476D1CE4E5B9ull;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -48,8 +48,8 @@ void fill_reference_weights(Model& model) {
 const ParameterSlice& slice_of(const Model& model, int tensor) {
   int seen = 0;
   for (const Layer& layer : model.layers) {
-    if (layer.weight.size == 0) continue;
-    if (seen++ == tensor / 2) return tensor % 2 == 0 ? layer.weight : layer.bias;
+    if (layer.parameters.empty()) continue;
+    if (seen++ == tensor / 2) return layer.parameters[size_t(tensor % 2)].slice;
   }
   throw std::out_of_range("no such tensor");
 }
@@ -82,7 +82,7 @@ TEST_F(TorchReference, InitialWeightsMatchBitForBit) {
 }
 
 TEST_F(TorchReference, InitialProbabilitiesAndGradientsAgree) {
-  const Network network(model);
+  const Network network(model, {.train = true});
   const LossHead head(model, network);
   Workspace ws = network.make_workspace(32);
   LossHead::Scratch scratch = head.make_scratch(32);
@@ -99,7 +99,7 @@ TEST_F(TorchReference, InitialProbabilitiesAndGradientsAgree) {
   std::vector<float> gradients(model.parameters.size(), 0.0f);
   network.zero_grads(ws, 32);
   LossHead::Outcome outcome = head.loss_and_seed(ws, scratch, 32, 32);
-  network.backward(ws, model, gradients.data(), 32, head.backward_end());
+  network.backward(ws, model, gradients.data(), 32);
   EXPECT_NEAR(outcome.loss, fixture["losses"][0].get<double>(), 1e-5);
   for (int tensor = 0; tensor < 8; ++tensor) {
     const auto& expected = fixture["initial_gradient_sums"][kParameterNames[tensor]];

@@ -1,6 +1,10 @@
 // The update task: determinism, events, cancellation, overrides, and that it actually learns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/model.h"
@@ -44,6 +48,32 @@ TEST(UpdateTask, SameSeedAndThreadsGiveBitIdenticalWeights) {
   }
 }
 
+// Each mini-batch reports its own accuracy; weighted by batch size they make the epoch's.
+TEST(UpdateTask, BatchAccuraciesMakeTheEpochAccuracy) {
+  const Dataset data = first(300);
+  Model model = lenet({.batch_size = 128, .epochs = 2});
+  UpdateTask task(model, data, {.threads = 2});
+  double weighted = 0;
+  std::vector<double> batch_accuracies, epoch_accuracies, epoch_sums;
+  task.handlers.batch_end = [&](UpdateTask&, const BatchEnd& end) {
+    const size_t first_sample = size_t(end.batch) * 128;
+    const double size = double(std::min<size_t>(128, 300 - first_sample));
+    batch_accuracies.push_back(end.accuracy);
+    weighted += end.accuracy * size;
+    EXPECT_DOUBLE_EQ(end.accuracy * size, std::round(end.accuracy * size)) << "a whole count";
+  };
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
+    epoch_accuracies.push_back(end.accuracy);
+    epoch_sums.push_back(weighted / 300.0);
+    weighted = 0;
+  };
+  task.run();
+  ASSERT_EQ(batch_accuracies.size(), 6u);
+  ASSERT_EQ(epoch_accuracies.size(), 2u);
+  for (size_t e = 0; e < 2; ++e) EXPECT_NEAR(epoch_accuracies[e], epoch_sums[e], 1e-12);
+  EXPECT_GT(*std::max_element(batch_accuracies.begin(), batch_accuracies.end()), 0.0);
+}
+
 TEST(UpdateTask, EventsArriveInOrderWithSensibleValues) {
   const Dataset data = first(300);
   Model model = lenet({.batch_size = 128, .epochs = 2});
@@ -71,9 +101,9 @@ TEST(UpdateTask, EventsArriveInOrderWithSensibleValues) {
   };
   const TrainingResult result = task.run();
   EXPECT_EQ(batches_per_epoch, 3);  // 128 + 128 + 44
-  const std::vector<std::string> expected = {"began",     "batch 0.0", "batch 0.1", "batch 0.2",
-                                             "epoch 0",   "batch 1.0", "batch 1.1", "batch 1.2",
-                                             "epoch 1",   "completed"};
+  const std::vector<std::string> expected = {"began",   "batch 0.0", "batch 0.1", "batch 0.2",
+                                             "epoch 0", "batch 1.0", "batch 1.1", "batch 1.2",
+                                             "epoch 1", "completed"};
   EXPECT_EQ(events, expected);
   EXPECT_EQ(result.epochs_completed, 2);
   EXPECT_FALSE(result.cancelled);
@@ -103,19 +133,21 @@ TEST(UpdateTask, OverridesAreCheckedAgainstWhatTheModelAllows) {
   Model model = lenet();  // batch sizes {128}, epochs {10}, learning rate [0, 0.3]
   EXPECT_NE(error_of(model, data, {.batch_size = 64}).find("mini-batch size 64 is not allowed"),
             std::string::npos);
-  EXPECT_NE(error_of(model, data, {.epochs = 3}).find("epochs 3 is not allowed"), std::string::npos);
+  EXPECT_NE(error_of(model, data, {.epochs = 3}).find("epochs 3 is not allowed"),
+            std::string::npos);
   EXPECT_NE(error_of(model, data, {.learning_rate = 0.5}).find("learning rate 0.5 is outside"),
             std::string::npos);
   EXPECT_NE(error_of(model, data, {.momentum = 0.9}).find("momentum applies to SGD"),
             std::string::npos);
   EXPECT_NE(error_of(model, data, {.beta1 = 1.5}).find("beta1 1.5 is outside"), std::string::npos);
   // Allowed overrides are taken.
-  ResolvedUpdate r = resolve_update(model, {.learning_rate = 0.01, .shuffle = false, .seed = 5,
-                                           .threads = 3});
+  ResolvedUpdate r =
+      resolve_update(model, {.learning_rate = 0.01, .shuffle = false, .seed = 5, .threads = 3});
   EXPECT_DOUBLE_EQ(r.learning_rate, 0.01);
   EXPECT_FALSE(r.shuffle);
   EXPECT_EQ(r.seed, 5u);
-  EXPECT_EQ(r.threads, 3);
+  EXPECT_EQ(r.threads, std::min(3, int(std::max(1u, std::thread::hardware_concurrency()))));
+  EXPECT_EQ(r.requested_threads, 3);
   EXPECT_EQ(r.batch_size, 128);
 }
 
@@ -137,7 +169,9 @@ TEST(UpdateTask, LenetLearnsMnistFromTwoThousandImages) {
   Model model = lenet({.batch_size = 32, .epochs = 2});
   std::vector<double> epoch_losses;
   UpdateTask task(model, data, {});
-  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) { epoch_losses.push_back(e.mean_loss); };
+  task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& e) {
+    epoch_losses.push_back(e.mean_loss);
+  };
   task.run();
   ASSERT_EQ(epoch_losses.size(), 2u);
   EXPECT_LT(epoch_losses[1], epoch_losses[0]);
@@ -162,18 +196,17 @@ TEST(UpdateTask, SgdWithMomentumAndMeanSquaredErrorTrainToo) {
                     .training_input("target", {10})
                     .loss(MeanSquaredError{.name = "mse", .input = "scores", .target = "target"})
                     .optimizer(Sgd{.learning_rate = {2.0, {{0.0, 5.0}}},
-                                   .mini_batch_size = {50, {}, {{1, 100}}},
+                                   .mini_batch_size = {50, {{1, 100}}},
                                    .momentum = {0.9, {{0.0, 1.0}}}})
-                    .epochs({3, {}, {{1, 10}}})
+                    .epochs({3, {{1, 10}}})
                     .layers({
-                        Flatten{.name = "flatten", .input = "image", .output = "flat"},
-                        InnerProduct{.name = "hidden", .input = "flat", .output = "h",
-                                     .input_channels = 784, .output_channels = 64,
-                                     .updatable = true},
-                        Tanh{.name = "tanh", .input = "h", .output = "t"},
-                        InnerProduct{.name = "out", .input = "t", .output = "o",
-                                     .input_channels = 64, .output_channels = 10, .updatable = true},
-                        Sigmoid{.name = "sigmoid", .input = "o", .output = "scores"},
+                        {"flatten", "image", "flat", Flatten{}},
+                        {"hidden", "flat", "h",
+                         InnerProduct{.input_channels = 784, .output_channels = 64}, kUpdatable},
+                        {"tanh", "h", "t", Tanh()},
+                        {"out", "t", "o", InnerProduct{.input_channels = 64, .output_channels = 10},
+                         kUpdatable},
+                        {"sigmoid", "o", "scores", Sigmoid()},
                     })
                     .build();
   std::vector<double> losses, accuracies;
@@ -197,14 +230,14 @@ TEST(UpdateTask, FrozenLayersKeepTheirWeights) {
   const Model before = model;
   UpdateTask(model, data, {}).run();
   for (const char* frozen : {"conv1", "hidden1"}) {
-    const Layer& layer = model.layer(frozen);
-    EXPECT_TRUE(std::equal(model.data(layer.weight), model.data(layer.weight) + layer.weight.size,
-                           before.data(layer.weight)))
+    const LayerParameter& weights = model.layer(frozen).parameters[0];
+    EXPECT_TRUE(std::equal(model.data(weights), model.data(weights) + weights.slice.size,
+                           before.data(weights)))
         << frozen;
   }
-  const Layer& trained = model.layer("conv2");
-  EXPECT_FALSE(std::equal(model.data(trained.weight), model.data(trained.weight) + trained.weight.size,
-                          before.data(trained.weight)));
+  const LayerParameter& trained = model.layer("conv2").parameters[0];
+  EXPECT_FALSE(std::equal(model.data(trained), model.data(trained) + trained.slice.size,
+                          before.data(trained)));
 }
 
 }  // namespace

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Cross-builds edgetrain for aarch64 (library, CLI and test suite, Release, into build-arm64/) and
+# runs the test suite under qemu-aarch64: the NEON kernels against their references, and everything
+# else as on x86. Expects the dependencies from scripts/setup.sh (the cross compiler, qemu-user and
+# the arm64 libraries).
+# Usage: scripts/test-arm64.sh [--quick] [ctest arguments, e.g. -R Gemm]
+#   --quick: the subset CI runs. Emulation runs LeNet at ~0.3 GFLOP/s, ~200x slower than this
+#   machine natively, so a test that trains on MNIST or evaluates its 10,000 test images costs
+#   minutes; --quick leaves out the tests listed below (each ≥ 1 s natively), which exercise the
+#   command line, file formats and data readers more than the arithmetic, and keeps every kernel,
+#   network, trainer (bit-identical same-seed runs, the PyTorch reference) and error-path test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+slow_under_emulation=(
+  'Cli\.(TrainEvaluatePredictWithJson|TrainsFromCsvAndFindsMnistThroughTheEnvironment)'
+  'Cli\.CheckpointEverySecondsAndResumeContinueTheRun'
+  'CoreMLCli\.(MakeUpdatableThenTrainKeepsAccuracyAndPassesValidate|ConvertRoundTripsOurFilesByteForByte)'
+  'CoreMLCli\.(TrainClassifierWritesANeuralNetworkClassifier|ValidatePrintsOneLinePerFailureAndWarnings)'
+  'CoreMLCli\.(PredictsPngImages|InspectShowsFeaturesLayersAndUpdateParameters)'
+  'CoreMLCli\.TrainModelRefusesAModelThatIsNotUpdatable'
+  'KillResume\.KilledRunsResumeToTheUninterruptedWeights'
+  'MlmodelRoundTrip\.(JsonFormConvertsBackToTheSameBytes|EveryFieldSurvivesBinaryAndJson)'
+  'MlmodelRoundTrip\.FilesMadeElsewhereAreReproducedByteForByte'
+  'SharedCoreMLModels\.CnnWithImageInput'
+  'ModelFile\.(SaveThenLoadGivesBitIdenticalModelAndPredictions|BrokenFilesAreRejectedWithTheReason)'
+  'CsvRead\.FullTrainSetMatchesIdx' 'IdxRead\.RealGzipAndRawFilesGiveTheSameData'
+  'IdxPacked\.MnistFeaturesEqualTheBytesInAQuarterOfTheMemory'
+  'UpdateTask\.LenetLearnsMnistFromTwoThousandImages'
+)
+# Always left out: qemu-user does not apply setrlimit(RLIMIT_AS) to the guest (it needs the address
+# space itself), so the memory budget this test checks does not exist under emulation.
+not_under_emulation=('MlmodelCorrupt\.TheMemoryBudgetCatchesLargeAllocations')
+ctest_arguments=()
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  not_under_emulation+=("${slow_under_emulation[@]}")
+fi
+pattern=$(IFS='|'; echo "^(${not_under_emulation[*]})\$")
+ctest_arguments+=(-E "$pattern")
+
+start=$SECONDS
+cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DEDGETRAIN_BUILD_BENCH=OFF >/dev/null
+cmake --build build-arm64
+# A host binary here would mean the toolchain file was ignored and nothing ran under emulation.
+readelf -h build-arm64/edgetrain | grep -q "Machine:.*AArch64" ||
+  { echo "test-arm64: build-arm64/edgetrain is not an aarch64 binary" >&2; exit 1; }
+echo "test-arm64: built in $((SECONDS - start)) s; running the suite under qemu-aarch64"
+ctest --test-dir build-arm64 --output-on-failure -j "$(nproc)" "${ctest_arguments[@]}" "$@"
+echo "test-arm64: done in $((SECONDS - start)) s"

@@ -1,0 +1,104 @@
+// Single-input prediction: one workspace for one sample, made once; every output read back by its
+// declared name.
+#include <algorithm>
+
+#include "edgetrain/error.h"
+#include "edgetrain/inference.h"
+#include "nn/network.h"
+#include "nn/shapes.h"
+#include "train/memory_bounds.h"
+
+namespace edgetrain {
+
+std::vector<std::pair<int, float>> Prediction::top(size_t k) const {
+  std::vector<std::pair<int, float>> ranked;
+  for (size_t i = 0; i < probabilities.size(); ++i) ranked.emplace_back(int(i), probabilities[i]);
+  k = std::min(k, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + long(k), ranked.end(),
+                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  ranked.resize(k);
+  return ranked;
+}
+
+struct Predictor::State {
+  explicit State(const Model& m) : model(m), network(model) {
+    check_prediction_fits(network);  // before allocating
+    ws = network.make_workspace(1);
+  }
+  Model model;  // a copy: the caller's may change or go away
+  Network network;
+  Workspace ws;
+  OutputKind kind = OutputKind::kValues;
+  int probabilities_blob = -1;
+  struct Output {
+    const Feature* feature;
+    int blob;  // -1: a classifier's class label, made from the probabilities
+  };
+  std::vector<Output> outputs;
+};
+
+Predictor::Predictor(const Model& model) : state_(std::make_unique<State>(model)) {
+  State& s = *state_;
+  s.kind = output_kind(s.model);
+  if (s.kind == OutputKind::kClassification) {
+    s.probabilities_blob = s.network.blob(network_output_name(s.model));
+  }
+  for (const Feature& output : s.model.outputs) {
+    int blob = -1;
+    if (output.type == FeatureType::kDictionary) {
+      blob = s.network.blob(network_output_name(s.model));
+    } else if (output.type != FeatureType::kInt64 && output.type != FeatureType::kString) {
+      blob = s.network.blob(output.name);
+    }
+    s.outputs.push_back({&output, blob});
+  }
+}
+Predictor::~Predictor() = default;
+Predictor::Predictor(Predictor&&) noexcept = default;
+Predictor& Predictor::operator=(Predictor&&) noexcept = default;
+
+OutputKind Predictor::kind() const { return state_->kind; }
+
+size_t Predictor::input_size() const { return state_->network.input_size(); }
+
+Prediction Predictor::predict(const std::vector<float>& features) {
+  if (features.size() != input_size()) {
+    throw Error("the model takes " + std::to_string(input_size()) + " input values, got " +
+                std::to_string(features.size()));
+  }
+  return predict(features.data());
+}
+
+Prediction Predictor::predict(const float* features) {
+  State& s = *state_;
+  s.network.load_input(s.ws, 0, features);
+  s.network.forward(s.ws, s.model, 1, {.check_inputs = true});
+  Prediction prediction;
+  if (s.probabilities_blob >= 0) {
+    const float* p = s.ws.value(s.probabilities_blob);
+    prediction.probabilities.assign(p, p + s.network.blob_size(s.probabilities_blob));
+    prediction.label = int(std::max_element(prediction.probabilities.begin(),
+                                            prediction.probabilities.end()) -
+                           prediction.probabilities.begin());
+    const ClassLabels& labels = s.model.class_labels;
+    const size_t k = size_t(prediction.label);
+    prediction.class_label = k < labels.int_labels.size()      ? std::to_string(labels.int_labels[k])
+                             : k < labels.string_labels.size() ? labels.string_labels[k]
+                                                               : std::to_string(k);
+  }
+  for (const State::Output& output : s.outputs) {
+    OutputValue value{output.feature->name, output.feature->type, {}, {}};
+    if (output.blob >= 0) {
+      const float* v = s.ws.value(output.blob);
+      value.values.assign(v, v + s.network.blob_size(output.blob));
+      value.shape = s.network.blob_shape(output.blob).dims();
+    } else if (prediction.label >= 0) {
+      value.values = {float(prediction.label)};
+      value.shape = {1};
+    }
+    prediction.outputs.push_back(std::move(value));
+  }
+  return prediction;
+}
+
+}  // namespace edgetrain

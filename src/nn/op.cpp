@@ -1,0 +1,18 @@
+#include "nn/op.h"
+
+namespace edgetrain {
+
+BatchSync::BatchSync(int threads)
+    : threads_(threads), barrier_(threads), slots_(size_t(threads)) {}
+
+void BatchSync::all_reduce(int thread, const double* local, double* total, size_t count) {
+  slots_[size_t(thread)].assign(local, local + count);
+  barrier_.arrive_and_wait();  // every slot written
+  for (size_t i = 0; i < count; ++i) total[i] = 0;
+  for (const std::vector<double>& slot : slots_) {
+    for (size_t i = 0; i < count; ++i) total[i] += slot[i];
+  }
+  barrier_.arrive_and_wait();  // every slot read: the next call may overwrite them
+}
+
+}  // namespace edgetrain

@@ -1,0 +1,80 @@
+// One executable step of a plan: a layer kind's kernels bound to its shapes, or a fused op the
+// planner made of several layers. Ops hold no buffers; the executor hands them pointers.
+//
+// Buffers hold `n` samples one after another, each the blob's per-sample size. Backward ADDS into
+// the input gradients and parameter gradients (the ops' accumulation rule, src/ops/ops.h); a null
+// input gradient means it is not needed.
+#pragma once
+
+#include <barrier>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace edgetrain {
+
+enum class Mode { kInference, kTraining };
+
+// The threads that split one mini-batch, for ops whose forward couples its samples (batch norm on
+// batch statistics): sums are taken over the whole batch in thread order, so every thread gets the
+// same bits whatever the timing.
+class BatchSync {
+ public:
+  explicit BatchSync(int threads);
+  int threads() const { return threads_; }
+  // Every thread calls this with its own `local` (count values); each gets the sum over threads,
+  // added in thread order, in `total`.
+  void all_reduce(int thread, const double* local, double* total, size_t count);
+
+ private:
+  int threads_;
+  std::barrier<> barrier_;
+  std::vector<std::vector<double>> slots_;
+};
+
+struct OpArgs {
+  int n = 0;  // samples in this thread's part of the batch
+  Mode mode = Mode::kInference;
+  std::vector<const float*> in;  // per input: (n, input size)
+  std::vector<float*> out;       // per output: (n, output size)
+  std::vector<float*> din;       // backward: per input, or null when not needed
+  std::vector<float*> dout;  // writable: in-place ops turn it into their input's gradient
+  const float* parameters = nullptr;  // the model's parameter block
+  float* dparameters = nullptr;       // backward: its gradient block, same layout
+  float* state = nullptr;  // training: the model's block, for running statistics (one thread)
+  float* scratch = nullptr;  // scratch_floats() floats of this thread's
+  uint8_t* saved = nullptr;  // saved_bytes_per_sample() * capacity bytes, kept forward → backward
+  BatchSync* sync = nullptr;  // training with several threads
+  int thread = 0;
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual void forward(const OpArgs& args) const = 0;
+  virtual void backward(const OpArgs& args) const {}
+  virtual size_t scratch_floats() const { return 0; }
+  virtual size_t saved_bytes_per_sample() const { return 0; }
+  // Forward in this mode needs the whole batch (all threads call it together, with args.sync).
+  virtual bool couples_batch(Mode mode) const { return false; }
+  // Backward can read the output and overwrite the gradient in place: its input and output may
+  // share buffers (an element-wise op whose derivative follows from its output, e.g. ReLU).
+  virtual bool runs_in_place() const { return false; }
+  // Backward given in place: dout[0] (the buffer din[0] shares) becomes the input's gradient.
+  virtual void backward_in_place(const OpArgs& args) const {}
+  // Backward reads this op's forward output, so nothing may run in place over it. Conservative by
+  // default; ops whose backward reads only inputs and parameters say so.
+  virtual bool backward_reads_output() const { return true; }
+  // The output is the input's bytes unchanged (a reshape in the same order): the planner can give
+  // both one buffer and drop the step.
+  virtual bool copies_input() const { return false; }
+  // Input values the op cannot take (an embedding's index outside its vocabulary). Kernels never
+  // throw: they give a defined result instead (an embedding: zeros plus bias); callers that can
+  // refuse such input (the predictor, the data checks) ask invalid_input() first for the inputs
+  // checks_input() names. It returns a message for the first bad value of n samples, else "".
+  virtual bool checks_input(size_t input) const { return false; }
+  virtual std::string invalid_input(size_t input, const float* values, int n) const { return {}; }
+};
+
+}  // namespace edgetrain

@@ -1,0 +1,220 @@
+// The x86-64 GEMM micro-kernels (see gemm_kernels.cpp for the scheme): AVX-512 8x32 and AVX2 + FMA
+// 6x16, plus the vector dot and AXPY of the unpacked few-rows path (gemm_small.cpp). Compiled with
+// target attributes, so the library needs no -m flags; architecture_micro_kernel() hands out the
+// ones the CPU runs, checked at run time. Built only for x86-64 (CMakeLists.txt).
+#if !defined(__x86_64__)
+#error "gemm_kernels_x86.cpp is for x86-64 builds only"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "ops/gemm_internal.h"
+
+namespace edgetrain::ops::gemm_internal {
+namespace {
+
+// ---- AVX-512: 8 rows x 32 columns (two zmm per row, 16 accumulators) ----------------------------
+// 16 independent accumulators cover the FMA latency (4 cycles x up to 2 pipes on Zen 4 / Skylake-X)
+// while leaving registers for the B row and the broadcast; the bottom edge uses fewer rows.
+constexpr int kAvx512Rows = 8;
+constexpr int kAvx512Vectors = 2;
+
+__attribute__((target("avx512f"))) inline __mmask16 avx512_column_mask(int cols, int vector) {
+  const int left = cols - 16 * vector;
+  if (left >= 16) return __mmask16(0xFFFF);
+  if (left <= 0) return __mmask16(0);
+  return __mmask16((1u << left) - 1);
+}
+
+// kVectors <= kAvx512Vectors: how many of the panel's 16-float vectors this tile computes.
+template <int kRows, int kVectors>
+struct Avx512Kernel {
+  __attribute__((target("avx512f"))) static void run(int k, const float* a, const float* b,
+                                                     float* c, int ldc, int cols, bool accumulate) {
+    __m512 acc[kRows][kVectors];
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
+
+    for (int p = 0; p < k; ++p) {
+      __m512 b_row[kVectors];
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectors; ++v) b_row[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) {
+        const __m512 a_value = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectors; ++v)
+          acc[r][v] = _mm512_fmadd_ps(a_value, b_row[v], acc[r][v]);
+      }
+      a += kAvx512Rows;
+      b += 16 * kAvx512Vectors;
+    }
+
+    // Masked loads/stores handle the right edge; masked-off lanes are never touched.
+    __mmask16 masks[kVectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) masks[v] = avx512_column_mask(cols, v);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      float* row = c + r * ldc;
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectors; ++v) {
+        __m512 value = acc[r][v];
+        if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[v], row + 16 * v));
+        _mm512_mask_storeu_ps(row + 16 * v, masks[v], value);
+      }
+    }
+  }
+};
+
+// ---- AVX2 + FMA: 6 rows x 16 columns (two ymm per row, 12 accumulators) -------------------------
+// 12 accumulators + 2 B vectors + 1 broadcast fit the 16 ymm registers.
+constexpr int kAvx2Rows = 6;
+constexpr int kAvx2Columns = 16;
+
+// kVectors (1 or 2): how many of the panel's two 8-float vectors this tile computes.
+template <int kRows, int kVectors>
+struct Avx2Kernel {
+  __attribute__((target("avx2,fma"))) static void run(int k, const float* a, const float* b,
+                                                      float* c, int ldc, int cols,
+                                                      bool accumulate) {
+    __m256 acc[kRows][kVectors];
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm256_setzero_ps();
+
+    for (int p = 0; p < k; ++p) {
+      __m256 b_row[kVectors];
+#pragma GCC unroll 2
+      for (int v = 0; v < kVectors; ++v) b_row[v] = _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) {
+        const __m256 a_value = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 2
+        for (int v = 0; v < kVectors; ++v)
+          acc[r][v] = _mm256_fmadd_ps(a_value, b_row[v], acc[r][v]);
+      }
+      a += kAvx2Rows;
+      b += kAvx2Columns;
+    }
+
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      float* row = c + r * ldc;
+      if (cols == 8 * kVectors) {
+#pragma GCC unroll 2
+        for (int v = 0; v < kVectors; ++v) {
+          __m256 value = acc[r][v];
+          if (accumulate) value = _mm256_add_ps(value, _mm256_loadu_ps(row + 8 * v));
+          _mm256_storeu_ps(row + 8 * v, value);
+        }
+      } else {
+        // Right edge: AVX2 masked stores are slow on AMD, so go through a small buffer.
+        alignas(32) float tile[8 * kVectors];
+#pragma GCC unroll 2
+        for (int v = 0; v < kVectors; ++v) _mm256_store_ps(tile + 8 * v, acc[r][v]);
+        for (int j = 0; j < cols; ++j) row[j] = accumulate ? row[j] + tile[j] : tile[j];
+      }
+    }
+  }
+};
+
+// ---- The few-rows path: dot products and AXPYs ----------------------------------------------
+
+// The lanes' sum in the order GCC's _mm512_reduce_add_ps adds them (halves, then quarters, then
+// pairs), without the uninitialised register its GCC 12 version warns about.
+__attribute__((target("avx512f"))) inline float horizontal_sum_avx512(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float quarters[4];
+  for (int j = 0; j < 4; ++j)
+    quarters[j] = (lanes[j + 12] + lanes[j + 4]) + (lanes[j + 8] + lanes[j]);
+  return (quarters[0] + quarters[2]) + (quarters[1] + quarters[3]);
+}
+
+__attribute__((target("avx512f"))) float dot_avx512(const float* x, const float* y, int k) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int p = 0;
+  for (; p + 32 <= k; p += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + p), _mm512_loadu_ps(y + p), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + p + 16), _mm512_loadu_ps(y + p + 16), s1);
+  }
+  if (p < k) {  // the tail, masked
+    const __mmask16 m0 = __mmask16((1u << std::min(16, k - p)) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, x + p), _mm512_maskz_loadu_ps(m0, y + p), s0);
+    if (k - p > 16) {
+      const __mmask16 m1 = __mmask16((1u << (k - p - 16)) - 1);
+      s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, x + p + 16),
+                           _mm512_maskz_loadu_ps(m1, y + p + 16), s1);
+    }
+  }
+  return horizontal_sum_avx512(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f"))) void axpy_avx512(float* y, float alpha, const float* x, int n) {
+  const __m512 a = _mm512_set1_ps(alpha);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    _mm512_storeu_ps(y + j, _mm512_fmadd_ps(a, _mm512_loadu_ps(x + j), _mm512_loadu_ps(y + j)));
+  }
+  if (j < n) {
+    const __mmask16 mask = __mmask16((1u << (n - j)) - 1);
+    _mm512_mask_storeu_ps(
+        y + j, mask,
+        _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mask, x + j), _mm512_maskz_loadu_ps(mask, y + j)));
+  }
+}
+
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* x, const float* y, int k) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int p = 0;
+  for (; p + 16 <= k; p += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p), _mm256_loadu_ps(y + p), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p + 8), _mm256_loadu_ps(y + p + 8), s1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(s0, s1));
+  float sum = 0.0f;
+  for (float lane : lanes) sum += lane;
+  for (; p < k; ++p) sum += x[p] * y[p];
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const float* x, int n) {
+  const __m256 a = _mm256_set1_ps(alpha);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    _mm256_storeu_ps(y + j, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + j), _mm256_loadu_ps(y + j)));
+  }
+  for (; j < n; ++j) y[j] += alpha * x[j];
+}
+
+}  // namespace
+
+// Cache blocks: a packed B micro-panel (kc x nr) stays in L1 while the packed A block (mc x kc)
+// streams from L2; nc bounds the packed B block so it stays in L2 too.
+const MicroKernel* architecture_micro_kernel(Isa isa) {
+  static const MicroKernel avx512 = make_micro_kernel<Avx512Kernel, kAvx512Vectors, 1>(
+      Isa::kAvx512, kAvx512Rows, 16 * kAvx512Vectors, /*narrow_nr=*/16, /*kc=*/256, /*mc=*/128,
+      /*nc=*/1024, dot_avx512, axpy_avx512, std::make_integer_sequence<int, kAvx512Rows>{});
+  static const MicroKernel avx2 = make_micro_kernel<Avx2Kernel, 2, 1>(
+      Isa::kAvx2, kAvx2Rows, kAvx2Columns, /*narrow_nr=*/8, /*kc=*/256, /*mc=*/96, /*nc=*/1024,
+      dot_avx2, axpy_avx2, std::make_integer_sequence<int, kAvx2Rows>{});
+  switch (isa) {
+    case Isa::kAvx512:
+      return __builtin_cpu_supports("avx512f") ? &avx512 : nullptr;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &avx2 : nullptr;
+    case Isa::kPortable:
+    case Isa::kNeon:
+      break;
+  }
+  return nullptr;
+}
+
+}  // namespace edgetrain::ops::gemm_internal
