@@ -1,27 +1,24 @@
 // The command-line options of fed-client, fed-server and fed-sim.
 #include <CLI/CLI.hpp>
+#include <limits>
 
 #include "cli/fed_commands.h"
+#include "cli/option_checks.h"
 
 namespace edgetrain::cli {
 namespace {
 
-void add_data_options(CLI::App* command, DataRequest& data) {
-  command->add_option("--dataset", data.dataset,
-                      "mnist, fashion-mnist, a folder of the four IDX files, or a CSV file");
-  command->add_option("--data-dir", data.data_dir,
-                      "where to look for mnist / fashion-mnist (also $EDGETRAIN_DATA)");
-  command->add_option("--test-csv", data.test_csv, "test set in CSV, with a CSV --dataset");
-}
-
+// An option that stays unset unless given: a whole number of at least 1, or a positive number.
 template <typename T>
 void add_optional(CLI::App* command, const std::string& name, std::optional<T>& target,
                   const std::string& help) {
   command
       ->add_option_function<T>(
           name, [&target](const T& value) { target = value; }, help)
-      ->check(CLI::PositiveNumber);
+      ->check(std::is_integral_v<T> ? whole_number_at_least(1) : positive_number());
 }
+
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
 
 }  // namespace
 
@@ -44,8 +41,9 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   client_command_->add_option("--certificates", c.certificates,
                               "TLS: a folder holding ca.pem, the server's root certificate");
   client_command_->add_option("--threads", c.threads, "threads for local training (default 1)")
-      ->check(CLI::PositiveNumber);
-  client_command_->add_option("--limit", c.limit, "use the first N training samples");
+      ->check(whole_number_at_least(1, kIntMax));
+  client_command_->add_option("--limit", c.limit, "use the first N training samples")
+      ->check(whole_number_at_least(0));
   add_optional(client_command_, "--epochs", c.epochs,
                "local epochs when the server does not say (default: the model's)");
   add_optional(client_command_, "--batch-size", c.batch_size,
@@ -55,7 +53,7 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   client_command_
       ->add_option("--retry-max", c.retry_max_seconds,
                    "longest wait between connection attempts, seconds (default 8)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   client_command_
       ->add_option("--give-up", c.give_up_seconds,
                    "exit (code 4) after this many seconds without a server (default: "
@@ -70,11 +68,11 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   server_command_->add_option("--model", s.model, "the initial global model (.mlmodel)")
       ->required();
   server_command_->add_option("--rounds", s.rounds, "rounds (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   server_command_
       ->add_option("--min-clients", s.min_clients,
                    "clients connected before a round starts (default 2)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1, kIntMax));
   server_command_->add_option("--fraction-fit", s.fraction_fit,
                               "fraction of the clients trained each round (default 1)");
   server_command_->add_option("--fraction-evaluate", s.fraction_evaluate,
@@ -82,16 +80,17 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   server_command_
       ->add_option("--min-results", s.min_results,
                    "fewer good updates make a short round (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1, kIntMax));
   server_command_
       ->add_option("--short-round", s.short_round,
                    "retry (default, up to --max-retries times) or skip a short round")
       ->check(CLI::IsMember({"retry", "skip"}));
   server_command_
       ->add_option("--max-retries", s.max_retries, "retries of a short round (default 3)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0, kIntMax));
   server_command_->add_option("--host", s.host, "address to listen on (default 127.0.0.1)");
-  server_command_->add_option("--port", s.port, "port (default 8080; 0: any free port)");
+  server_command_->add_option("--port", s.port, "port (default 8080; 0: any free port)")
+      ->check(CLI::Range(0, 65535));
   server_command_
       ->add_option("--round-timeout", s.round_timeout,
                    "seconds a client may take per instruction (default: no limit)")
@@ -110,8 +109,10 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   server_command_->add_option("--certificates", s.certificates,
                               "TLS: a folder holding server.pem and server.key");
   server_command_->add_flag("--fresh", s.fresh, "start over, ignoring a saved state");
-  server_command_->add_option("--max-message-bytes", s.max_message_bytes,
-                              "largest client message accepted (default: from the model's size)");
+  server_command_
+      ->add_option("--max-message-bytes", s.max_message_bytes,
+                   "largest client message accepted (default: from the model's size)")
+      ->check(whole_number_at_least(0, kIntMax));
   server_command_->add_flag("--json", s.json, "end with one JSON line of per-round results");
 
   // ---- fed-sim
@@ -119,11 +120,11 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   sim_command_ =
       app.add_subcommand("fed-sim", "simulate FedAvg with K virtual clients in one process");
   sim_command_->add_option("--clients", m.clients, "K clients (default 100)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1, kIntMax));
   sim_command_
       ->add_option("--rounds", m.rounds,
                    "rounds (default 10; 0: only write the initial model to --output)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0));
   sim_command_->add_option("--fraction", m.fraction, "C, the fraction of clients per round (0.1)");
   add_optional(sim_command_, "--local-epochs", m.local_epochs,
                "E (default: the preset's 1, or the model file's)");
@@ -144,9 +145,11 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
   add_data_options(sim_command_, m.data);
   sim_command_->add_option("--seed", m.seed, "seed of everything (default 1)");
   sim_command_->add_option("--workers", m.workers, "clients trained at once (default: every core)")
-      ->check(CLI::NonNegativeNumber);
-  sim_command_->add_option("--limit", m.limit, "use the first N training samples");
-  sim_command_->add_option("--test-limit", m.test_limit, "use the first N test samples");
+      ->check(whole_number_at_least(0, kIntMax));
+  sim_command_->add_option("--limit", m.limit, "use the first N training samples")
+      ->check(whole_number_at_least(0));
+  sim_command_->add_option("--test-limit", m.test_limit, "use the first N test samples")
+      ->check(whole_number_at_least(0));
   sim_command_->add_option("--history", m.history, "keep round-N.mlmodel in this folder");
   sim_command_->add_option("--output,-o", m.output, "the final global model (.mlmodel)");
   sim_command_->add_flag("--json", m.json, "end with one JSON line of settings and results");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"
+#include "cli/option_checks.h"
 #include "edgetrain/error.h"
 #include "edgetrain/fed.h"
 #include "edgetrain/io.h"
@@ -68,6 +69,7 @@ Model load_updatable(const std::string& path) {
 
 int run_fed_client(const FedClientOptions& options) {
   const auto log = line_printer("");
+  note_capped_threads(options.threads);
   Model model = load_updatable(options.model);
   if (!options.output.empty()) check_writable(options.output);
   LoadedData data = load_data(options.data);

@@ -14,14 +14,6 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("edgetrain ") + edgetrain::version());
 
-  auto add_data_options = [](CLI::App* command, DataRequest& data) {
-    command->add_option("--dataset", data.dataset,
-                        "mnist, fashion-mnist, a folder of the four IDX files, or a CSV file");
-    command->add_option("--data-dir", data.data_dir,
-                        "where to look for mnist / fashion-mnist (also $EDGETRAIN_DATA)");
-    command->add_option("--test-csv", data.test_csv, "test set in CSV, with a CSV --dataset");
-  };
-
   TrainOptions train;
   CLI::App* train_command = app.add_subcommand(
       "train", "train the seed's LeNet, or an updatable model file, on MNIST-like data");

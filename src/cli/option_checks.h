@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "cli/datasets.h"
+
 namespace edgetrain::cli {
 
 // A whole number in [minimum, maximum] ("must be at least 1, got 0"; "must be a whole number, got
@@ -22,5 +24,8 @@ CLI::Validator fraction_below_one();
 // it): "edgetrain: note: --threads 1000 is more than the 2 threads this machine runs at once;
 // using 2".
 void note_capped_threads(int requested);
+
+// --dataset, --data-dir and --test-csv, as every command that reads a data set takes them.
+void add_data_options(CLI::App* command, DataRequest& data);
 
 }  // namespace edgetrain::cli
