@@ -4,6 +4,7 @@
 
 #include "cli/fed_commands.h"
 #include "cli/option_checks.h"
+#include "edgetrain/error.h"
 
 namespace edgetrain::cli {
 namespace {
@@ -156,8 +157,16 @@ FedCommandLine::FedCommandLine(CLI::App& app) {
 }
 
 std::optional<int> FedCommandLine::run() const {
+#if EDGETRAIN_FLOWER
   if (client_command_->parsed()) return run_fed_client(client_);
   if (server_command_->parsed()) return run_fed_server(server_);
+#else  // built with EDGETRAIN_BUILD_FLOWER=OFF: no gRPC, so no transport (cli/fed_commands.cpp)
+  if (client_command_->parsed() || server_command_->parsed()) {
+    throw Error(std::string(client_command_->parsed() ? "fed-client" : "fed-server") +
+                ": this edgetrain was built without Flower's gRPC transport "
+                "(-DEDGETRAIN_BUILD_FLOWER=OFF); fed-sim works without it");
+  }
+#endif
   if (sim_command_->parsed()) return run_fed_sim(sim_);
   return std::nullopt;
 }
