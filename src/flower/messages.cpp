@@ -118,7 +118,9 @@ void write_whole_number(ScalarMap& map, const std::string& key, int64_t value) {
   map[key].set_sint64(value);
 }
 void write_seed(ScalarMap& map, const std::string& key, uint64_t value) {
-  map[key].set_uint64(value);
+  // As sint64 holding the same bits, never uint64: Flower added Scalar.uint64 only in 1.13, and an
+  // older Flower client fails on a config value whose field it does not know.
+  map[key].set_sint64(int64_t(value));
 }
 void write_text(ScalarMap& map, const std::string& key, const std::string& value) {
   map[key].set_string(value);

@@ -30,6 +30,8 @@ std::optional<int64_t> read_whole_number(const ScalarMap& map, const std::string
 std::optional<uint64_t> read_seed(const ScalarMap& map, const std::string& key);
 void write_number(ScalarMap& map, const std::string& key, double value);
 void write_whole_number(ScalarMap& map, const std::string& key, int64_t value);
+// A seed's 64 bits travel as sint64 (what any Flower version reads as a Python int); read_seed
+// takes sint64 or uint64 and keeps the bits.
 void write_seed(ScalarMap& map, const std::string& key, uint64_t value);
 void write_text(ScalarMap& map, const std::string& key, const std::string& value);
 

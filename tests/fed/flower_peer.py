@@ -102,9 +102,12 @@ def run_client_mode(server, mode, cap):
                 )).SerializeToString())
             elif kind == "fit_ins":
                 arrays = [to_array(t) for t in message.fit_ins.parameters.tensors]
+                # Which Scalar fields the config uses: Flower before 1.13 knows no uint64, and its
+                # serde fails on a value whose field it does not know.
+                kinds = sorted({v.WhichOneof("scalar") for v in message.fit_ins.config.values()})
                 print(f"{mode}: received FitIns: {len(arrays)} tensors, dtypes "
                       f"{sorted({str(a.dtype) for a in arrays})}, shapes "
-                      f"{[list(a.shape) for a in arrays]}", flush=True)
+                      f"{[list(a.shape) for a in arrays]}, config kinds {kinds}", flush=True)
                 if mode != "silent":
                     outbox.put(fit_reply(mode, arrays, cap))
             elif kind == "evaluate_ins":

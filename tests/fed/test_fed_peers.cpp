@@ -77,6 +77,9 @@ TEST_F(FedPeers, BadPeersAreRefusedWithAReasonAndNeverTouchTheModel) {
       peer->printed("flower: received FitIns: 6 tensors, dtypes ['float32'], shapes "
                     "[[200, 784], [200], [200, 200], [200], [10, 200], [10]]"))
       << peer->output();
+  // ... with a config in the Scalar fields every Flower 1.x knows (its seed as sint64, not uint64).
+  EXPECT_TRUE(peer->printed("flower: received FitIns: * config kinds ['double', 'sint64']"))
+      << peer->output();
   // ... and we read its numpy.save bytes: round 6 averages its one update, twice the weights.
   EXPECT_EQ(weights(round_file("history", 6)), times(weights(initial), 2.0f));
   EXPECT_TRUE(server->printed("round 6/6: 1 of 1 clients trained * accuracy 0.2500 on 5 examples"))
