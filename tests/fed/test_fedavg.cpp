@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "capi/capi_internal.h"
 #include "edgetrain/error.h"
 #include "edgetrain/fed.h"
 #include "edgetrain/train.h"
@@ -77,6 +78,44 @@ TEST(FedExchanged, RoundTripAndRefusalLeavesTheModelUntouched) {
         << e.what();
   }
   EXPECT_EQ(other.parameters, before);
+}
+
+TEST(FedExchanged, TheTrainableTensorsOfUpdatableLayersInTheCApisOrder) {
+  // An updatable convolution and batch norm, a frozen inner product: the conv's weights and bias
+  // and the norm's gamma and beta travel; its running mean and variance (state) and the frozen
+  // layer stay. The C API hands out the same tensors in the same order (one shared walk).
+  Model model = ModelBuilder()
+                    .input("x", {1, 4, 4})
+                    .output("y", {3})
+                    .layers({{"conv", "x", "c", Convolution{.output_channels = 2}, kUpdatable},
+                             {"norm", "c", "n", Batchnorm{}, kUpdatable},
+                             {"flat", "n", "f", Flatten{}},
+                             {"dense", "f", "d", InnerProduct{.output_channels = 3}},
+                             {"softmax", "d", "y", Softmax{}}})
+                    .build();
+  for (size_t i = 0; i < model.parameters.size(); ++i) model.parameters[i] = float(i) * 0.25f;
+  EXPECT_EQ(fed::exchanged_shapes(model), (fed::Shapes{{2, 1, 3, 3}, {2}, {2}, {2}}));
+
+  edgetrain_model handle;
+  handle.model = model;
+  size_t count = 0;
+  ASSERT_EQ(edgetrain_model_tensor_count(&handle, &count), EDGETRAIN_OK);
+  ASSERT_EQ(count, 4u);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < count; ++i) {
+    edgetrain_tensor_info info{};
+    ASSERT_EQ(edgetrain_model_tensor(&handle, i, &info), EDGETRAIN_OK);
+    names.push_back(info.name);
+  }
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"conv.weights", "conv.bias", "norm.gamma", "norm.beta"}));
+  std::vector<float> flat;
+  for (const fed::Tensor& tensor : fed::exchanged_parameters(model)) {
+    flat.insert(flat.end(), tensor.values.begin(), tensor.values.end());
+  }
+  std::vector<float> from_c(flat.size());
+  ASSERT_EQ(edgetrain_model_get_parameters(&handle, from_c.data(), from_c.size()), EDGETRAIN_OK);
+  EXPECT_EQ(from_c, flat);
 }
 
 TEST(FedPartition, IidCoversEverySampleOnceInEqualParts) {
