@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 
-# Documented by the layer/graph rewrite (issue #10); remove a header from here once it is.
-pending=(model.h train.h data.h inference.h)
+# Headers whose comments are still plain `//` (issue #15 point 4 is open until this list is empty);
+# remove a header from here once every declaration in it has a Doxygen comment.
+pending=(model.h train.h data.h inference.h layers.h image.h)
 
 [ -f "$build/CMakeCache.txt" ] ||
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -30,7 +30,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(
 packages+=(
   crossbuild-essential-arm64 qemu-user
   libgtest-dev:arm64 libgmock-dev:arm64 libprotobuf-dev:arm64 zlib1g-dev:arm64 libpng-dev:arm64
-  libcurl4-openssl-dev:arm64 libssl-dev:arm64
+  libcurl4-openssl-dev:arm64 libssl-dev:arm64 libcpp-httplib-dev:arm64
 )
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   if [ "$(id -u)" = 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi

@@ -189,6 +189,61 @@ Model image_classifier() {
   return as_classifier(model, ClassLabels{.string_labels = {"yes", "no"}});
 }
 
+// Not updatable: the converter layers of issue #11 in one graph on a (4, 6, 6) input, so the fuzzer
+// starts inside their readers and runs them: unary, clip, lrn, l2normalize, upsample, crop, slice,
+// split, reduce, softmaxND, reduceMean, concat and sliceStatic.
+Model converter_layers() {
+  return ModelBuilder()
+      .metadata({.specification_version = 4, .short_description = "converter layers"})
+      .input("x", {4, 6, 6})
+      .output("y", {4, 1, 4})
+      .layers({
+          {"abs", "x", "u", UnaryFunction{.operation = UnaryOperation::kAbs, .shift = 0.5f}},
+          {"clip", "u", "c", Clip{0.0f, 2.0f}},
+          {"lrn", "c", "l", LRN{.local_size = 3}},
+          {"l2", "l", "n", L2Normalize{}},
+          {"up", "n", "up",
+           Upsample{.mode = UpsampleMode::kBilinear,
+                    .linear_mode = LinearUpsampleMode::kAlignCornersFalse}},
+          {"crop", "up", "cr", Crop{.amounts = {1, 1, 2, 2}}},
+          {"slice", "cr", "s",
+           Slice{.start_index = 0, .end_index = 4, .axis = SliceAxis::kChannel}},
+          {"split", "s", {"a", "b"}, Split{2}},
+          {"max", "a", "ra", Reduce{ReduceOperation::kMax, ReduceAxes::kH}},
+          {"softmax", "b", "sb", SoftmaxND{-1}},
+          {"mean", "sb", "rb", ReduceMean{.axes = {-2}, .keep_dims = true}},
+          {"join", {"ra", "rb"}, "j", Concat{}},
+          {"every_other", "j", "y",
+           SliceStatic{.begin_ids = {0, 0, 0, 0, 0},
+                       .end_ids = {1, 1, 4, 1, 8},
+                       .strides = {1, 1, 1, 1, 2},
+                       .begin_masks = {true, true, true, true, false},
+                       .end_masks = {true, true, true, true, false}}},
+      })
+      .build();
+}
+
+// Constants (no input; the fuzzer reads and writes them but runs no prediction on a model holding
+// one) and ND reductions.
+Model constant_layers() {
+  Model model =
+      ModelBuilder()
+          .metadata({.specification_version = 4})
+          .input("x", {2, 1, 3})
+          .output("y", {2, 1, 1})
+          .output("z", {1})
+          .layers({
+              {"k", BlobNames(std::vector<std::string>{}), "k", LoadConstantND{{1, 1, 2, 1, 3}}},
+              {"sum", {"x", "k"}, "s", Add{}},
+              {"rows", "s", "y", ReduceLogSumExp{.axes = {-1}, .keep_dims = true}},
+              {"c", BlobNames(std::vector<std::string>{}), "c", LoadConstant{{1, 1, 2}}},
+              {"all", "c", "z", ReduceProd{.reduce_all = true}},
+          })
+          .build();
+  for (size_t i = 0; i < model.parameters.size(); ++i) model.parameters[i] = 0.25f * float(i + 1);
+  return model;
+}
+
 // The weights of layer `index` stored another way than float32 values, as converters write them.
 enum class Storage { kHalf, kLinear4Bit, kLookupTable2Bit };
 std::string with_storage(const Model& model, size_t index, Storage storage) {
@@ -241,6 +296,8 @@ void mlmodel_seeds(const fs::path& dir) {
   write(dir / "cnn-half-conv.mlmodel", with_storage(plain, 0, Storage::kHalf));
   write(dir / "cnn-4bit-dense.mlmodel", with_storage(plain, 4, Storage::kLinear4Bit));
   write(dir / "cnn-2bit-lut-conv.mlmodel", with_storage(plain, 0, Storage::kLookupTable2Bit));
+  write(dir / "converter-layers.mlmodel", serialize_mlmodel(converter_layers()));
+  write(dir / "constant-layers.mlmodel", serialize_mlmodel(constant_layers()));
 }
 
 // ---- fuzz_png: [model input kind: 0 gray multiArray, 1 gray, 2 RGB, 3 BGR image, 4 flat; + 5:

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     UpdateTask task(model, washed_train, {.seed = 1});
     task.handlers.epoch_end = [](UpdateTask&, const EpochEnd& e) {
       std::printf("epoch %lld: loss %.4f, accuracy %.3f\n", (long long)e.epoch + 1, e.mean_loss,
-                  e.accuracy);
+                  e.accuracy.value_or(0.0));  // cross-entropy: always set
     };
     task.run();
 

@@ -18,7 +18,7 @@
 //   UpdateTask task(model, train, {.seed = 7});
 //   task.handlers.epoch_end = [](UpdateTask&, const EpochEnd& e) {
 //     std::printf("epoch %lld: loss %.4f, accuracy %.4f\n", (long long)e.epoch + 1, e.mean_loss,
-//                 e.accuracy);
+//                 *e.accuracy);  // set for cross-entropy models (LeNet), unset for MSE
 //   };
 //   task.run();
 //

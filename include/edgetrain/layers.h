@@ -276,12 +276,186 @@ struct BatchedMatmul {
   bool operator==(const BatchedMatmul&) const = default;
 };
 
+// ---- Element-wise functions, reductions, normalisations, resampling, slices, constants (#11) ----
+// Core ML's `unary`: y = f(scale · x + shift), element-wise over any rank.
+enum class UnaryOperation {
+  kSqrt,      // sqrt(x)
+  kRsqrt,     // 1 / sqrt(x + epsilon)
+  kInverse,   // 1 / (x + epsilon)
+  kPower,     // x ^ alpha
+  kExp,       // e ^ x
+  kLog,       // ln(x)
+  kAbs,       // |x|
+  kThreshold  // max(alpha, x)
+};
+struct UnaryFunction {
+  UnaryOperation operation = UnaryOperation::kSqrt;
+  float alpha = 0.0f;     // kPower: the exponent; kThreshold: the floor
+  float epsilon = 1e-6f;  // kRsqrt, kInverse: added first; a file's 0 means 1e-6 (the default)
+  float shift = 0.0f;
+  float scale = 1.0f;  // a file's 0 means 1 (Core ML's default)
+  bool operator==(const UnaryFunction&) const = default;
+};
+
+// Core ML's `clip`: y = min(max(x, min_value), max_value), element-wise; min_value <= max_value.
+struct Clip {
+  float min_value = 0.0f, max_value = 6.0f;  // defaults: ReLU6
+  bool operator==(const Clip&) const = default;
+};
+
+// Core ML's classic `reduce` over the last axes: the output keeps the input's rank with 1 on the
+// reduced axes (leading dimensions are batch). CHW needs rank 3 or more, HW and H rank 2.
+enum class ReduceOperation {
+  kSum,
+  kAverage,
+  kProduct,
+  kLogSum,     // Σ ln(x + epsilon)
+  kSumSquare,  // Σ x²
+  kL1,
+  kL2,
+  kMax,
+  kMin,
+  kArgMax  // the index along the axis (C, H or W only), as a float; no gradient
+};
+enum class ReduceAxes { kCHW, kHW, kC, kH, kW };  // (-3, -2, -1), (-2, -1), -3, -2, -1
+struct Reduce {
+  ReduceOperation operation = ReduceOperation::kSum;
+  ReduceAxes axes = ReduceAxes::kCHW;
+  float epsilon = 1e-6f;  // kLogSum; a file's 0 means 1e-6 (Core ML's default)
+  bool operator==(const Reduce&) const = default;
+};
+
+// The ND reductions (spec 4+), one Core ML layer type each: over `axes` (Core ML's, on the whole
+// tensor: nd_axis.h) or every axis, keeping the reduced axes as 1 or removing them (a rank-1 [1]
+// when none is left).
+enum class ReduceNDOperation {
+  kSum,
+  kMean,
+  kMax,
+  kMin,
+  kProduct,
+  kL1,         // Σ |x|
+  kL2,         // sqrt(Σ x²)
+  kLogSum,     // ln(Σ x)
+  kSumSquare,  // Σ x²
+  kLogSumExp   // ln(Σ e^x)
+};
+template <ReduceNDOperation Operation>
+struct ReduceND {
+  static constexpr ReduceNDOperation operation = Operation;
+  std::vector<int64_t> axes;  // negative counts from the end
+  bool keep_dims = false;
+  bool reduce_all = false;  // every axis; `axes` is then ignored
+  bool operator==(const ReduceND&) const = default;
+};
+using ReduceSum = ReduceND<ReduceNDOperation::kSum>;
+using ReduceMean = ReduceND<ReduceNDOperation::kMean>;
+using ReduceMax = ReduceND<ReduceNDOperation::kMax>;
+using ReduceMin = ReduceND<ReduceNDOperation::kMin>;
+using ReduceProd = ReduceND<ReduceNDOperation::kProduct>;
+using ReduceL1 = ReduceND<ReduceNDOperation::kL1>;
+using ReduceL2 = ReduceND<ReduceNDOperation::kL2>;
+using ReduceLogSum = ReduceND<ReduceNDOperation::kLogSum>;
+using ReduceSumSquare = ReduceND<ReduceNDOperation::kSumSquare>;
+using ReduceLogSumExp = ReduceND<ReduceNDOperation::kLogSumExp>;
+
+// Softmax along any axis (Core ML's `softmaxND`; the axis is Core ML's, nd_axis.h).
+struct SoftmaxND {
+  int64_t axis = -1;
+  bool operator==(const SoftmaxND&) const = default;
+};
+
+// Core ML's `l2normalize`: each (C, H, W) block divided by sqrt(Σ x² + epsilon) over the block.
+struct L2Normalize {
+  float epsilon = 1e-6f;  // a file's 0 means 1e-6 (Core ML's default)
+  bool operator==(const L2Normalize&) const = default;
+};
+
+// Core ML's `lrn`, local response normalisation across channels (axis -3):
+// y = x / (k + alpha / local_size · Σ x²)^beta, the sum over the local_size channels centred on
+// each (local_size odd: the window every converter emits, 2r + 1).
+struct LRN {
+  float alpha = 1e-4f, beta = 0.75f;
+  int local_size = 5;
+  float k = 1.0f;  // a file's 0 means 1 (Core ML's default)
+  bool operator==(const LRN&) const = default;
+};
+
+// Core ML's `upsample` of the (H, W) plane. Nearest neighbour repeats each value by whole factors;
+// bilinear interpolates on the grid of linear_mode (Apple's LinearUpsampleMode formulas).
+// Fractional factors (output size floor(size · factor), below 1 too) are Core ML's only with
+// bilinear and aligned corners (true or false).
+enum class UpsampleMode { kNearest, kBilinear };
+enum class LinearUpsampleMode { kDefault, kAlignCornersTrue, kAlignCornersFalse };
+struct Upsample {
+  std::array<float, 2> scaling_factor{2.0f, 2.0f};  // (height, width); whole unless fractional
+  bool fractional = false;  // written as fractionalScalingFactor instead of scalingFactor
+  UpsampleMode mode = UpsampleMode::kNearest;
+  LinearUpsampleMode linear_mode = LinearUpsampleMode::kDefault;  // bilinear only
+  bool operator==(const Upsample&) const = default;
+};
+
+// Core ML's `crop` of the (H, W) plane. One input: the border amounts are cut off. Two inputs: a
+// window of the second input's (H, W) at `offset` (the second input gives only its shape).
+struct Crop {
+  std::array<int, 4> amounts{0, 0, 0, 0};  // one input: (top, bottom, left, right)
+  std::array<int, 2> offset{0, 0};         // two inputs: (height, width) of the window's corner
+  bool operator==(const Crop&) const = default;
+};
+
+// Core ML's `split`: the channel axis (-3) cut into `outputs` equal parts, one per output blob.
+struct Split {
+  int outputs = 2;  // a file's 0 means one part per output blob
+  bool operator==(const Split&) const = default;
+};
+
+// Core ML's classic `slice` along C (-3), H (-2) or W (-1): Python's [start:end:stride] (negative
+// indices count from the end, ends beyond the axis are clamped; stride positive).
+enum class SliceAxis { kChannel, kHeight, kWidth };
+struct Slice {
+  int64_t start_index = 0;
+  int64_t end_index = int64_t(1) << 31;  // exclusive; the default is past any end
+  int stride = 1;
+  SliceAxis axis = SliceAxis::kChannel;
+  bool operator==(const Slice&) const = default;
+};
+
+// Core ML's `sliceStatic`: Python's [begin:end:stride] on every axis of the whole tensor (one entry
+// per Core ML axis: under the rank-5 mapping the first two take all of Seq and Batch). A masked
+// begin or end is Python's empty bound; a squeezed axis takes only begin_ids and is removed.
+struct SliceStatic {
+  std::vector<int64_t> begin_ids, end_ids, strides;  // strides nonzero, negative too
+  std::vector<bool> begin_masks, end_masks;
+  std::vector<bool> squeeze_masks;  // empty: none
+  bool operator==(const SliceStatic&) const = default;
+};
+
+// Core ML's `loadConstant`: no input; the parameter tensor "data" (C, H, W) as the output of every
+// sample ([1, 1, C, H, W] under the exact mapping). Its values are fixed
+// (ParameterRole::kConstant); the builder fills zeros, to be set through Model::data.
+struct LoadConstant {
+  std::array<int, 3> shape{1, 1, 1};  // (C, H, W)
+  bool operator==(const LoadConstant&) const = default;
+};
+
+// Core ML's `loadConstantND` (spec 4+): the parameter tensor "data" of Core ML's `shape` (rank 1
+// to 5; under the rank-5 mapping it starts with [1, 1] for Seq and Batch).
+struct LoadConstantND {
+  std::vector<int64_t> shape;
+  bool operator==(const LoadConstantND&) const = default;
+};
+
 // The one list of kinds: each alternative's kind_for<T>() is in src/nn/layers/.
 using LayerParams =
     std::variant<Convolution, Pooling, Activation, Flatten, InnerProduct, Softmax,  // LeNet's
                  Reshape, Permute, Pad, ReshapeStatic, FlattenTo2D, Squeeze, ExpandDims,
                  ConstantPad,                                          // moving data
                  Concat, ConcatND, Add, Multiply, Average, Max, Min,   // merging inputs
-                 Batchnorm, Embedding, EmbeddingND, BatchedMatmul>;    // normalising, lookups
+                 Batchnorm, Embedding, EmbeddingND, BatchedMatmul,     // normalising, lookups
+                 // functions, reductions, resampling, slices, constants (issue #11):
+                 UnaryFunction, Clip, Reduce, ReduceSum, ReduceMean, ReduceMax, ReduceMin,
+                 ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceSumSquare, ReduceLogSumExp,
+                 SoftmaxND, L2Normalize, LRN, Upsample, Crop, Split, Slice, SliceStatic,
+                 LoadConstant, LoadConstantND>;
 
 }  // namespace edgetrain

@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <utility>
 #include <vector>
 
 #include "edgetrain/layers.h"
@@ -184,10 +185,16 @@ const char* layer_type_name(const Layer& layer);
 // ---- Update parameters (Core ML's NetworkUpdateParameters) --------------------------------------
 // `present` is false only for a parameter a file leaves out; Core ML requires every optimizer
 // parameter and the epochs (validate_coreml reports the missing ones).
+// Constructors rather than aggregates, so `{64, {{1, 1024}}}` leaves no field uninitialised in a
+// user's -Wextra build (-Wmissing-field-initializers).
 struct DoubleParameter {
   double default_value = 0.0;
   std::optional<std::array<double, 2>> range;  // allowed [min, max]
   bool present = true;
+
+  DoubleParameter() = default;
+  DoubleParameter(double default_value_, std::optional<std::array<double, 2>> range_ = {})
+      : default_value(default_value_), range(range_) {}
 };
 // Both parameter kinds list their fields in the same order: default, range, then (integers only)
 // a set of allowed values, so {64, {{1, 1024}}} is a range for either.
@@ -196,6 +203,11 @@ struct Int64Parameter {
   std::optional<std::array<int64_t, 2>> range;  // allowed [min, max], or
   std::vector<int64_t> set;                     // allowed values
   bool present = true;
+
+  Int64Parameter() = default;
+  Int64Parameter(int64_t default_value_, std::optional<std::array<int64_t, 2>> range_ = {},
+                 std::vector<int64_t> set_ = {})
+      : default_value(default_value_), range(range_), set(std::move(set_)) {}
 };
 
 enum class LossType { kCategoricalCrossEntropy, kMeanSquaredError };

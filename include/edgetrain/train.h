@@ -5,7 +5,8 @@
 //   edgetrain::Dataset train = edgetrain::read_idx_folder("data/mnist", "train");
 //   edgetrain::UpdateTask task(model, train, {.epochs = 2});
 //   task.handlers.epoch_end = [](edgetrain::UpdateTask&, const edgetrain::EpochEnd& e) {
-//     std::printf("epoch %d loss %.4f accuracy %.4f\n", e.epoch, e.mean_loss, e.accuracy);
+//     std::printf("epoch %lld loss %.4f accuracy %.4f\n", (long long)e.epoch, e.mean_loss,
+//                 e.accuracy.value_or(0.0));  // a cross-entropy model's LeNet always has one
 //   };
 //   edgetrain::TrainingResult result = task.run();
 #pragma once
@@ -81,19 +82,21 @@ struct BatchEnd {
   double loss = 0;          // this mini-batch's mean loss
   size_t samples_done = 0;  // since training began
   double elapsed_seconds = 0;
-  double accuracy = 0;  // this mini-batch's training accuracy (cross-entropy models)
+  // This mini-batch's training accuracy; only models with a cross-entropy loss have one.
+  std::optional<double> accuracy;
 };
 struct EpochEnd {
   int64_t epoch = 0;  // from 0
   double mean_loss = 0;
-  double accuracy = 0;  // training accuracy over the epoch (cross-entropy models)
+  // Training accuracy over the epoch; only models with a cross-entropy loss have one.
+  std::optional<double> accuracy;
   double elapsed_seconds = 0;
 };
 struct TrainingResult {
   int64_t epochs_completed = 0;
   bool cancelled = false;
   double final_loss = 0;
-  double final_accuracy = 0;
+  std::optional<double> final_accuracy;  // the last whole epoch's, for cross-entropy models
   double seconds = 0;
   size_t samples_seen = 0;
 };

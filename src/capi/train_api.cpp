@@ -74,7 +74,7 @@ void connect_progress(edgetrain_task& handle) {
     report.batch = self->batches_per_epoch - 1;
     report.batches_per_epoch = self->batches_per_epoch;
     report.loss = e.mean_loss;
-    report.accuracy = self->classification ? e.accuracy : kNaN;
+    report.accuracy = e.accuracy.value_or(kNaN);
     report.samples_done = self->samples_done;
     report.elapsed_seconds = e.elapsed_seconds;
     if (self->progress(&report, self->user_data) != 0) task.cancel();
@@ -139,8 +139,7 @@ edgetrain_status edgetrain_task_run(edgetrain_task* task, edgetrain_train_result
     out.cancelled = run.cancelled ? 1 : 0;
     const bool any_epoch = run.epochs_completed > 0;
     out.final_loss = any_epoch ? run.final_loss : edgetrain::capi::kNaN;
-    out.final_accuracy =
-        any_epoch && task->classification ? run.final_accuracy : edgetrain::capi::kNaN;
+    out.final_accuracy = run.final_accuracy.value_or(edgetrain::capi::kNaN);
     out.seconds = run.seconds;
     out.samples_seen = run.samples_seen;
     *result = out;

@@ -161,8 +161,10 @@ int run_train(const TrainOptions& options) {
   task.handlers.epoch_end = [&](UpdateTask&, const EpochEnd& end) {
     bar.clear();
     if (!chatty) return;
-    std::printf("epoch %lld/%lld  loss %.4f  accuracy %.4f  %s\n", (long long)end.epoch + 1,
-                (long long)settings.epochs, end.mean_loss, end.accuracy,
+    char accuracy[32] = "";  // only a classifier's loss has one
+    if (end.accuracy) std::snprintf(accuracy, sizeof accuracy, "  accuracy %.4f", *end.accuracy);
+    std::printf("epoch %lld/%lld  loss %.4f%s  %s\n", (long long)end.epoch + 1,
+                (long long)settings.epochs, end.mean_loss, accuracy,
                 format_duration(end.elapsed_seconds).c_str());
     std::fflush(stdout);
   };
@@ -182,7 +184,8 @@ int run_train(const TrainOptions& options) {
       {"train_seconds", result.seconds},
       {"samples_per_second", result.seconds > 0 ? double(result.samples_seen) / result.seconds : 0},
       {"train_loss", result.final_loss},
-      {"train_accuracy", result.final_accuracy},
+      {"train_accuracy", result.final_accuracy ? nlohmann::json(*result.final_accuracy)
+                                               : nlohmann::json(nullptr)},
       {"parameters", model.parameter_count()},
       {"updatable_parameters", updatable_parameters(model)},
       {"model_path",

@@ -60,7 +60,8 @@ class LayerKind {
   // Core ML's name of the layer type ("convolution") and its NeuralNetworkLayer field number.
   virtual const char* name() const = 0;
   virtual int coreml_field() const = 0;
-  // Input and output counts it takes; max_inputs -1: any.
+  // Input and output counts it takes; max_inputs -1: any; outputs -1: as many as its parameters
+  // say (its infer checks the layer's count).
   virtual int min_inputs() const { return 1; }
   virtual int max_inputs() const { return 1; }
   virtual int outputs() const { return 1; }

@@ -49,7 +49,7 @@ BlobShapes walk(const Model& model, Model* completing) {
       throw Error(where + ": takes " + expected + " input" + (expected == "1" ? "" : "s") +
                   ", got " + std::to_string(inputs));
     }
-    if (outputs != kind.outputs()) {
+    if (kind.outputs() >= 0 && outputs != kind.outputs()) {  // -1: the kind's infer checks
       throw Error(where + ": produces " + std::to_string(kind.outputs()) + " output" +
                   (kind.outputs() == 1 ? "" : "s") + ", got " + std::to_string(outputs));
     }

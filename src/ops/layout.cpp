@@ -92,6 +92,22 @@ AxisGather AxisGather::pad(const std::vector<int>& dims, const std::vector<int>&
   return with_leading_slots(std::move(axes), product(dims), out_size);
 }
 
+AxisGather AxisGather::slice(const std::vector<int>& dims, const std::vector<int>& start,
+                             const std::vector<int>& step, const std::vector<int>& count) {
+  const std::vector<int64_t> strides = strides_of(dims);
+  std::vector<std::vector<int64_t>> axes(dims.size());
+  int64_t out_size = 1;
+  for (size_t a = 0; a < dims.size(); ++a) {
+    for (int i = 0; i < count[a]; ++i) {
+      const int64_t at = start[a] + int64_t(i) * step[a];
+      assert(at >= 0 && at < dims[a]);
+      axes[a].push_back(at * strides[a]);
+    }
+    out_size *= count[a];
+  }
+  return with_leading_slots(std::move(axes), product(dims), out_size);
+}
+
 void gather_forward(float* out, const float* in, int n, const AxisGather& gather, float value) {
   for (int s = 0; s < n; ++s) {
     const float* x = in + size_t(s) * size_t(gather.in_size);

@@ -11,7 +11,7 @@ namespace edgetrain::ops {
 
 // A separable gather over a per-sample tensor of rank ≤ 5: output element (i0, ..., i4) reads input
 // offset offsets[0][i0] + ... + offsets[4][i4], or is the border value when any of them is
-// kBorder. Transposes and pads of every kind are such gathers.
+// kBorder. Transposes, pads of every kind and slices are such gathers.
 struct AxisGather {
   static constexpr int64_t kBorder = INT64_MIN / 8;  // any sum holding it stays negative
   std::array<std::vector<int64_t>, 5> offsets;       // per output axis, per output index
@@ -26,6 +26,10 @@ struct AxisGather {
   // Reflection needs before and after below the axis's size.
   static AxisGather pad(const std::vector<int>& dims, const std::vector<int>& before,
                         const std::vector<int>& after, Fill fill);
+  // Axis a keeps count[a] values, from start[a] in steps of step[a] (negative: backwards); every
+  // value read must lie inside the axis.
+  static AxisGather slice(const std::vector<int>& dims, const std::vector<int>& start,
+                          const std::vector<int>& step, const std::vector<int>& count);
 };
 
 // out (n, out_size) gathered from in (n, in_size); border elements get `value`.

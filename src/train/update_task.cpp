@@ -113,6 +113,8 @@ TrainingResult UpdateTask::run() {
   const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
   const Network network(model_, {.train = true});
   const LossHead head(model_, network);
+  // Accuracy means something only for a classifier's loss; an MSE model reports none.
+  const bool classifies = head.type() == LossType::kCategoricalCrossEntropy;
   head.check_data(data_);
   const size_t samples = data_.count();
   const int64_t batch_size = settings.batch_size;
@@ -260,9 +262,9 @@ TrainingResult UpdateTask::run() {
       state.samples_seen += uint64_t(count);
       result.samples_seen = state.samples_seen;
       if (handlers.batch_end) {
-        handlers.batch_end(*this, {state.epoch, state.batch, batches, batch_loss,
-                                   state.samples_seen, elapsed(),
-                                   double(batch_correct) / double(count)});
+        BatchEnd end{state.epoch, state.batch, batches, batch_loss, state.samples_seen, elapsed()};
+        if (classifies) end.accuracy = double(batch_correct) / double(count);
+        handlers.batch_end(*this, end);
       }
       if (checkpointing && !cancelled_ && checkpoint_due(config_, step, last_checkpoint)) {
         state.batch += 1;  // the checkpoint resumes at the next mini-batch
@@ -272,8 +274,9 @@ TrainingResult UpdateTask::run() {
     }
     // A cancelled epoch reports nothing: its metrics would cover only part of the data.
     if (state.epoch_samples < samples) break;
-    EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples),
-                 double(state.epoch_correct) / double(state.epoch_samples), elapsed()};
+    EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples), std::nullopt,
+                 elapsed()};
+    if (classifies) end.accuracy = double(state.epoch_correct) / double(state.epoch_samples);
     result.final_loss = end.mean_loss;
     result.final_accuracy = end.accuracy;
     result.epochs_completed = state.epoch + 1;

@@ -108,7 +108,7 @@ void start_training(ServerState& state, const nlohmann::json& request) {
     nlohmann::json summary = {{"epochs_completed", result.epochs_completed},
                               {"cancelled", result.cancelled},
                               {"train_loss", result.final_loss},
-                              {"train_accuracy", result.final_accuracy},
+                              {"train_accuracy", accuracy_or_nan(result.final_accuracy)},
                               {"seconds", result.seconds},
                               {"samples_seen", result.samples_seen},
                               {"train_samples", train.count()}};

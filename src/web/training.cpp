@@ -183,7 +183,7 @@ TrainingResult Trainer::Job::train(Model& model, const BatchProvider& data,
       p.samples_done = end.samples_done;
       p.elapsed_seconds = end.elapsed_seconds;
       p.loss = end.loss;
-      p.accuracy = end.accuracy;
+      p.accuracy = accuracy_or_nan(end.accuracy);
       p.samples_per_second =
           end.elapsed_seconds > 0 ? double(end.samples_done) / end.elapsed_seconds : 0;
       p.eta_seconds = p.samples_per_second > 0
@@ -191,14 +191,14 @@ TrainingResult Trainer::Job::train(Model& model, const BatchProvider& data,
                           : 0;
       p.batch_x.push_back(x);
       p.batch_loss.push_back(end.loss);
-      p.batch_accuracy.push_back(end.accuracy);
+      p.batch_accuracy.push_back(accuracy_or_nan(end.accuracy));
       event = {{"run", p.run},
                {"epoch", end.epoch},
                {"batch", end.batch},
                {"batches_per_epoch", end.batches_per_epoch},
                {"x", x},
                {"loss", end.loss},
-               {"accuracy", end.accuracy},
+               {"accuracy", accuracy_or_nan(end.accuracy)},
                {"samples_done", end.samples_done},
                {"total_samples", p.total_samples},
                {"elapsed_seconds", end.elapsed_seconds},
@@ -219,12 +219,12 @@ TrainingResult Trainer::Job::train(Model& model, const BatchProvider& data,
       Progress& p = *t.progress_;
       p.epoch_x.push_back(double(end.epoch + 1));
       p.epoch_loss.push_back(end.mean_loss);
-      p.epoch_accuracy.push_back(end.accuracy);
+      p.epoch_accuracy.push_back(accuracy_or_nan(end.accuracy));
       event = {{"run", p.run},
                {"epoch", end.epoch},
                {"x", end.epoch + 1},
                {"loss", end.mean_loss},
-               {"accuracy", end.accuracy},
+               {"accuracy", accuracy_or_nan(end.accuracy)},
                {"elapsed_seconds", end.elapsed_seconds}};
     }
     t.events_.publish("epoch", event);

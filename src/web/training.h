@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -19,6 +21,12 @@
 #include "web/model_host.h"
 
 namespace edgetrain::web {
+
+// Events and charts carry NaN (JSON null, a gap in a chart) where a model has no accuracy: only a
+// cross-entropy loss gives one.
+inline double accuracy_or_nan(const std::optional<double>& accuracy) {
+  return accuracy.value_or(std::numeric_limits<double>::quiet_NaN());
+}
 
 // The first `count` samples of a data set (all when count is 0 or larger).
 class FirstSamples : public BatchProvider {

@@ -276,6 +276,57 @@ inline Model tensor_kinds_model() {
   return model;
 }
 
+// Issue #10's graph model: two inputs, a fan-out, add and concat, batch norm, then an updatable
+// convolution and dense layer, as Core ML can train it (the branches sit before the first updatable
+// layer, so back-propagation never has to cross add or concat).
+//   image (1, 8, 8) ─┬─ conv_a 3@3x3 same ─┐
+//                    └─ conv_b 3@1x1 ──────┴─ add (3, 8, 8) ─┐
+//   extra (2, 8, 8) ─────────────────────────────────────────┴─ concat (5, 8, 8) → batchnorm
+//   → conv 4@3x3 same (updatable) → ReLU → max-pool 2x2 → flatten (64) → dense 3 (updatable)
+//   → softmax "output"; cross-entropy against "output_true", Adam, 8 epochs of batch 8.
+inline Model branching_two_input_model() {
+  Model model =
+      ModelBuilder()
+          .metadata({.specification_version = 4, .short_description = "branches and two inputs"})
+          .input("image", {1, 8, 8})
+          .input("extra", {2, 8, 8})
+          .output("output", {3})
+          .training_input("image", {1, 8, 8})
+          .training_input("extra", {2, 8, 8})
+          .training_input("output_true", {1}, FeatureType::kInt32)
+          .loss(CategoricalCrossEntropy{.name = "loss", .input = "output", .target = "output_true"})
+          .optimizer(Adam{.learning_rate = {1e-2, std::array<double, 2>{0.0, 1.0}},
+                          .mini_batch_size = {8, std::array<int64_t, 2>{1, 64}}})
+          .epochs({8, std::array<int64_t, 2>{1, 100}})
+          .shuffle(true)
+          .layers({
+              {"conv_a", "image", "a", Convolution{.output_channels = 3, .padding = Padding::kSame}},
+              {"conv_b", "image", "b",
+               Convolution{.output_channels = 3, .kernel_size = {1, 1}}},
+              {"sum", {"a", "b"}, "s", Add{}},
+              {"join", {"s", "extra"}, "j", Concat{}},
+              {"norm", "j", "n", Batchnorm{}},
+              {"conv", "n", "c", Convolution{.output_channels = 4, .padding = Padding::kSame},
+               kUpdatable},
+              {"relu", "c", "r", ReLU()},
+              {"pool", "r", "p", Pooling{}},
+              {"flatten", "p", "f", Flatten{}},
+              {"dense", "f", "d", InnerProduct{.output_channels = 3}, kUpdatable},
+              {"softmax", "d", "output", Softmax{}},
+          })
+          .initializer(Initializer::kGlorotUniform, 11)
+          .build();
+  // Stored statistics that are not the identity, so batch norm visibly shapes what follows.
+  Layer& norm = model.layers[4];
+  float* mean = model.data(*norm.parameter("mean"));
+  float* variance = model.data(*norm.parameter("variance"));
+  for (int c = 0; c < 5; ++c) {
+    mean[c] = 0.1f * float(c);
+    variance[c] = 0.5f + 0.25f * float(c);
+  }
+  return model;
+}
+
 // LeNet with the other optimizer and every update field: SGD with momentum, allowed sets and
 // ranges, epochs as a range, shuffle off, a seed.
 inline Model sgd_lenet() {

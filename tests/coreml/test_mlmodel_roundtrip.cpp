@@ -45,7 +45,8 @@ TEST(MlmodelRoundTrip, JsonFormConvertsBackToTheSameBytes) {
 }
 
 TEST(MlmodelRoundTrip, EveryFieldSurvivesBinaryAndJson) {
-  for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model()}) {
+  for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model(),
+                             branching_two_input_model()}) {
     SCOPED_TRACE(model.metadata.short_description);
     const std::string bytes = serialize_mlmodel(model);
     expect_same_model(model, parse_mlmodel(bytes, "model.mlmodel"));
@@ -184,7 +185,8 @@ TEST(MlmodelRoundTrip, ApplesSchemaDecodesWhatWeWrite) {
   if (std::system("protoc --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "protoc not found";
   const auto file = std::filesystem::temp_directory_path() /
                     ("edgetrain-apple-decode-" + std::to_string(::getpid()) + ".mlmodel");
-  for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model()}) {
+  for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model(),
+                             branching_two_input_model()}) {
     SCOPED_TRACE(model.metadata.short_description);
     write_mlmodel(model, file.string());
     const std::string apple = decode_with(format_dir, "Model.proto", file.string());

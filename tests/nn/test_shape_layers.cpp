@@ -12,6 +12,7 @@
 #include "edgetrain/error.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
+#include "nn/kind_test_helpers.h"
 #include "nn/layer_kind.h"
 #include "nn/network.h"
 
@@ -123,19 +124,46 @@ TEST(ShapeLayers, CopiesThatCannotAliasRunAndBackPropagate) {
   EXPECT_EQ(exposed.parameters, flat.parameters);
 }
 
+TEST(ShapeLayers, SplitAndConcatTrainLikeFlatten) {
+  // Split the channels in two and join them again: a layer with two outputs inside a trained
+  // graph. Its values and gradients are copies, so training sees the flatten model's numbers.
+  Model split = shape_model({{"split", "r", {"low", "high"}, Split{2}},
+                             {"join", {"low", "high"}, "joined", Concat{}},
+                             {"flatten", "joined", "flat", Flatten{}}},
+                            "flat");
+  Model flat = flatten_model();
+  const Dataset data = quadrant_images(64, 9);
+  UpdateTask(split, data, {.epochs = 2, .seed = 3, .threads = 2}).run();
+  UpdateTask(flat, data, {.epochs = 2, .seed = 3, .threads = 2}).run();
+  EXPECT_EQ(split.parameters, flat.parameters);
+}
+
+TEST(ShapeLayers, ConstantsStayFixedInTraining) {
+  // A loadConstant of zeros added to the activations: the graph computes what the flatten model
+  // does, and the constant, which a trainable tensor's gradient would move, stays zero.
+  Model constant =
+      shape_model({{"zeros", BlobNames(std::vector<std::string>{}), "k", LoadConstant{{4, 4, 4}}},
+                   {"shift", {"r", "k"}, "shifted", Add{}},
+                   {"flatten", "shifted", "flat", Flatten{}}},
+                  "flat");
+  Model flat = flatten_model();
+  const Dataset data = quadrant_images(64, 10);
+  UpdateTask(constant, data, {.epochs = 2, .seed = 5, .threads = 2}).run();
+  UpdateTask(flat, data, {.epochs = 2, .seed = 5, .threads = 2}).run();
+  const LayerParameter& zeros = *constant.layer("zeros").parameter("data");
+  EXPECT_EQ(zeros.role, ParameterRole::kConstant);
+  EXPECT_EQ(std::vector<float>(constant.data(zeros), constant.data(zeros) + zeros.slice.size),
+            std::vector<float>(64, 0.0f));
+  for (const char* layer : {"conv", "dense"}) {
+    for (const char* name : {"weights", "bias"}) {
+      EXPECT_EQ(parameter_values(constant, layer, name), parameter_values(flat, layer, name))
+          << layer << "." << name;
+    }
+  }
+}
+
 // ---- Core ML write and read, and refusals
 // ---------------------------------------------------------
-
-Model one_layer(std::vector<int64_t> input, LayerParams params, std::vector<int64_t> output,
-                int inputs = 1) {
-  ModelBuilder builder;
-  BlobNames names;
-  for (int i = 0; i < inputs; ++i) {
-    names.push_back(i == 0 ? "x" : "x2");
-    builder.input(names.back(), input);
-  }
-  return builder.output("y", output).add({"layer", names, "y", std::move(params)}).build();
-}
 
 TEST(ShapeLayers, EveryKindWritesAndReadsBackItsParameters) {
   // Default (rank-5) mapping: the ND kinds count Seq and Batch, so their axes here are negative
@@ -153,15 +181,7 @@ TEST(ShapeLayers, EveryKindWritesAndReadsBackItsParameters) {
       one_layer({2, 3, 4}, ConstantPad{0.5f, {0, 0, 0, 0, 1, 2, 0, 0, 3, 0}, false}, {5, 3, 7}),
       one_layer({2, 3, 4}, ConstantPad{0.0f, {0, 0, 0, 0, 0, 4, 0, 0, 5, 0}, true}, {4, 3, 5}),
   };
-  for (const Model& model : models) {
-    const Layer& layer = model.layers[0];
-    SCOPED_TRACE(std::string(layer_type_name(layer)) + ": " + layer_kind(layer).describe(layer));
-    const std::string bytes = serialize_mlmodel(model);
-    const Model read = parse_mlmodel(bytes, "written.mlmodel");
-    EXPECT_TRUE(read.layers[0].params == layer.params);
-    EXPECT_EQ(infer_shapes(read).at("y"), infer_shapes(model).at("y"));
-    EXPECT_EQ(serialize_mlmodel(read), bytes);
-  }
+  for (const Model& model : models) expect_writes_and_reads_back(model);
 }
 
 std::string build_error(std::vector<int64_t> input, LayerParams params, int inputs = 1) {
