@@ -46,8 +46,8 @@ namespace edgetrain::fed {
  * weights (out, in/groups, kh, kw), inner-product weights (out, in), biases (out).
  */
 struct Tensor {
-  std::vector<int64_t> shape;  ///< Its dimensions (empty for a 0-D scalar).
-  std::vector<float> values;   ///< The product of the shape's values, in C order.
+  std::vector<int64_t> shape{};  ///< Its dimensions (empty for a 0-D scalar).
+  std::vector<float> values{};   ///< The product of the shape's values, in C order.
 };
 using Tensors = std::vector<Tensor>;               ///< A model's exchanged vector, in order.
 using Shapes = std::vector<std::vector<int64_t>>;  ///< The shapes of an exchanged vector.
@@ -154,9 +154,9 @@ uint64_t local_training_seed(uint64_t seed, int64_t round, int64_t client);
 
 /** A client's local training. Unset values take the model's own update parameters. */
 struct LocalTraining {
-  std::optional<int64_t> epochs;        ///< E, local epochs.
-  std::optional<int64_t> batch_size;    ///< B, the mini-batch size.
-  std::optional<double> learning_rate;  ///< The optimizer's learning rate.
+  std::optional<int64_t> epochs{};        ///< E, local epochs.
+  std::optional<int64_t> batch_size{};    ///< B, the mini-batch size.
+  std::optional<double> learning_rate{};  ///< The optimizer's learning rate.
   double proximal_mu = 0;  ///< FedProx's mu: > 0 pulls the weights towards the global model.
   uint64_t seed = 0;       ///< The shuffling seed (local_training_seed()).
   /**
@@ -218,8 +218,8 @@ struct SimulationSettings {
   int clients = 100;      ///< K, the virtual clients.
   double fraction = 0.1;  ///< C, the fraction of clients sampled each round.
   int64_t rounds = 1;     ///< Rounds to run.
-  LocalTraining local;    ///< E, B, learning rate, mu (the seed is derived per client and round).
-  PartitionScheme partition;    ///< How the training set is dealt to the clients.
+  LocalTraining local{};  ///< E, B, learning rate, mu (the seed is derived per client and round).
+  PartitionScheme partition{};  ///< How the training set is dealt to the clients.
   uint64_t seed = 1;            ///< Seed of the partition, the sampling and the local shuffles.
   int workers = 0;              ///< Clients trained at once; 0: every core.
   double target_accuracy = 0;   ///< > 0: the test accuracy whose first round is reported.
@@ -227,14 +227,14 @@ struct SimulationSettings {
 };
 /** One round of simulate(). */
 struct RoundReport {
-  int64_t round = 0;         ///< From 1.
-  std::vector<int> clients;  ///< Who trained, ascending.
-  int64_t examples = 0;      ///< Samples they trained on.
-  double train_loss = 0;     ///< Example-weighted mean of the clients' last-epoch losses.
-  double test_loss = 0;      ///< The global model's loss on the test set (when given).
-  double test_accuracy = 0;  ///< The global model's accuracy on the test set (when given).
-  uint64_t bytes = 0;        ///< .npy bytes a server would send and receive this round.
-  double seconds = 0;        ///< Wall time of the round, its test included.
+  int64_t round = 0;           ///< From 1.
+  std::vector<int> clients{};  ///< Who trained, ascending.
+  int64_t examples = 0;        ///< Samples they trained on.
+  double train_loss = 0;       ///< Example-weighted mean of the clients' last-epoch losses.
+  double test_loss = 0;        ///< The global model's loss on the test set (when given).
+  double test_accuracy = 0;    ///< The global model's accuracy on the test set (when given).
+  uint64_t bytes = 0;          ///< .npy bytes a server would send and receive this round.
+  double seconds = 0;          ///< Wall time of the round, its test included.
 };
 /**
  * Runs FedAvg rounds on `model` (the initial global weights, updated in place) over a partition of
