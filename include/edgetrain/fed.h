@@ -169,7 +169,8 @@ struct LocalTraining {
 struct LocalResult {
   int64_t num_examples = 0;  ///< Samples trained on: the client's weight in the average.
   double loss = 0;           ///< Mean training loss of the last epoch.
-  double accuracy = 0;       ///< Training accuracy of the last epoch.
+  /** Training accuracy of the last epoch (classifiers only: a cross-entropy loss). */
+  std::optional<double> accuracy{};
 };
 /** Trains `model` (holding the global weights) on `data` in place. Throws Error on bad settings. */
 LocalResult train_locally(Model& model, const BatchProvider& data, const LocalTraining& settings);

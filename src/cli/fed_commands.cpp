@@ -160,17 +160,19 @@ int run_fed_server(const FedServerOptions& options) {
   server.max_message_bytes = options.max_message_bytes;
   nlohmann::json rounds = nlohmann::json::array();
   flower::run_server(model, server, log, [&](const flower::RoundSummary& s) {
-    rounds.push_back({{"round", s.round},
-                      {"skipped", s.skipped},
-                      {"sampled", s.sampled},
-                      {"results", s.results},
-                      {"failures", s.failures},
-                      {"train_loss", s.train_loss},
-                      {"evaluate_loss", s.evaluate_loss},
-                      {"evaluate_accuracy", s.evaluate_accuracy},
-                      {"evaluated_examples", s.evaluated_examples},
-                      {"bytes", s.bytes},
-                      {"seconds", s.seconds}});
+    rounds.push_back(
+        {{"round", s.round},
+         {"skipped", s.skipped},
+         {"sampled", s.sampled},
+         {"results", s.results},
+         {"failures", s.failures},
+         {"train_loss", s.train_loss},
+         {"evaluate_loss", s.evaluate_loss},
+         {"evaluate_accuracy",
+          s.evaluate_accuracy ? nlohmann::json(*s.evaluate_accuracy) : nlohmann::json(nullptr)},
+         {"evaluated_examples", s.evaluated_examples},
+         {"bytes", s.bytes},
+         {"seconds", s.seconds}});
   });
   if (options.json) {
     std::printf("%s\n",

@@ -136,12 +136,17 @@ class Session {
       *result->mutable_parameters() = to_parameters(fed::exchanged_parameters(model_));
       result->set_num_examples(trained.num_examples);
       write_number(*result->mutable_metrics(), "loss", trained.loss);
-      write_number(*result->mutable_metrics(), "accuracy", trained.accuracy);
+      if (trained.accuracy) write_number(*result->mutable_metrics(), "accuracy", *trained.accuracy);
       ++fits;
       char text[160];
-      std::snprintf(text, sizeof text, ": trained on %lld samples, loss %.4f, accuracy %.4f",
-                    (long long)trained.num_examples, trained.loss, trained.accuracy);
-      log_(label + text);
+      std::snprintf(text, sizeof text, ": trained on %lld samples, loss %.4f",
+                    (long long)trained.num_examples, trained.loss);
+      std::string line = label + text;
+      if (trained.accuracy) {
+        std::snprintf(text, sizeof text, ", accuracy %.4f", *trained.accuracy);
+        line += text;
+      }
+      log_(line);
     } catch (const Error& e) {
       result->mutable_status()->set_code(flwr::proto::FIT_NOT_IMPLEMENTED);
       result->mutable_status()->set_message(e.what());
@@ -163,11 +168,18 @@ class Session {
     result->mutable_status()->set_code(flwr::proto::OK);
     result->set_loss(float(evaluation.loss));
     result->set_num_examples(int64_t(evaluation.samples));
-    write_number(*result->mutable_metrics(), "accuracy", evaluation.accuracy);
-    ++evaluations;
     char text[160];
-    std::snprintf(text, sizeof text, ": loss %.4f, accuracy %.4f on %zu samples", evaluation.loss,
-                  evaluation.accuracy, evaluation.samples);
+    if (evaluation.kind == OutputKind::kClassification) {
+      write_number(*result->mutable_metrics(), "accuracy", evaluation.accuracy);
+      std::snprintf(text, sizeof text, ": loss %.4f, accuracy %.4f on %zu samples", evaluation.loss,
+                    evaluation.accuracy, evaluation.samples);
+    } else {  // a regressor: no accuracy, its errors instead
+      write_number(*result->mutable_metrics(), "mse", evaluation.mse);
+      write_number(*result->mutable_metrics(), "mae", evaluation.mae);
+      std::snprintf(text, sizeof text, ": loss %.4f, mse %.4g, mae %.4g on %zu samples",
+                    evaluation.loss, evaluation.mse, evaluation.mae, evaluation.samples);
+    }
+    ++evaluations;
     log_(label + text);
     return {};
   }

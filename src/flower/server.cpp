@@ -191,6 +191,7 @@ class Coordinator {
       requests.push_back({clients[size_t(pick)].id, base});
     }
     double loss_sum = 0, accuracy_sum = 0;
+    int64_t accuracy_examples = 0;
     for (const Reply& reply : hub_.exchange(requests, deadline())) {
       const auto& result = reply.message.evaluate_res();
       const bool good = reply.ok && reply.message.has_evaluate_res() &&
@@ -209,12 +210,15 @@ class Coordinator {
       const double n = double(result.num_examples());
       summary.evaluated_examples += result.num_examples();
       loss_sum += n * result.loss();
-      accuracy_sum += n * std::clamp(accuracy.value_or(0.0), 0.0, 1.0);
+      if (accuracy) {  // a regression model's clients send none
+        accuracy_sum += n * std::clamp(*accuracy, 0.0, 1.0);
+        accuracy_examples += result.num_examples();
+      }
     }
     if (summary.evaluated_examples > 0) {
       summary.evaluate_loss = loss_sum / double(summary.evaluated_examples);
-      summary.evaluate_accuracy = accuracy_sum / double(summary.evaluated_examples);
     }
+    if (accuracy_examples > 0) summary.evaluate_accuracy = accuracy_sum / double(accuracy_examples);
   }
 
  private:
@@ -287,8 +291,13 @@ std::string round_line(const RoundSummary& s, int64_t rounds) {
   }
   line += text;
   if (s.evaluated_examples > 0) {
-    std::snprintf(text, sizeof text, " | evaluate: loss %.4f, accuracy %.4f on %lld examples",
-                  s.evaluate_loss, s.evaluate_accuracy, (long long)s.evaluated_examples);
+    std::snprintf(text, sizeof text, " | evaluate: loss %.4f", s.evaluate_loss);
+    line += text;
+    if (s.evaluate_accuracy) {
+      std::snprintf(text, sizeof text, ", accuracy %.4f", *s.evaluate_accuracy);
+      line += text;
+    }
+    std::snprintf(text, sizeof text, " on %lld examples", (long long)s.evaluated_examples);
     line += text;
   }
   std::snprintf(text, sizeof text, " | %s moved, %.1f s", mb(s.bytes).c_str(), s.seconds);

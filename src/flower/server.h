@@ -48,8 +48,9 @@ struct RoundSummary {
   int sampled = 0, results = 0, failures = 0;
   double train_loss = 0;  // example-weighted mean of the clients' "loss" metrics (when sent)
   int64_t evaluated_examples = 0;
-  double evaluate_loss = 0, evaluate_accuracy = 0;
-  uint64_t bytes = 0;  // sent and received on all streams during the round
+  double evaluate_loss = 0;
+  std::optional<double> evaluate_accuracy;  // over the clients that sent an "accuracy" metric
+  uint64_t bytes = 0;                       // sent and received on all streams during the round
   double seconds = 0;
 };
 
