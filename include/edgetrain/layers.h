@@ -5,8 +5,9 @@
 // Shapes are per sample (the batch is never part of them). Core ML's classic layers (convolution,
 // pooling, batchnorm, softmax, concat, ...) read the last three dimensions as (C, H, W) and treat
 // any leading ones as more batch; a rank-1 blob [C] is (C, 1, 1). The ND layers (spec 4+:
-// concatND, reshapeStatic, squeeze, expandDims, flattenTo2D, embeddingND, batchedMatmul) work on
-// the per-sample tensor as it is.
+// concatND, reshapeStatic, squeeze, expandDims, flattenTo2D, embeddingND, batchedMatmul,
+// softmaxND, sliceStatic, loadConstantND, the reduceSum family) work on the per-sample tensor as
+// it is.
 //
 // Adding a kind: its struct here and one line in LayerParams, one file in src/nn/layers/ with its
 // whole contract (shape inference, parameters, forward, backward, Core ML read and write,

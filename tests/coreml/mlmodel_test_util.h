@@ -237,7 +237,8 @@ inline Model every_field_model() {
                                  .red_bias = -0.5f,
                                  .green_bias = -0.25f,
                                  .blue_bias = 0.125f});
-  model.layers[4].parameters[0].file_updatable = true;  // flags a file may set apart from the layer's
+  model.layers[4].parameters[0].file_updatable =
+      true;  // flags a file may set apart from the layer's
   model.layers[9].parameters[1].file_updatable = false;
   float* weights = model.data(model.layers[0].parameters[0]);
   weights[0] = std::numeric_limits<float>::quiet_NaN();
@@ -324,6 +325,56 @@ inline Model branching_two_input_model() {
     mean[c] = 0.1f * float(c);
     variance[c] = 0.5f + 0.25f * float(c);
   }
+  return model;
+}
+
+// Every kind of issue #11 (unary, clip, the reductions, softmaxND, l2normalize, lrn, upsample,
+// crop, slice, sliceStatic, split, loadConstant, loadConstantND) in one graph on x (4, 6, 6).
+inline Model converter_kinds_model() {
+  const BlobNames none = std::vector<std::string>{};
+  ModelBuilder builder;
+  builder.metadata({.short_description = "converter kinds"})
+      .input("x", {4, 6, 6})
+      .output("y", {2, 1, 1})
+      .layers({
+          {"abs", "x", "u", UnaryFunction{.operation = UnaryOperation::kAbs, .shift = 0.5f}},
+          {"clip", "u", "c", Clip{0.0f, 2.0f}},
+          {"lrn", "c", "l", LRN{.local_size = 3}},
+          {"l2", "l", "n", L2Normalize{}},
+          {"up", "n", "up",
+           Upsample{.scaling_factor = {1.5f, 1.5f},
+                    .fractional = true,
+                    .mode = UpsampleMode::kBilinear,
+                    .linear_mode = LinearUpsampleMode::kAlignCornersFalse}},
+          {"crop", "up", "cropped", Crop{.amounts = {1, 1, 2, 1}}},
+          {"window", {"cropped", "n"}, "w", Crop{.offset = {1, 0}}},
+          {"slice", "w", "s", Slice{.start_index = 0, .end_index = 4}},
+          {"split", "s", {"a", "b"}, Split{2}},
+          {"sum", "a", "ra", Reduce{ReduceOperation::kSum, ReduceAxes::kHW}},
+          {"softmax", "b", "sb", SoftmaxND{-1}},
+          {"static", "sb", "half",
+           SliceStatic{.begin_ids = {0, 0, 0, 0, 0},
+                       .end_ids = {1, 1, 2, 3, 6},
+                       .strides = {1, 1, 1, 1, 1},
+                       .begin_masks = {true, true, true, false, true},
+                       .end_masks = {true, true, true, false, true}}},
+          {"k", none, "k", LoadConstant{{2, 1, 1}}},
+          {"kn", none, "kn", LoadConstantND{{1, 1, 2, 1, 1}}},
+          {"join", {"ra", "k", "kn"}, "y", Add{}},
+      });
+  // One of each ND reduction over the last axis of the softmax.
+  builder.add({"reduceSum", "sb", "r0", ReduceSum{.axes = {-1}, .keep_dims = true}});
+  builder.add({"reduceMean", "sb", "r1", ReduceMean{.axes = {-1}}});
+  builder.add({"reduceMax", "sb", "r2", ReduceMax{.axes = {-2, -1}}});
+  builder.add({"reduceMin", "sb", "r3", ReduceMin{.reduce_all = true}});
+  builder.add({"reduceProd", "sb", "r4", ReduceProd{.axes = {-1}, .keep_dims = true}});
+  builder.add({"reduceL1", "sb", "r5", ReduceL1{.axes = {-1}}});
+  builder.add({"reduceL2", "sb", "r6", ReduceL2{.axes = {-1}}});
+  builder.add({"reduceLogSum", "sb", "r7", ReduceLogSum{.axes = {-1}}});
+  builder.add({"reduceSumSquare", "sb", "r8", ReduceSumSquare{.axes = {-1}}});
+  builder.add({"reduceLogSumExp", "sb", "r9", ReduceLogSumExp{.axes = {-1}}});
+  Model model = builder.build();
+  for (size_t i = 0; i < model.parameters.size(); ++i) model.parameters[i] = 0.5f + float(i);
   return model;
 }
 

@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/atomic_file.h"
 #include "coreml/model_spec.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/io.h"
-#include "base/atomic_file.h"
 #include "mlmodel_test_util.h"
 
 namespace edgetrain {
@@ -46,7 +46,7 @@ TEST(MlmodelRoundTrip, JsonFormConvertsBackToTheSameBytes) {
 
 TEST(MlmodelRoundTrip, EveryFieldSurvivesBinaryAndJson) {
   for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model(),
-                             branching_two_input_model()}) {
+                             branching_two_input_model(), converter_kinds_model()}) {
     SCOPED_TRACE(model.metadata.short_description);
     const std::string bytes = serialize_mlmodel(model);
     expect_same_model(model, parse_mlmodel(bytes, "model.mlmodel"));
@@ -186,7 +186,7 @@ TEST(MlmodelRoundTrip, ApplesSchemaDecodesWhatWeWrite) {
   const auto file = std::filesystem::temp_directory_path() /
                     ("edgetrain-apple-decode-" + std::to_string(::getpid()) + ".mlmodel");
   for (const Model& model : {lenet(), sgd_lenet(), every_field_model(), tensor_kinds_model(),
-                             branching_two_input_model()}) {
+                             branching_two_input_model(), converter_kinds_model()}) {
     SCOPED_TRACE(model.metadata.short_description);
     write_mlmodel(model, file.string());
     const std::string apple = decode_with(format_dir, "Model.proto", file.string());
