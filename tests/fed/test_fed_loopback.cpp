@@ -106,5 +106,39 @@ TEST_F(FedLoopback, AServerKilledAndRestartedContinuesFromItsLastRound) {
   for (auto& client : clients) EXPECT_EQ(client->wait(), 0) << client->output();
 }
 
+TEST_F(FedLoopback, ARegressorsFleetReportsItsErrorsNotAnAccuracy) {
+  // Mean squared error against one-hot targets: no accuracy in local training or evaluation.
+  const std::string regressor = path("regressor.mlmodel");
+  save_model(
+      ModelBuilder()
+          .input("image", {1, 28, 28})
+          .output("scores", {10})
+          .training_input("image", {1, 28, 28})
+          .training_input("target", {10})
+          .loss(MeanSquaredError{.name = "mse", .input = "scores", .target = "target"})
+          .optimizer(Sgd{.learning_rate = {0.5, {{0.0, 1.0}}}, .mini_batch_size = {20, {{1, 100}}}})
+          .epochs({1, {{1, 10}}})
+          .layers({{"flatten", "image", "flat", Flatten{}},
+                   {"dense", "flat", "d", InnerProduct{.output_channels = 10}, kUpdatable},
+                   {"sigmoid", "d", "scores", Sigmoid()}})
+          .build(),
+      regressor);
+  initial = regressor;
+  int port = 0;
+  auto server = start_server({"--min-clients", "1", "--rounds", "1"}, &port);
+  auto client = start_client(0, port);
+  EXPECT_EQ(client->wait(), 0) << client->output();
+  ASSERT_EQ(server->wait(), 0) << server->output();
+  EXPECT_TRUE(client->printed("fit: round 1: trained on 600 samples, loss ")) << client->output();
+  EXPECT_FALSE(client->printed("accuracy")) << client->output();
+  EXPECT_TRUE(client->printed("evaluate: round 1: loss *, mse *, mae * on 3333 samples"))
+      << client->output();
+  EXPECT_TRUE(
+      server->printed("round 1/1: 1 of 1 clients trained * | evaluate: loss * on 3333 "
+                      "examples |"))
+      << server->output();
+  EXPECT_FALSE(server->printed("accuracy")) << server->output();
+}
+
 }  // namespace
 }  // namespace edgetrain
