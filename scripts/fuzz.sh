@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 (($# > 0)) && shift
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_idx fuzz_csv fuzz_mlmodel fuzz_png)
+((${#targets[@]})) || targets=(fuzz_idx fuzz_csv fuzz_mlmodel fuzz_png fuzz_npy)
 jobs="${FUZZ_JOBS:-$(nproc)}"
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

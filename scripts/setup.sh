@@ -19,6 +19,8 @@ packages=(
   doxygen                                         # API reference (scripts/docs.sh)
   # ---- edgetrain serve: the HTTP server, and the browser its end-to-end test drives ----
   libcpp-httplib-dev chromium
+  # ---- federated learning (issue #13): gRPC for Flower's transport; Python peers, openssl in tests
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-protobuf openssl
 )
 # ---- edgetrain serve: Node.js and npm for the page's chart library and the browser test, unless a
 # Node.js is installed already (Debian's nodejs 18 is enough: web/package.json needs >= 18) ----

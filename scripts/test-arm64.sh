@@ -27,6 +27,7 @@ slow_under_emulation=(
   'CsvRead\.FullTrainSetMatchesIdx' 'IdxRead\.RealGzipAndRawFilesGiveTheSameData'
   'IdxPacked\.MnistFeaturesEqualTheBytesInAQuarterOfTheMemory'
   'UpdateTask\.LenetLearnsMnistFromTwoThousandImages'
+  'FedProx\.TheProximalTermHoldsWeightsNearTheStart' 'FedSimulation\..*'  # federated (#13)
 )
 # Always left out: qemu-user does not apply setrlimit(RLIMIT_AS) to the guest (it needs the address
 # space itself), so the memory budget this test checks does not exist under emulation.
@@ -44,8 +45,13 @@ pattern=$(IFS='|'; echo "^(${not_under_emulation[*]})\$")
 ctest_arguments+=(-E "$pattern")
 
 start=$SECONDS
+# Without Flower's transport (fed-client, fed-server; the FedAvg core and fed-sim are built): gRPC
+# for arm64 (libgrpc++-dev:arm64) is not among the cross dependencies yet, since on the development
+# machine apt would remove the host's compiler to install its libabsl-dev:arm64 (package versions
+# behind the arm64 archive's), so the transport has not been built for aarch64.
 cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DEDGETRAIN_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DEDGETRAIN_BUILD_BENCH=OFF \
+  -DEDGETRAIN_BUILD_FLOWER=OFF >/dev/null
 cmake --build build-arm64
 # A host binary here would mean the toolchain file was ignored and nothing ran under emulation.
 readelf -h build-arm64/edgetrain | grep -q "Machine:.*AArch64" ||

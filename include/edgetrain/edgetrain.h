@@ -34,6 +34,7 @@
 
 #include "edgetrain/data.h"
 #include "edgetrain/error.h"
+#include "edgetrain/fed.h"  // federated learning: FedAvg core (transport: src/flower)
 #include "edgetrain/inference.h"
 #include "edgetrain/io.h"
 #include "edgetrain/model.h"

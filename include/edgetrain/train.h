@@ -124,6 +124,10 @@ struct UpdateConfig {
   // Beyond Core ML: validation, early stopping, plateau reduction, schedules, weight decay,
   // augmentation (TrainingOptions above).
   TrainingOptions options;
+  // FedProx (Li et al. 2020): adds mu * (w - w0) to every trained parameter's gradient before each
+  // optimizer step, w0 being the weights when run() began (in federated training, the global
+  // model). 0: plain training. Not combined with resume_from.
+  double proximal_mu = 0;
 };
 
 // The hyper-parameters a run actually uses, after defaults and overrides.

@@ -1,16 +1,16 @@
 // The C API's errors, version, memory and models: loading, saving, converting, sizes and the
-// updatable parameters as one flat float array (through capi/parameters.h).
+// updatable parameters as one flat float array (through nn/trainable_tensors.h).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 
 #include "capi/capi_internal.h"
-#include "capi/parameters.h"
 #include "edgetrain/coreml.h"
 #include "edgetrain/io.h"
 #include "edgetrain/version.h"
 #include "nn/shapes.h"
+#include "nn/trainable_tensors.h"
 
 namespace edgetrain::capi {
 namespace {
@@ -34,7 +34,7 @@ edgetrain_model* new_model(Model model) {
 
 size_t parameter_count(const Model& model) {
   size_t count = 0;
-  for (const auto& tensor : updatable_tensors(model)) count += tensor.size;
+  for (const auto& tensor : trainable_tensors(model)) count += tensor.size;
   return count;
 }
 
@@ -181,7 +181,7 @@ edgetrain_status edgetrain_model_tensor_count(const edgetrain_model* model, size
   return guarded([&] {
     require(model, "model");
     require(count, "count");
-    *count = edgetrain::capi::updatable_tensors(model->model).size();
+    *count = edgetrain::trainable_tensors(model->model).size();
   });
 }
 
@@ -190,7 +190,7 @@ edgetrain_status edgetrain_model_tensor(const edgetrain_model* model, size_t ind
   return guarded([&] {
     require(model, "model");
     require(info, "info");
-    const auto tensors = edgetrain::capi::updatable_tensors(model->model);
+    const auto tensors = edgetrain::trainable_tensors(model->model);
     if (index >= tensors.size()) {
       throw InvalidArgument("tensor " + std::to_string(index) + " asked for; the model has " +
                             std::to_string(tensors.size()));
@@ -229,7 +229,7 @@ edgetrain_status edgetrain_model_get_parameters(const edgetrain_model* model, fl
     require(model, "model");
     edgetrain::capi::check_parameter_count(model->model, count);
     if (count > 0) require(values, "values");
-    for (const auto& tensor : edgetrain::capi::updatable_tensors(model->model)) {
+    for (const auto& tensor : edgetrain::trainable_tensors(model->model)) {
       std::memcpy(values, tensor.values, tensor.size * sizeof(float));
       values += tensor.size;
     }
@@ -242,7 +242,7 @@ edgetrain_status edgetrain_model_set_parameters(edgetrain_model* model, const fl
     require(model, "model");
     edgetrain::capi::check_parameter_count(model->model, count);
     if (count > 0) require(values, "values");
-    const auto tensors = edgetrain::capi::updatable_tensors(model->model);
+    const auto tensors = edgetrain::trainable_tensors(model->model);
     // Checked in full before anything is written, so a refusal leaves the model as it was.
     const float* value = values;
     for (const auto& tensor : tensors) {

@@ -242,16 +242,23 @@ LoadedData load_data(const DataRequest& request, const Model* model, bool need_t
   return data;
 }
 
-void limit_training(LoadedData& data, size_t limit) {
-  if (limit == 0 || limit >= data.train->count()) return;
-  // The view keeps the whole set alive: a view of it is what the trainer reads.
-  auto whole = data.train;
+namespace {
+
+// `set` becomes a view of its first `limit` samples (0, or at least its count: unchanged). The view
+// keeps the whole set alive: it is what the trainer or the evaluator reads.
+void keep_first(std::shared_ptr<const BatchProvider>& set, size_t limit) {
+  if (limit == 0 || limit >= set->count()) return;
   struct Limited : SampleView {
     Limited(std::shared_ptr<const BatchProvider> data, size_t first)
         : SampleView(*data, first), keep(std::move(data)) {}
     std::shared_ptr<const BatchProvider> keep;
   };
-  data.train = std::make_shared<const Limited>(whole, limit);
+  set = std::make_shared<const Limited>(set, limit);
 }
+
+}  // namespace
+
+void limit_training(LoadedData& data, size_t limit) { keep_first(data.train, limit); }
+void limit_test(LoadedData& data, size_t limit) { keep_first(data.test, limit); }
 
 }  // namespace edgetrain::cli

@@ -33,7 +33,8 @@ struct LoadedData {
 // colour. Throws Error saying where it looked and how to get the data.
 LoadedData load_data(const DataRequest& request, const Model* model, bool need_train = true);
 
-// Keeps the first `limit` training samples (0: all).
+// Keep the first `limit` training or test samples (0: all).
 void limit_training(LoadedData& data, size_t limit);
+void limit_test(LoadedData& data, size_t limit);
 
 }  // namespace edgetrain::cli

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/fed_commands.h"
 #include "cli/option_checks.h"
 #include "edgetrain/error.h"
 #include "edgetrain/version.h"
@@ -233,6 +234,9 @@ int main(int argc, char** argv) {
   serve_command->add_option("--threads", serve.threads, "training threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
 
+  // ---- federated learning (issue #13): fed-client, fed-server, fed-sim (cli/fed_cli.cpp) ----
+  FedCommandLine federated(app);
+
   try {
     app.parse(argc, argv);
     train.epochs_set = epochs->count() > 0;
@@ -264,6 +268,7 @@ int main(int argc, char** argv) {
     if (updatable_command->parsed()) return run_make_updatable(updatable);
     if (convert_command->parsed()) return run_convert(convert);
     if (serve_command->parsed()) return run_serve(serve);
+    if (const std::optional<int> code = federated.run()) return *code;
   } catch (const edgetrain::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "edgetrain: error: %s\n", e.what());

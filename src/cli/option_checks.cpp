@@ -201,4 +201,12 @@ void note_capped_threads(int requested) {
                requested, hardware_threads(), used);
 }
 
+void add_data_options(CLI::App* command, DataRequest& data) {
+  command->add_option("--dataset", data.dataset,
+                      "mnist, fashion-mnist, a folder of the four IDX files, or a CSV file");
+  command->add_option("--data-dir", data.data_dir,
+                      "where to look for mnist / fashion-mnist (also $EDGETRAIN_DATA)");
+  command->add_option("--test-csv", data.test_csv, "test set in CSV, with a CSV --dataset");
+}
+
 }  // namespace edgetrain::cli

@@ -10,6 +10,8 @@
 
 #include "edgetrain/train.h"
 
+#include "cli/datasets.h"
+
 namespace edgetrain::cli {
 
 // A whole number in [minimum, maximum] ("must be at least 1, got 0"; "must be a whole number, got
@@ -48,5 +50,8 @@ CLI::Validator as_validator(std::string (*parse)(const std::string&, Value&),
 // it): "edgetrain: note: --threads 1000 is more than the 2 threads this machine runs at once;
 // using 2".
 void note_capped_threads(int requested);
+
+// --dataset, --data-dir and --test-csv, as every command that reads a data set takes them.
+void add_data_options(CLI::App* command, DataRequest& data);
 
 }  // namespace edgetrain::cli

@@ -15,6 +15,7 @@
 #include "edgetrain/io.h"
 #include "edgetrain/train.h"
 #include "nn/shapes.h"
+#include "nn/trainable_tensors.h"
 
 namespace edgetrain::cli {
 namespace {
@@ -159,12 +160,7 @@ Setup prepare(const TrainOptions& options) {
 
 size_t updatable_parameters(const Model& model) {
   size_t count = 0;
-  for (const Layer& layer : model.layers) {
-    if (!layer.updatable) continue;
-    for (const LayerParameter& parameter : layer.parameters) {
-      if (parameter.role == ParameterRole::kTrainable) count += parameter.slice.size;
-    }
-  }
+  for (const TensorView<const float>& tensor : trainable_tensors(model)) count += tensor.size;
   return count;
 }
 

@@ -89,6 +89,12 @@ void add_l2_gradient(float* __restrict gradient, const float* __restrict paramet
   for (size_t i = 0; i < n; ++i) gradient[i] += d * parameters[i];
 }
 
+EDGETRAIN_VECTORIZE
+void add_proximal_term(float* __restrict gradient, const float* __restrict parameters,
+                       const float* __restrict center, size_t n, float mu) {
+  for (size_t i = 0; i < n; ++i) gradient[i] += mu * (parameters[i] - center[i]);
+}
+
 void sgd_step(float* parameters, GradientParts gradients, float* velocity, size_t n,
               double learning_rate, double momentum, bool first_step) {
   fold_extra_parts(gradients, n);

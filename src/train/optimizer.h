@@ -27,6 +27,9 @@ void decay_weights(float* parameters, size_t n, double learning_rate, double dec
 // SGD's L2 decay, as PyTorch's SGD weight_decay: g += decay · p, into the first gradient part (the
 // parts are summed after it).
 void add_l2_gradient(float* gradient, const float* parameters, size_t n, double decay);
+// FedProx's proximal gradient: gradient[i] += mu * (parameters[i] - center[i]).
+void add_proximal_term(float* gradient, const float* parameters, const float* center, size_t n,
+                       float mu);
 
 // SGD with momentum as PyTorch computes it: b = μ·b + g (b = g on the first step); p -= lr·b.
 void sgd_step(float* parameters, GradientParts gradients, float* velocity, size_t n,

@@ -19,6 +19,7 @@
 #include "nn/network.h"
 #include "nn/shapes.h"
 #include "train/augment.h"
+#include "nn/trainable_tensors.h"
 #include "train/checkpoint.h"
 #include "train/epoch_rules.h"
 #include "train/memory_bounds.h"
@@ -31,13 +32,8 @@ namespace {
 // The parameter runs an optimizer touches: the trainable tensors of updatable layers.
 std::vector<ParameterSlice> updatable_slices(const Model& model) {
   std::vector<ParameterSlice> slices;
-  for (const Layer& layer : model.layers) {
-    if (!layer.updatable) continue;
-    for (const LayerParameter& parameter : layer.parameters) {
-      if (parameter.role == ParameterRole::kTrainable && parameter.slice.size) {
-        slices.push_back(parameter.slice);
-      }
-    }
+  for (const TensorView<const float>& tensor : trainable_tensors(model)) {
+    if (tensor.size) slices.push_back(tensor.slice);
   }
   return slices;
 }
@@ -219,6 +215,16 @@ TrainingResult UpdateTask::run() {
     if (settings.optimizer == OptimizerKind::kAdam)
       state.moment2.assign(model_.parameters.size(), 0.0f);
   }
+  // FedProx: the weights the proximal term pulls towards are those the run starts from.
+  if (!(config_.proximal_mu >= 0 && std::isfinite(config_.proximal_mu))) {
+    throw Error("the proximal term mu must be finite and >= 0, got " +
+                std::to_string(config_.proximal_mu));
+  }
+  if (config_.proximal_mu > 0 && !config_.resume_from.empty()) {
+    throw Error("a run with a proximal term (FedProx) cannot be resumed from a checkpoint");
+  }
+  const std::vector<float> proximal_center =
+      config_.proximal_mu > 0 ? model_.parameters : std::vector<float>();
   const double resumed_seconds = state.elapsed_seconds;
   auto elapsed = [&] { return resumed_seconds + seconds_since_start(); };
   auto last_checkpoint = clock::now();
@@ -302,6 +308,10 @@ TrainingResult UpdateTask::run() {
           }
           const GradientParts sum{parts.data(), threads};
           float* parameters = model_.parameters.data() + offset;
+          if (!proximal_center.empty()) {
+            add_proximal_term(parts[0], parameters, proximal_center.data() + offset, n,
+                              float(config_.proximal_mu));
+          }
           if (settings.optimizer == OptimizerKind::kAdam) {
             if (options.weight_decay > 0) {
               decay_weights(parameters, n, learning_rate, options.weight_decay);

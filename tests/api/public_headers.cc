@@ -20,5 +20,10 @@ int main() {
   edgetrain::Int64Parameter epochs{10, std::nullopt, {5, 10, 20}};
   edgetrain::Layer conv("conv", "image", "c", edgetrain::Convolution{.output_channels = 8},
                         edgetrain::kUpdatable);
-  return int(adam.mini_batch_size.default_value + epochs.set.size() + conv.inputs.size()) == 0;
+  // fed.h's example (federated learning, issue #13).
+  edgetrain::fed::PresetOptions preset{.learning_rate = 0.1};
+  edgetrain::fed::SimulationSettings settings{.clients = 10, .fraction = 0.5, .rounds = 5,
+                                              .local = {.epochs = 1, .batch_size = 10}};
+  return int(adam.mini_batch_size.default_value + epochs.set.size() + conv.inputs.size() +
+             preset.batch_size + settings.clients) == 0;
 }
