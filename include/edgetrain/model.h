@@ -219,7 +219,10 @@ inline constexpr bool kUpdatable = true;
 /** One layer: its kind and settings, the blobs it reads and writes, and its parameter tensors. */
 struct Layer {
   Layer() = default;  ///< An empty layer, to fill field by field.
-  /** {"conv1", "image", "outConv1", Convolution{.output_channels = 32}, kUpdatable} */
+  /**
+   * A layer as the builder's lists write it:
+   * `{"conv1", "image", "outConv1", Convolution{.output_channels = 32}, kUpdatable}`.
+   */
   Layer(std::string name, BlobNames inputs, BlobNames outputs, LayerParams params,
         bool updatable = false)
       : name(std::move(name)),
@@ -281,8 +284,8 @@ struct DoubleParameter {
  */
 struct Int64Parameter {
   int64_t default_value = 0;                    ///< The value training uses unless told otherwise.
-  std::optional<std::array<int64_t, 2>> range;  ///< Allowed [min, max], or
-  std::vector<int64_t> set;                     ///< allowed values.
+  std::optional<std::array<int64_t, 2>> range;  ///< Allowed [min, max] (a range or a set).
+  std::vector<int64_t> set;                     ///< Allowed values (a set or a range).
   bool present = true;                          ///< False: a file left it out.
 
   Int64Parameter() = default;  ///< Default 0, no range, no set.
@@ -441,7 +444,7 @@ class ModelBuilder {
   /** Appends a training input: an input again, or a loss target. */
   ModelBuilder& training_input(std::string name, std::vector<int64_t> shape,
                                FeatureType type = FeatureType::kFloat32);
-  /// Adds the loss (Core ML trains one).
+  /// Adds the loss (an updatable model has exactly one).
   ///@{
   ModelBuilder& loss(CategoricalCrossEntropy loss);
   ModelBuilder& loss(MeanSquaredError loss);
