@@ -76,7 +76,7 @@ struct Pooling {
    */
   bool include_last_pixel = false;
   bool global = false;                   ///< One output per channel over the whole plane.
-  bool average_excludes_padding = true;  ///< Average: divide by the window's unpadded values.
+  bool average_excludes_padding = true;  ///< Average: count only values inside the input.
   bool operator==(const Pooling&) const = default;  ///< Every setting equal.
 };
 
