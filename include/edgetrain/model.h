@@ -507,18 +507,22 @@ struct LenetOptions {
 /** The seed's MNIST LeNet (see LenetOptions), built and initialised. */
 Model lenet(const LenetOptions& options = {});
 
-// A small residual CNN for 28x28 grayscale images in 10 classes, the second reference workload
-// (Fashion-MNIST; README, Results; src/nn/builder.cpp), 323,722 parameters:
-//   conv 32@3x3, ReLU, max-pool 2x2/2 (fused, as LeNet's)        [32, 13, 13]
-//   batch norm                                                   (the block's input and shortcut)
-//   conv 32@3x3 same, batch norm, ReLU, conv 32@3x3 same, batch norm, add the shortcut, ReLU
-//   conv 64@2x2, ReLU, max-pool 2x2/2 (fused)                    [64, 6, 6]
-//   flatten (channel-last), dense 128, ReLU, dense 10, softmax.
-// The block's convolutions have no bias (the batch norm's beta replaces it). Every convolution,
-// dense and batch-norm layer is updatable: batch norm trains on mini-batch statistics, an
-// edgetrain extension, and Core ML back-propagates through no add, so Core ML cannot update this
-// network (validate_coreml says why); edgetrain trains all of it. The options as lenet()'s, but the
-// mini-batch size (1-4096) and epochs (1-1000) are ranges.
+/**
+ * A small residual CNN for 28x28 grayscale images in 10 classes, the second reference workload
+ * (Fashion-MNIST; README, Results; src/nn/builder.cpp), 323,722 parameters:
+ * @code
+ *   conv 32@3x3, ReLU, max-pool 2x2/2 (fused, as LeNet's)        [32, 13, 13]
+ *   batch norm                                                   (the block's input and shortcut)
+ *   conv 32@3x3 same, batch norm, ReLU, conv 32@3x3 same, batch norm, add the shortcut, ReLU
+ *   conv 64@2x2, ReLU, max-pool 2x2/2 (fused)                    [64, 6, 6]
+ *   flatten (channel-last), dense 128, ReLU, dense 10, softmax.
+ * @endcode
+ * The block's convolutions have no bias (the batch norm's beta replaces it). Every convolution,
+ * dense and batch-norm layer is updatable: batch norm trains on mini-batch statistics, an
+ * edgetrain extension, and Core ML back-propagates through no add, so Core ML cannot update this
+ * network (validate_coreml says why); edgetrain trains all of it. The options as lenet()'s, but the
+ * mini-batch size (1-4096) and epochs (1-1000) are ranges.
+ */
 Model small_resnet(const LenetOptions& options = {});
 
 }  // namespace edgetrain
