@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <variant>
@@ -203,8 +204,10 @@ struct TrainingResult {
   double best_loss = 0;
   // With a validation split: the last completed epoch's validation loss and accuracy.
   std::optional<double> validation_loss, validation_accuracy;
-  double final_loss = 0;
-  std::optional<double> final_accuracy;  // the last whole epoch's, for cross-entropy models
+  // The last whole epoch's mean loss (and accuracy, for cross-entropy models); a run cancelled in
+  // its first epoch reports the batches it trained instead, and NaN when it trained none.
+  double final_loss = std::numeric_limits<double>::quiet_NaN();
+  std::optional<double> final_accuracy;
   double seconds = 0;
   size_t samples_seen = 0;
 };

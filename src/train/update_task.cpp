@@ -355,8 +355,18 @@ TrainingResult UpdateTask::run() {
         state.batch -= 1;
       }
     }
-    // A cancelled epoch reports nothing: its metrics would cover only part of the data.
-    if (state.epoch_samples < samples) break;
+    // A cancelled epoch reports no epoch end: its metrics would cover only part of the data. When
+    // no epoch has ended, the result has only these batches to report (never a 0 loss that looks
+    // perfect).
+    if (state.epoch_samples < samples) {
+      if (result.epochs_completed == 0 && state.epoch_samples > 0) {
+        result.final_loss = state.epoch_loss / double(state.epoch_samples);
+        if (classifies) {
+          result.final_accuracy = double(state.epoch_correct) / double(state.epoch_samples);
+        }
+      }
+      break;
+    }
     EpochEnd end{state.epoch, state.epoch_loss / double(state.epoch_samples), std::nullopt,
                  elapsed()};
     if (classifies) end.accuracy = double(state.epoch_correct) / double(state.epoch_samples);

@@ -130,6 +130,38 @@ TEST(UpdateTask, CancellingFromAHandlerStopsAfterThatBatch) {
   EXPECT_NE(model.parameters, before);
 }
 
+// Issue #15: a run cancelled in its first epoch used to report a final loss of 0, which reads as
+// perfect. It reports the mean over the batches it trained.
+TEST(UpdateTask, CancelledInTheFirstEpochReportsTheBatchesItTrained) {
+  const Dataset data = first(640);
+  Model model = lenet({.batch_size = 64, .epochs = 3});
+  UpdateTask task(model, data, {.threads = 1});
+  double loss_sum = 0;
+  int batches = 0;
+  task.handlers.batch_end = [&](UpdateTask& t, const BatchEnd& end) {
+    loss_sum += end.loss;
+    ++batches;
+    if (end.batch == 2) t.cancel();
+  };
+  const TrainingResult result = task.run();
+  EXPECT_TRUE(result.cancelled);
+  EXPECT_EQ(result.epochs_completed, 0);
+  ASSERT_EQ(batches, 3);
+  EXPECT_GT(result.final_loss, 1.0);  // an untrained LeNet's cross-entropy is about ln 10
+  EXPECT_NEAR(result.final_loss, loss_sum / 3, 1e-5);  // equal batches: the mean of their means
+  ASSERT_TRUE(result.final_accuracy.has_value());
+  EXPECT_GE(*result.final_accuracy, 0.0);
+  EXPECT_LE(*result.final_accuracy, 1.0);
+
+  // Cancelled before its first batch: nothing trained, nothing to report.
+  Model untouched = lenet({.batch_size = 64, .epochs = 3});
+  UpdateTask idle(untouched, data, {.threads = 1});
+  idle.handlers.training_began = [](UpdateTask& t, const TrainingBegan&) { t.cancel(); };
+  const TrainingResult none = idle.run();
+  EXPECT_TRUE(std::isnan(none.final_loss));
+  EXPECT_FALSE(none.final_accuracy.has_value());
+}
+
 TEST(UpdateTask, OverridesAreCheckedAgainstWhatTheModelAllows) {
   const Dataset data = first(100);
   Model model = lenet();  // batch sizes {128}, epochs {10}, learning rate [0, 0.3]
