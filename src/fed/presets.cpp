@@ -1,33 +1,21 @@
 // The FedAvg paper's two MNIST models (McMahan et al. 2017, Section 3), as updatable Core ML
 // networks trained with plain SGD, the optimizer the paper's clients use.
 #include "edgetrain/fed.h"
+#include "nn/digit_frame.h"
 
 namespace edgetrain::fed {
 namespace {
 
+// The paper's models: plain SGD, Glorot-uniform weights.
 ModelBuilder mnist_builder(const PresetOptions& options, const std::string& name,
                            const std::string& description) {
-  ModelBuilder builder;
-  builder
-      .metadata({.specification_version = 4,
-                 .short_description = description,
-                 .author = "edgetrain",
-                 .license = "MIT",
-                 .user_defined = {{"edgetrainModel", name}}})
-      .input("image", {1, 28, 28})
-      .output("output", {10})
-      .training_input("image", {1, 28, 28})
-      .training_input("output_true", {1}, FeatureType::kInt32)
-      .loss(
-          CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
-      // B = "infinity" in the paper is a client's whole local set: allow batches up to 60,000.
-      .optimizer(Sgd{.learning_rate = {options.learning_rate, {{0.0, 1.0}}},
-                     .mini_batch_size = {options.batch_size, {{1, 60000}}},
-                     .momentum = {0.0, {{0.0, 1.0}}}})
-      .epochs({options.epochs, {{1, 1000}}})
-      .shuffle(true)
-      .initializer(Initializer::kGlorotUniform, options.seed);
-  return builder;
+  // B = "infinity" in the paper is a client's whole local set: allow batches up to 60,000.
+  return digit_classifier_frame(description, name,
+                                Sgd{.learning_rate = {options.learning_rate, {{0.0, 1.0}}},
+                                    .mini_batch_size = {options.batch_size, {{1, 60000}}},
+                                    .momentum = {0.0, {{0.0, 1.0}}}},
+                                {options.epochs, {{1, 1000}}}, Initializer::kGlorotUniform,
+                                options.seed);
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 // ModelBuilder: turns the declarative layer descriptions into Model layers, lays out the parameter
-// block, validates and initialises. Also the built-in networks: the seed's LeNet and small_resnet(),
-// the second reference workload's.
+// block, validates and initialises. Also the built-in networks: the seed's LeNet and
+// small_resnet(), the second reference workload's.
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <variant>
 
 #include "base/rng.h"
 #include "edgetrain/error.h"
 #include "edgetrain/model.h"
+#include "nn/digit_frame.h"
 #include "nn/layer_kind.h"
 #include "nn/shapes.h"
 
@@ -109,13 +112,9 @@ void initialize_parameters(Model& model, uint64_t seed, Initializer initializer)
   }
 }
 
-namespace {
-
-// What both built-in networks for 28x28 images in 10 classes declare around their layers: the
-// image input, the probabilities output, cross-entropy against `output_true`, Adam, shuffling.
-ModelBuilder classifier_frame(const std::string& description, const std::string& name,
-                              const LenetOptions& options, Int64Parameter batch_size,
-                              Int64Parameter epochs) {
+ModelBuilder digit_classifier_frame(const std::string& description, const std::string& name,
+                                    Optimizer optimizer, Int64Parameter epochs,
+                                    Initializer initializer, uint64_t seed) {
   ModelBuilder builder;
   builder
       .metadata({.specification_version = 4,
@@ -129,15 +128,26 @@ ModelBuilder classifier_frame(const std::string& description, const std::string&
       .training_input("output_true", {1}, FeatureType::kInt32)
       .loss(
           CategoricalCrossEntropy{.name = "lossLayer", .input = "output", .target = "output_true"})
-      .optimizer(Adam{.learning_rate = {options.learning_rate, {{0.0, 0.3}}},
-                      .mini_batch_size = batch_size,
-                      .beta1 = {0.9, {{0.0, 1.0}}},
-                      .beta2 = {0.999, {{0.0, 1.0}}},
-                      .eps = {1e-8, {{0.0, 1e-8}}}})
-      .epochs(epochs)
+      .epochs(std::move(epochs))
       .shuffle(true)
-      .initializer(options.initializer, options.seed);
+      .initializer(initializer, seed);
+  std::visit([&](auto& chosen) { builder.optimizer(std::move(chosen)); }, optimizer);
   return builder;
+}
+
+namespace {
+
+// LeNet's and small_resnet()'s frame: Adam, with the options' learning rate.
+ModelBuilder classifier_frame(const std::string& description, const std::string& name,
+                              const LenetOptions& options, Int64Parameter batch_size,
+                              Int64Parameter epochs) {
+  return digit_classifier_frame(description, name,
+                                Adam{.learning_rate = {options.learning_rate, {{0.0, 0.3}}},
+                                     .mini_batch_size = std::move(batch_size),
+                                     .beta1 = {0.9, {{0.0, 1.0}}},
+                                     .beta2 = {0.999, {{0.0, 1.0}}},
+                                     .eps = {1e-8, {{0.0, 1e-8}}}},
+                                std::move(epochs), options.initializer, options.seed);
 }
 
 }  // namespace
@@ -170,10 +180,8 @@ Model lenet(const LenetOptions& options) {
 
 // Shapes per sample.
 Model small_resnet(const LenetOptions& options) {
-  const Convolution block_conv{.output_channels = 32,
-                               .kernel_size = {3, 3},
-                               .padding = Padding::kSame,
-                               .has_bias = false};
+  const Convolution block_conv{
+      .output_channels = 32, .kernel_size = {3, 3}, .padding = Padding::kSame, .has_bias = false};
   return classifier_frame("small residual CNN for 28x28 images (Fashion-MNIST)", "small-resnet",
                           options, {options.batch_size, {{1, 4096}}}, {options.epochs, {{1, 1000}}})
       .layers({
