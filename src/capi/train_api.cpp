@@ -137,9 +137,12 @@ edgetrain_status edgetrain_task_run(edgetrain_task* task, edgetrain_train_result
     edgetrain_train_result out{};
     out.epochs_completed = run.epochs_completed;
     out.cancelled = run.cancelled ? 1 : 0;
+    // The C API reports whole epochs only (edgetrain_c.h): NaN when none completed, where the C++
+    // result gives the trained batches' mean.
     const bool any_epoch = run.epochs_completed > 0;
     out.final_loss = any_epoch ? run.final_loss : edgetrain::capi::kNaN;
-    out.final_accuracy = run.final_accuracy.value_or(edgetrain::capi::kNaN);
+    out.final_accuracy =
+        any_epoch ? run.final_accuracy.value_or(edgetrain::capi::kNaN) : edgetrain::capi::kNaN;
     out.seconds = run.seconds;
     out.samples_seen = run.samples_seen;
     *result = out;
