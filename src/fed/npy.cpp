@@ -177,7 +177,10 @@ std::string encode_npy(const Tensor& tensor) {
   bytes.resize(data_offset + tensor.values.size() * sizeof(float));
   char* data = bytes.data() + data_offset;
   if (little_endian()) {
-    std::memcpy(data, tensor.values.data(), tensor.values.size() * sizeof(float));
+    // An empty tensor's data() may be null, which memcpy must not get (UBSan), even for 0 bytes.
+    if (!tensor.values.empty()) {
+      std::memcpy(data, tensor.values.data(), tensor.values.size() * sizeof(float));
+    }
   } else {
     for (size_t i = 0; i < tensor.values.size(); ++i) {
       uint32_t word;
@@ -231,7 +234,7 @@ Tensor decode_npy(std::string_view bytes) {
   }
   tensor.values.resize(count);
   if (little_endian()) {
-    std::memcpy(tensor.values.data(), data.data(), data.size());
+    if (count > 0) std::memcpy(tensor.values.data(), data.data(), data.size());  // null when empty
   } else {
     for (size_t i = 0; i < count; ++i) {
       const uint32_t word = read_le(data, 4 * i, 4);

@@ -49,7 +49,8 @@ class Reader {
                   " values, more than the file holds");
     }
     std::vector<T> values(count);
-    std::memcpy(values.data(), bytes_.data() + position_, count * sizeof(T));
+    // An empty vector's data() may be null, which memcpy must not get (UBSan), even for 0 bytes.
+    if (count > 0) std::memcpy(values.data(), bytes_.data() + position_, count * sizeof(T));
     position_ += count * sizeof(T);
     return values;
   }
