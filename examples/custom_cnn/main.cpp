@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
             .training_input("label", {1}, FeatureType::kInt32)
             .loss(CategoricalCrossEntropy{
                 .name = "loss", .input = "probabilities", .target = "label"})
-            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {32, std::nullopt, {32}}})
-            .epochs({8, {}, {{1, 100}}})
+            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}},
+                            .mini_batch_size = {32, std::nullopt, {32}}})
+            .epochs({8, {{1, 100}}})
             .shuffle(true)
             .layers({
                 {"conv1", "image", "c1",

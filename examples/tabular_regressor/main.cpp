@@ -28,8 +28,8 @@ Dataset make_rows(size_t count, uint32_t seed) {
     // A made-up price: a linear part, an interaction and noise.
     prices.push_back(1.5f * x[0] - 0.8f * x[1] + 0.6f * x[2] * x[3] + 0.3f + noise(rng));
   }
-  return Dataset::with_targets(std::move(features), std::move(prices),
-                               {.channels = int(kFeatures)}, 1, "made-up prices");
+  return Dataset::with_targets(std::move(features), std::move(prices), {.channels = int(kFeatures)},
+                               1, "made-up prices");
 }
 
 int main() {
@@ -42,8 +42,9 @@ int main() {
             .training_input("features", {4})
             .training_input("price_true", {1})
             .loss(MeanSquaredError{.name = "loss", .input = "price", .target = "price_true"})
-            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}}, .mini_batch_size = {32, std::nullopt, {32}}})
-            .epochs({60, {}, {{1, 500}}})
+            .optimizer(Adam{.learning_rate = {0.01, {{0.0, 1.0}}},
+                            .mini_batch_size = {32, std::nullopt, {32}}})
+            .epochs({60, {{1, 500}}})
             .shuffle(true)
             .layers({
                 {"hidden1", "features", "h1",
