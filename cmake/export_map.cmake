@@ -15,6 +15,13 @@ execute_process(COMMAND ${NM} --defined-only --extern-only ${objects}
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "${NM} failed on the library's objects")
 endif()
+# The same list demangled, line for line: a function of namespace edgetrain whose parameters are
+# internal types (edgetrain::ops::..., the protobuf schema) is internal too, since no user can call it.
+execute_process(COMMAND ${NM} --defined-only --extern-only --demangle ${objects}
+                OUTPUT_VARIABLE demangled RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${NM} --demangle failed on the library's objects")
+endif()
 
 set(internal "")
 foreach(namespace IN LISTS internal_namespaces)
@@ -22,14 +29,31 @@ foreach(namespace IN LISTS internal_namespaces)
   list(APPEND internal "${length}${namespace}")
 endforeach()
 list(JOIN internal "|" internal)
+list(JOIN internal_namespaces "|" internal_namespaces_pattern)
 
+# Semicolons in demangled names (none expected) would split list items: replace them first.
+string(REPLACE ";" "," symbols "${symbols}")
+string(REPLACE ";" "," demangled "${demangled}")
 string(REPLACE "\n" ";" lines "${symbols}")
+string(REPLACE "\n" ";" demangled_lines "${demangled}")
+list(LENGTH lines line_count)
+list(LENGTH demangled_lines demangled_count)
+if(NOT line_count EQUAL demangled_count)
+  message(FATAL_ERROR "nm listed ${line_count} symbols but ${demangled_count} demangled")
+endif()
+set(internal_types "::(${internal_namespaces_pattern})::|CoreML::|google::")
 set(exported "")
+set(index 0)
 foreach(line IN LISTS lines)
+  list(GET demangled_lines ${index} readable)
+  math(EXPR index "${index} + 1")
   if(NOT line MATCHES "^[0-9a-f]+ [A-Za-z] ([^ ]+)$")
     continue()
   endif()
   set(name ${CMAKE_MATCH_1})
+  if(readable MATCHES "${internal_types}")
+    continue()
+  endif()
   # _ZN9edgetrain... functions and data, _ZNK... const members, _ZT[ISV]N... typeinfo, its name and
   # vtables, _ZZN... a function's static locals and _ZGVZN... their guards.
   if(name MATCHES "^_Z(T[ISV]|Z|GVZ)?NK?9edgetrain([0-9]+[A-Za-z_]*)")

@@ -78,7 +78,7 @@ int main() {
     test.copy_features(0, row);
     test.copy_target(0, &price, 1);
     std::printf("first test row: predicted %.3f, true %.3f\n",
-                predictor.predict(row).probabilities[0], price);
+                predictor.predict(row).outputs.at(0).values.at(0), price);
     return after < before / 5 ? 0 : 1;
   } catch (const Error& e) {
     std::fprintf(stderr, "tabular_regressor: %s\n", e.what());
