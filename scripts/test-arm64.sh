@@ -29,7 +29,7 @@ slow_under_emulation=(
   'UpdateTask\.LenetLearnsMnistFromTwoThousandImages'
   'FedProx\.TheProximalTermHoldsWeightsNearTheStart' 'FedSimulation\..*'  # federated (#13)
   # Training runs through the command line: 205-307 s each under emulation (measured 2026-11-30).
-  'ResourceCli\.BatchLargerThanTheDataIsClampedWithANote'
+  'ResourceCli\.(BatchLargerThanTheDataIsClampedWithANote|ThreadsBeyondTheHardwareAreCappedWithANote)'
   'Cli\.(TheSmallResnetPresetTrainsAndIsSavedForPrediction|PlateauReductionShowsWhereItLowersTheRate)'
   'Cli\.TrainReportsValidationStopsEarlyAndRecordsTheOptions' 'SmallResnet\.LearnsFromAFewHundredImages'
 )
