@@ -18,8 +18,8 @@
 #include "nn/loss_head.h"
 #include "nn/network.h"
 #include "nn/shapes.h"
-#include "train/augment.h"
 #include "nn/trainable_tensors.h"
+#include "train/augment.h"
 #include "train/checkpoint.h"
 #include "train/epoch_rules.h"
 #include "train/memory_bounds.h"
@@ -170,8 +170,7 @@ TrainingResult UpdateTask::run() {
   // Held out before anything trains; `samples` counts those trained on.
   const ValidationSplit split =
       split_for_validation(data_.count(), options.validation_split, settings.seed);
-  const SampleView validation(
-      data_, std::vector<size_t>(split.validation.begin(), split.validation.end()));
+  const SampleView validation(data_, split.validation);
   const size_t samples = split.training.size();
   std::optional<AugmentedData> augmented;
   if (options.augment.any()) {

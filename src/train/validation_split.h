@@ -10,8 +10,9 @@
 namespace edgetrain {
 
 struct ValidationSplit {
-  std::vector<uint64_t> training;    // ascending
-  std::vector<uint64_t> validation;  // ascending; round(samples · fraction) of them
+  std::vector<uint64_t> training;  // ascending
+  // Ascending; round(samples · fraction) of them. size_t, as SampleView takes its indices.
+  std::vector<size_t> validation;
 };
 // A seeded permutation's first round(samples · fraction) indices are held out. fraction 0: every
 // sample trains. Throws Error when a non-zero split would hold out none or all of the samples.

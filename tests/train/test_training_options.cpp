@@ -254,8 +254,7 @@ TEST(TrainingOptions, EarlyStoppingStopsWhereTheObservedValidationLossesSay) {
   EXPECT_EQ(result.best_loss, best);
   // The model holds the best epoch's weights: scoring the held-out half gives that loss again.
   const ValidationSplit split = split_for_validation(200, 0.5, 8);
-  const SampleView validation(
-      data, std::vector<size_t>(split.validation.begin(), split.validation.end()));
+  const SampleView validation(data, split.validation);
   EXPECT_EQ(evaluate(model, validation, 2).loss, best);
 }
 
@@ -333,7 +332,7 @@ TEST(TrainingOptions, TheValidationSplitIsSeededAndNeverTrainedOn) {
   EXPECT_EQ(began_samples, 80u);
   EXPECT_EQ(trained_on, a.training);
   ASSERT_TRUE(reported.has_value());
-  const SampleView validation(data, std::vector<size_t>(a.validation.begin(), a.validation.end()));
+  const SampleView validation(data, a.validation);
   EXPECT_EQ(*reported, evaluate(model, validation, 2).loss);
   EXPECT_EQ(result.validation_loss, reported);
 }
