@@ -1,12 +1,13 @@
 // Kernel micro-benchmarks: GEMM at the shapes training runs (fast path per ISA and the reference),
 // conv2d forward/backward at the two LeNet conv layers (batch 64), max pooling, and the fused
-// conv + ReLU + max-pool op per kernel against the same chain unfused.
+// conv + ReLU + max-pool op per kernel against the same chain unfused; fp32 against bf16 GEMM.
 // GFLOP/s is reported as the "FLOPS" counter (a rate, so Google Benchmark prints it per second).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "ops/gemm_bf16.h"
 #include "ops/gemm_internal.h"
 #include "ops/ops.h"
 #include "base/rng.h"
@@ -27,7 +28,8 @@ void set_flops(benchmark::State& state, double flops_per_iteration) {
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
-// Args: m, n, k, transpose_a, transpose_b, isa (-1 = public gemm(), -2 = reference, else an Isa).
+// Args: m, n, k, transpose_a, transpose_b, isa (-1 = public gemm(), -2 = reference, -3 = the
+// bf16 gemm_bf16(), else an Isa).
 void BM_Gemm(benchmark::State& state) {
   const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
   const Transpose ta = state.range(3) ? Transpose::kYes : Transpose::kNo;
@@ -37,11 +39,17 @@ void BM_Gemm(benchmark::State& state) {
     state.SkipWithError("ISA not supported by this CPU");
     return;
   }
+  if (isa == -3 && !bf16_supported()) {
+    state.SkipWithError("no AVX512-BF16 on this CPU");
+    return;
+  }
   const std::vector<float> a = random_vector(size_t(m) * k, 1), b = random_vector(size_t(k) * n, 2);
   std::vector<float> c(size_t(m) * n);
   const int lda = ta == Transpose::kYes ? m : k, ldb = tb == Transpose::kYes ? k : n;
   for (auto _ : state) {
-    if (isa == -2) {
+    if (isa == -3) {
+      gemm_bf16(c.data(), a.data(), b.data(), m, n, k, ta, tb, 0.0f, lda, ldb, n);
+    } else if (isa == -2) {
       gemm_reference(c.data(), a.data(), b.data(), m, n, k, ta, tb, 0.0f, lda, ldb, n);
     } else if (isa == -1) {
       gemm(c.data(), a.data(), b.data(), m, n, k, ta, tb, 0.0f, lda, ldb, n);
@@ -69,6 +77,28 @@ void gemm_shapes(benchmark::internal::Benchmark* b, std::vector<int64_t> isas) {
 BENCHMARK(BM_Gemm)->Apply([](benchmark::internal::Benchmark* b) {
   // -1: gemm() as dispatched; 2/1/0: AVX-512, AVX2, portable; -2: the triple-loop reference.
   gemm_shapes(b, {-1, 1, 0, -2});
+});
+
+// ---- fp32 against bf16 GEMM (issue #14: does bf16 pay on this CPU?) -----------------------------
+// BM_Gemm with isa -1 (gemm(), fp32) or -3 (gemm_bf16(), which rounds to bf16 while packing);
+// both include their packing. Compare the two within one run, interleaved:
+//   edgetrain_bench --benchmark_filter=BM_GemmPrecision --benchmark_repetitions=5
+//                   --benchmark_enable_random_interleaving=true
+void BM_GemmPrecision(benchmark::State& state) {
+  BM_Gemm(state);
+}
+
+// The dense layer 1152 -> 500 (hidden1, ops/dense.cpp) at batch 64 and 128: forward
+// out (N,500) = in (N,1152) · Wᵀ, dweight (500,1152) += doutᵀ · in, dinput (N,1152) += dout · W;
+// then a large square product.
+BENCHMARK(BM_GemmPrecision)->Apply([](benchmark::internal::Benchmark* b) {
+  b->ArgNames({"m", "n", "k", "ta", "tb", "isa"});
+  const int64_t shapes[][5] = {{64, 500, 1152, 0, 1},   {500, 1152, 64, 1, 0},
+                               {64, 1152, 500, 0, 0},   {128, 500, 1152, 0, 1},
+                               {500, 1152, 128, 1, 0},  {128, 1152, 500, 0, 0},
+                               {1024, 1024, 1024, 0, 0}};
+  for (const auto& s : shapes)
+    for (int64_t isa : {-1, -3}) b->Args({s[0], s[1], s[2], s[3], s[4], isa});
 });
 
 Conv2dShape lenet_conv(int layer) {
