@@ -49,25 +49,6 @@ void gemm_reference(float* c, const float* a, const float* b, int m, int n, int 
 namespace gemm_internal {
 namespace {
 
-// A 64-byte aligned float buffer that only grows; one per thread and operand.
-class PackBuffer {
- public:
-  float* reserve(size_t floats) {
-    if (floats > capacity_) {
-      data_.reset(new (std::align_val_t(64)) float[floats]);
-      capacity_ = floats;
-    }
-    return data_.get();
-  }
-
- private:
-  struct AlignedDelete {
-    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
-  };
-  std::unique_ptr<float[], AlignedDelete> data_;
-  size_t capacity_ = 0;
-};
-
 // dst[p*width + r] = src[r*ld + p] for r < rows <= width, p < depth: transposes a (rows, depth)
 // block into a k-major panel. Strided scalar stores would dominate small GEMMs, so the block goes
 // through 4x4 register transposes (SSE is part of the x86-64 baseline, NEON of aarch64's).
@@ -202,7 +183,7 @@ void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const flo
   const int kc_max = std::min(kernel.kc, k);
   const int nc_max = std::min(std::max(kernel.nc / nr, 1) * nr, (n + nr - 1) / nr * nr);
   const int mc_max = std::min(std::max(kernel.mc / mr, 1) * mr, (m + mr - 1) / mr * mr);
-  thread_local PackBuffer a_buffer, b_buffer;
+  thread_local GrowingAlignedBuffer<float> a_buffer, b_buffer;
   float* packed_a = a_buffer.reserve(size_t(mc_max) * kc_max);
   float* packed_b = b_buffer.reserve(size_t(nc_max) * kc_max);
 

@@ -68,25 +68,6 @@ void gemm_bf16_reference(float* c, const float* a, const float* b, int m, int n,
 namespace gemm_internal {
 namespace {
 
-// A 64-byte aligned buffer of packed pairs that only grows; one per thread and operand.
-class PairBuffer {
- public:
-  Bf16Pair* reserve(size_t words) {
-    if (words > capacity_) {
-      data_.reset(new (std::align_val_t(64)) Bf16Pair[words]);
-      capacity_ = words;
-    }
-    return data_.get();
-  }
-
- private:
-  struct AlignedDelete {
-    void operator()(Bf16Pair* p) const { ::operator delete[](p, std::align_val_t(64)); }
-  };
-  std::unique_ptr<Bf16Pair[], AlignedDelete> data_;
-  size_t capacity_ = 0;
-};
-
 int pair_steps(int depth) {
   return (depth + 1) / 2;
 }
@@ -136,7 +117,7 @@ void gemm_bf16_blocked(const Bf16MicroKernel& kernel, float* c, const float* a, 
   const int kc_max = std::min(kernel.kc, k);
   const int nc_max = std::min(std::max(kernel.nc / nr, 1) * nr, (n + nr - 1) / nr * nr);
   const int mc_max = std::min(std::max(kernel.mc / mr, 1) * mr, (m + mr - 1) / mr * mr);
-  thread_local PairBuffer a_buffer, b_buffer;
+  thread_local GrowingAlignedBuffer<Bf16Pair> a_buffer, b_buffer;
   Bf16Pair* packed_a = a_buffer.reserve(size_t(mc_max) * pair_steps(kc_max));  // (mc, kc/2)
   Bf16Pair* packed_b = b_buffer.reserve(size_t(nc_max) * pair_steps(kc_max));  // (kc/2, nc)
 

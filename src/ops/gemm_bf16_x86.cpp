@@ -11,19 +11,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "ops/avx512_tile_x86.h"
 #include "ops/gemm_bf16_internal.h"
 
 #define EDGETRAIN_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 namespace edgetrain::ops::gemm_internal {
 namespace {
-
-// The mask of the first `lanes` of 16 (none when lanes <= 0).
-EDGETRAIN_BF16_TARGET inline __mmask16 first_lanes(int lanes) {
-  if (lanes >= 16) return __mmask16(0xFFFF);
-  if (lanes <= 0) return __mmask16(0);
-  return __mmask16((1u << lanes) - 1);
-}
 
 // ---- Packing ------------------------------------------------------------------------------------
 
@@ -154,20 +148,7 @@ struct Bf16Kernel {
       b += kBf16Columns;
     }
 
-    // Masked loads/stores handle the right edge; masked-off lanes are never touched.
-    __mmask16 masks[kVectors];
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectors; ++v) masks[v] = first_lanes(cols - 16 * v);
-#pragma GCC unroll 16
-    for (int r = 0; r < kRows; ++r) {
-      float* row = c + r * ldc;
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectors; ++v) {
-        __m512 value = acc[r][v];
-        if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[v], row + 16 * v));
-        _mm512_mask_storeu_ps(row + 16 * v, masks[v], value);
-      }
-    }
+    store_tile<kRows, kVectors>(acc, c, ldc, cols, accumulate);
   }
 };
 

@@ -7,6 +7,9 @@
 // NEON is always there). No file includes another architecture's intrinsics.
 #pragma once
 
+#include <cstddef>
+#include <memory>
+#include <new>
 #include <utility>
 
 #include "ops/ops.h"
@@ -71,6 +74,27 @@ void gemm_small_rows(const MicroKernel& kernel, float* c, const float* a, const 
                      int ldc);
 float dot_portable(const float* x, const float* y, int k);
 void axpy_portable(float* y, float alpha, const float* x, int n);
+
+// A 64-byte aligned buffer of T that only grows (the packed panels of A and B; one per thread and
+// operand), for the fp32 GEMM (gemm.cpp) and the bf16 one (gemm_bf16.cpp).
+template <typename T>
+class GrowingAlignedBuffer {
+ public:
+  T* reserve(size_t count) {
+    if (count > capacity_) {
+      data_.reset(new (std::align_val_t(64)) T[count]);
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct AlignedDelete {
+    void operator()(T* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<T[], AlignedDelete> data_;
+  size_t capacity_ = 0;
+};
 
 bool isa_supported(Isa isa);
 // The fastest ISA this CPU runs; gemm() uses it.

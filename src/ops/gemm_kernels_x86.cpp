@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "ops/avx512_tile_x86.h"
 #include "ops/gemm_internal.h"
 
 namespace edgetrain::ops::gemm_internal {
@@ -20,13 +21,6 @@ namespace {
 // while leaving registers for the B row and the broadcast; the bottom edge uses fewer rows.
 constexpr int kAvx512Rows = 8;
 constexpr int kAvx512Vectors = 2;
-
-__attribute__((target("avx512f"))) inline __mmask16 avx512_column_mask(int cols, int vector) {
-  const int left = cols - 16 * vector;
-  if (left >= 16) return __mmask16(0xFFFF);
-  if (left <= 0) return __mmask16(0);
-  return __mmask16((1u << left) - 1);
-}
 
 // kVectors <= kAvx512Vectors: how many of the panel's 16-float vectors this tile computes.
 template <int kRows, int kVectors>
@@ -54,20 +48,7 @@ struct Avx512Kernel {
       b += 16 * kAvx512Vectors;
     }
 
-    // Masked loads/stores handle the right edge; masked-off lanes are never touched.
-    __mmask16 masks[kVectors];
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectors; ++v) masks[v] = avx512_column_mask(cols, v);
-#pragma GCC unroll 16
-    for (int r = 0; r < kRows; ++r) {
-      float* row = c + r * ldc;
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectors; ++v) {
-        __m512 value = acc[r][v];
-        if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[v], row + 16 * v));
-        _mm512_mask_storeu_ps(row + 16 * v, masks[v], value);
-      }
-    }
+    store_tile<kRows, kVectors>(acc, c, ldc, cols, accumulate);
   }
 };
 

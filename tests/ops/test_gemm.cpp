@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm_test_case.h"
 #include "ops/gemm_internal.h"
 #include "ops/ops.h"
 #include "base/rng.h"
@@ -16,21 +17,6 @@ namespace edgetrain::ops {
 namespace {
 
 using gemm_internal::Isa;
-
-struct GemmCase {
-  int m, n, k;
-  Transpose transpose_a, transpose_b;
-  float beta;
-  int lda_pad = 0, ldb_pad = 0, ldc_pad = 0;  // extra floats per stored row
-};
-
-std::string describe(const GemmCase& g) {
-  return "m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
-         " ta=" + (g.transpose_a == Transpose::kYes ? "T" : "N") +
-         " tb=" + (g.transpose_b == Transpose::kYes ? "T" : "N") +
-         " beta=" + std::to_string(g.beta) + " pads=" + std::to_string(g.lda_pad) + "," +
-         std::to_string(g.ldb_pad) + "," + std::to_string(g.ldc_pad);
-}
 
 std::vector<float> random_vector(size_t size, Rng& rng) {
   std::vector<float> v(size);

@@ -14,6 +14,7 @@
 
 #include "base/rng.h"
 #include "edgetrain/error.h"
+#include "gemm_test_case.h"
 #include "ops/gemm_bf16.h"
 #include "ops/gemm_bf16_internal.h"
 #include "ops/ops.h"
@@ -218,28 +219,13 @@ TEST(GemmBf16, PackingRoundsLikeRoundToBf16AndPadsWithZero) {
 
 // ---- The kernel against the reference -----------------------------------------------------------
 
-struct Bf16Case {
-  int m, n, k;
-  Transpose transpose_a, transpose_b;
-  float beta;
-  int lda_pad = 0, ldb_pad = 0, ldc_pad = 0;  // extra floats per stored row
-};
-
-std::string describe(const Bf16Case& g) {
-  return "m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
-         " ta=" + (g.transpose_a == kYes ? "T" : "N") +
-         " tb=" + (g.transpose_b == kYes ? "T" : "N") + " beta=" + std::to_string(g.beta) +
-         " pads=" + std::to_string(g.lda_pad) + "," + std::to_string(g.ldb_pad) + "," +
-         std::to_string(g.ldc_pad);
-}
-
 // Operands as stored, with C's starting values (NaN inside the tile when beta is 0, which must
 // not be read) and row padding that must stay untouched; and A and B rounded to bf16, for bounds.
 struct Bf16Operands {
   int lda, ldb, ldc;
   std::vector<float> a, b, c_initial, a_rounded, b_rounded;
 
-  Bf16Operands(const Bf16Case& g, uint64_t seed) {
+  Bf16Operands(const GemmCase& g, uint64_t seed) {
     Rng rng(seed);
     auto random_vector = [&rng](size_t size) {
       std::vector<float> v(size);
@@ -265,7 +251,7 @@ struct Bf16Operands {
     b_rounded = rounded(b);
   }
   // Σ_p |a_ip · b_pj| (+ |beta · C_ij|), with the inputs rounded to bf16 or as given.
-  double magnitude(const Bf16Case& g, int i, int j, bool rounded) const {
+  double magnitude(const GemmCase& g, int i, int j, bool rounded) const {
     const std::vector<float>& a_values = rounded ? a_rounded : a;
     const std::vector<float>& b_values = rounded ? b_rounded : b;
     const bool ta = g.transpose_a == kYes, tb = g.transpose_b == kYes;
@@ -281,7 +267,7 @@ struct Bf16Operands {
 
 // Checks every element of C against `expected` within tolerance(i, j), and C's padding.
 template <class Tolerance>
-void expect_close(const Bf16Case& g, const Bf16Operands& operands, const std::vector<float>& got,
+void expect_close(const GemmCase& g, const Bf16Operands& operands, const std::vector<float>& got,
                   const std::vector<float>& expected, Tolerance tolerance) {
   int failures = 0;
   for (int i = 0; i < g.m && failures < 5; ++i)
@@ -307,7 +293,7 @@ void expect_close(const Bf16Case& g, const Bf16Operands& operands, const std::ve
 // precision of the fp32 sums differ (the reference sums in double): ~2k fp32 roundings of
 // Σ|a'·b'| bound it; products below FLT_MIN flush to zero in vdpbf16ps, hence the small
 // absolute term.
-void check_against_reference(const Bf16Case& g, uint64_t seed) {
+void check_against_reference(const GemmCase& g, uint64_t seed) {
   SCOPED_TRACE(describe(g));
   const Bf16Operands operands(g, seed);
   std::vector<float> got = operands.c_initial, expected = operands.c_initial;
@@ -365,7 +351,7 @@ TEST(GemmBf16, RandomShapes) {
   SKIP_WITHOUT_BF16();
   Rng rng(7);
   for (int trial = 0; trial < 60; ++trial) {
-    const Bf16Case g{
+    const GemmCase g{
         int(rng.below(90)),        int(rng.below(90)),        int(rng.below(90)),
         rng.below(2) ? kYes : kNo, rng.below(2) ? kYes : kNo, rng.below(2) ? 1.0f : 0.0f,
         int(rng.below(4)),         int(rng.below(4)),         int(rng.below(4))};
@@ -413,12 +399,12 @@ TEST(GemmBf16, RoundsInputsToNearestEven) {
 // plus both sides' fp32 summation error. And the two must differ somewhere (the kernel rounds).
 TEST(GemmBf16, CloseToFp32GemmAtDenseLayerShapes) {
   SKIP_WITHOUT_BF16();
-  const Bf16Case cases[] = {{64, 500, 1152, kNo, kYes, 0.0f},    // forward, batch 64
+  const GemmCase cases[] = {{64, 500, 1152, kNo, kYes, 0.0f},    // forward, batch 64
                             {500, 1152, 64, kYes, kNo, 1.0f},    // dweight += doutᵀ · in
                             {64, 1152, 500, kNo, kNo, 1.0f},     // dinput += dout · weight
                             {128, 500, 1152, kNo, kYes, 1.0f}};  // forward, batch 128
   uint64_t seed = 400;
-  for (const Bf16Case& g : cases) {
+  for (const GemmCase& g : cases) {
     SCOPED_TRACE(describe(g));
     const Bf16Operands operands(g, seed++);
     std::vector<float> got = operands.c_initial, fp32 = operands.c_initial;
