@@ -11,8 +11,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
-#include <memory>
-#include <new>
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>

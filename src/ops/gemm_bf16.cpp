@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
-#include <memory>
-#include <new>
 
 #include "edgetrain/error.h"
 #include "ops/gemm_bf16.h"

@@ -18,30 +18,16 @@ namespace {
 
 using gemm_internal::Isa;
 
-std::vector<float> random_vector(size_t size, Rng& rng) {
-  std::vector<float> v(size);
-  for (float& x : v) x = 2.0f * rng.uniform() - 1.0f;
-  return v;
-}
-
 // Runs one case through `isa` (or the public gemm() when use_public) and the reference; checks
 // every element within a k-scaled rounding bound and that the row padding of C is untouched.
 void check_case(const GemmCase& g, Isa isa, bool use_public, uint64_t seed) {
   SCOPED_TRACE(describe(g) + " isa=" + (use_public ? "public" : gemm_internal::isa_name(isa)));
-  Rng rng(seed);
+  const GemmOperands operands(g, seed);
+  const int lda = operands.lda, ldb = operands.ldb, ldc = operands.ldc;
+  const std::vector<float>& a = operands.a;
+  const std::vector<float>& b = operands.b;
+  const std::vector<float>& c_initial = operands.c_initial;
   const bool ta = g.transpose_a == Transpose::kYes, tb = g.transpose_b == Transpose::kYes;
-  const int a_rows = ta ? g.k : g.m, a_cols = ta ? g.m : g.k;  // as stored
-  const int b_rows = tb ? g.n : g.k, b_cols = tb ? g.k : g.n;
-  const int lda = a_cols + g.lda_pad, ldb = b_cols + g.ldb_pad, ldc = g.n + g.ldc_pad;
-  const std::vector<float> a = random_vector(size_t(a_rows) * lda + 1, rng);
-  const std::vector<float> b = random_vector(size_t(b_rows) * ldb + 1, rng);
-  std::vector<float> c_initial = random_vector(size_t(g.m) * ldc + 1, rng);
-  if (g.beta == 0.0f) {
-    // beta 0 must overwrite: fill the tile with NaN but keep the padding finite to check it.
-    for (int i = 0; i < g.m; ++i)
-      for (int j = 0; j < g.n; ++j)
-        c_initial[size_t(i) * ldc + j] = std::numeric_limits<float>::quiet_NaN();
-  }
   std::vector<float> c_fast = c_initial, c_ref = c_initial;
   if (use_public) {
     gemm(c_fast.data(), a.data(), b.data(), g.m, g.n, g.k, g.transpose_a, g.transpose_b, g.beta,

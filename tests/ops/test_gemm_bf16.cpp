@@ -219,34 +219,15 @@ TEST(GemmBf16, PackingRoundsLikeRoundToBf16AndPadsWithZero) {
 
 // ---- The kernel against the reference -----------------------------------------------------------
 
-// Operands as stored, with C's starting values (NaN inside the tile when beta is 0, which must
-// not be read) and row padding that must stay untouched; and A and B rounded to bf16, for bounds.
-struct Bf16Operands {
-  int lda, ldb, ldc;
-  std::vector<float> a, b, c_initial, a_rounded, b_rounded;
+// A case's operands (gemm_test_case.h), and A and B rounded to bf16, for bounds.
+struct Bf16Operands : GemmOperands {
+  std::vector<float> a_rounded, b_rounded;
 
-  Bf16Operands(const GemmCase& g, uint64_t seed) {
-    Rng rng(seed);
-    auto random_vector = [&rng](size_t size) {
-      std::vector<float> v(size);
-      for (float& x : v) x = 2.0f * rng.uniform() - 1.0f;
-      return v;
-    };
+  Bf16Operands(const GemmCase& g, uint64_t seed) : GemmOperands(g, seed) {
     auto rounded = [](std::vector<float> v) {
       for (float& x : v) x = bf16_to_float(round_to_bf16(x));
       return v;
     };
-    const bool ta = g.transpose_a == kYes, tb = g.transpose_b == kYes;
-    lda = (ta ? g.m : g.k) + g.lda_pad;
-    ldb = (tb ? g.k : g.n) + g.ldb_pad;
-    ldc = g.n + g.ldc_pad;
-    a = random_vector(size_t(ta ? g.k : g.m) * lda + 1);
-    b = random_vector(size_t(tb ? g.n : g.k) * ldb + 1);
-    c_initial = random_vector(size_t(g.m) * ldc + 1);
-    if (g.beta == 0.0f)
-      for (int i = 0; i < g.m; ++i)
-        for (int j = 0; j < g.n; ++j)
-          c_initial[size_t(i) * ldc + j] = std::numeric_limits<float>::quiet_NaN();
     a_rounded = rounded(a);
     b_rounded = rounded(b);
   }
