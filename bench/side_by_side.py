@@ -3,12 +3,13 @@
 
     /usr/bin/python3 bench/side_by_side.py [--network lenet|small-resnet] [--epochs 1] [--threads N]
                                            [--data-dir DIR] [--edgetrain build/edgetrain]
-                                           [--json results.json]
+                                           [--precision float32|bf16] [--json results.json]
 
 --network lenet (default): the seed's LeNet on MNIST (../shared/data/mnist). --network
 small-resnet: the second reference workload, `edgetrain train --preset small-resnet` (batch norm,
 a residual block, 64 channels) on Fashion-MNIST (/usr/share/datasets/fashion-mnist), against
-bench/pytorch_small_resnet.py.
+bench/pytorch_small_resnet.py. --precision bf16 trains edgetrain with `--precision bf16` (mixed
+precision where the CPU has AVX512-BF16); PyTorch trains in float32 either way.
 
 Runs, one after the other, each as a child process whose peak RSS (os.wait4 → ru_maxrss) and wall
 time are measured:
@@ -146,7 +147,8 @@ def last_json_line(lines, command):
 
 def edgetrain_training(args):
     command = [args.edgetrain, "train", "--dataset", args.data_dir, "--epochs", str(args.epochs),
-               "--threads", str(args.threads), "--init", "he", "--json"]  # He, as the PyTorch side
+               "--threads", str(args.threads), "--init", "he", "--json",  # He, as the PyTorch side
+               "--precision", args.precision]
     command += NETWORKS[args.network]["flags"]
     if args.limit:
         command += ["--limit", str(args.limit)]
@@ -281,6 +283,9 @@ def main():
                              "looked for next to it")
     parser.add_argument("--limit", type=int, default=0,
                         help="train on the first N images only (a quick check of the script)")
+    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                        help="edgetrain's training precision (default float32; PyTorch's is "
+                             "float32 either way)")
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     args = parser.parse_args()
     if args.epochs < 1 or args.threads < 1:
@@ -291,7 +296,9 @@ def main():
     cpu, cores, simd = cpu_description()
     machine = {"cpu": cpu, "cores": cores, "simd": simd, "load_average": os.getloadavg(),
                "kernel": platform.release()}
-    print(f"CPU: {cpu}, {cores} cores; load average {machine['load_average'][0]:.2f}")
+    machine["edgetrain_precision"] = args.precision
+    print(f"CPU: {cpu}, {cores} cores; load average {machine['load_average'][0]:.2f}; "
+          f"edgetrain trains in {args.precision}")
     if machine["load_average"][0] > 0.5:
         print("warning: other processes are running; the timings will be noisy, PyTorch's OpenMP "
               "threads\n(which wait for each other at every barrier) suffer most when cores are "

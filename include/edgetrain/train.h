@@ -132,6 +132,21 @@ struct TrainingOptions {
  */
 std::string training_options_text(const TrainingOptions& options);
 
+/** How a training run multiplies (the `--precision` option). */
+enum class Precision {
+  kFloat32,  ///< fp32 throughout: the default, and the bits every other guarantee speaks of.
+  /// Mixed precision: inner-product layers round the operands of their three matrix products
+  /// (forward, input gradient, weight gradient) to bfloat16 and sum the products in fp32, with
+  /// AVX512-BF16's `vdpbf16ps`. Weights, gradients and optimizer state stay fp32, and so does
+  /// every other layer. Runs are bit-identical for a seed and thread count, but not to fp32's.
+  /// Needs a CPU with AVX512-BF16: elsewhere resolve_update() throws Error saying so.
+  kBfloat16,
+};
+/** "float32" or "bf16", as the command line spells them. */
+const char* precision_name(Precision precision);
+/** True where this build and CPU can train with `precision` (float32: always). */
+bool precision_supported(Precision precision);
+
 /**
  * Run-time overrides of the model's update parameters; each is checked against what the model
  * allows (its set or range). Unset values take the model's defaults.
@@ -154,6 +169,8 @@ struct UpdateConfig {
   /// 0: every core. More than the hardware runs at once is capped to that (ResolvedUpdate::threads
   /// says what a run uses); results are bit-identical for the same seed and *effective* count.
   int threads = 0;
+  /// Precision::kBfloat16 for mixed-precision products where the CPU has them (else Error).
+  Precision precision = Precision::kFloat32;
   /// Crash-safe checkpoints: weights, optimizer state, RNG and position, written atomically to this
   /// file after every N mini-batches and/or every S seconds, and when the run ends or is cancelled.
   /// Empty: no checkpoints.
@@ -190,6 +207,7 @@ struct ResolvedUpdate {
   uint64_t seed = 0;          ///< Shuffling order, validation split and augmentation draws.
   int threads = 1;            ///< the threads used: never more than the hardware runs at once
   int requested_threads = 0;  ///< UpdateConfig::threads (0: every core)
+  Precision precision = Precision::kFloat32;  ///< UpdateConfig::precision, checked
   TrainingOptions options;    ///< checked
   /// With a validation split and the samples known: how many are held out and trained on (both 0
   /// when the samples are not known).

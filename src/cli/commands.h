@@ -22,6 +22,7 @@ struct TrainOptions {
   // Given on the command line: with --model only these override the file's update parameters.
   bool epochs_set = false, batch_size_set = false, learning_rate_set = false, seed_set = false;
   int threads = 0;
+  std::string precision = "float32";  // --precision float32 | bf16 (UpdateConfig::precision)
   size_t limit = 0;  // 0: all training images
   std::string output;
   // Crash-safe checkpoints (see UpdateConfig): where, how often, and the run to resume.

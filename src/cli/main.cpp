@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
                    "threads (default: every core; more than the hardware runs at once are capped "
                    "to that, with a note)")
       ->check(whole_number_at_least(0, std::numeric_limits<int>::max()));
+  train_command
+      ->add_option("--precision", train.precision,
+                   "float32 (default) or bf16: mixed precision, the inner-product layers "
+                   "multiplying in bfloat16 and summing in float32, weights and optimizer state "
+                   "kept in float32 (needs a CPU with AVX512-BF16)")
+      ->check(CLI::IsMember({"float32", "bf16"}));
   train_command->add_option("--limit", train.limit, "train on the first N images only")
       ->check(whole_number_at_least(0));
   train_command->add_option(

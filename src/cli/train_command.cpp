@@ -96,6 +96,8 @@ const char* stop_reason_text(StopReason reason) {
 Setup prepare(const TrainOptions& options) {
   Setup setup;
   setup.config.threads = options.threads;
+  setup.config.precision =
+      options.precision == "bf16" ? Precision::kBfloat16 : Precision::kFloat32;
   // A resumed run keeps checkpointing into the file it resumed from unless told otherwise.
   setup.config.checkpoint_path = options.checkpoint.empty() ? options.resume : options.checkpoint;
   if (!options.checkpoint_every.empty()) {
@@ -223,12 +225,13 @@ int run_train(const TrainOptions& options) {
     if (!chatty) return;
     std::printf(
         "training %s (%zu parameters, %zu updatable) on %zu %s %s%s: %lld epochs, "
-        "batch %lld, %s lr %g, %d threads, %s of buffers\n",
+        "batch %lld, %s lr %g, %d threads, %s%s of buffers\n",
         setup.name.c_str(), model.parameter_count(), updatable_parameters(model), began.samples,
         data.name.c_str(), data.samples_word.c_str(), data.streamed ? " (read from disk)" : "",
         (long long)began.settings.epochs, (long long)began.settings.batch_size,
         began.settings.optimizer == OptimizerKind::kAdam ? "Adam" : "SGD",
         began.settings.learning_rate, began.settings.threads,
+        began.settings.precision == Precision::kBfloat16 ? "bf16 products, " : "",
         byte_text(began.memory_bytes).c_str());
     const std::string extras = training_options_text(began.settings.options);
     if (!extras.empty()) {
@@ -288,6 +291,7 @@ int run_train(const TrainOptions& options) {
       {"learning_rate", settings.learning_rate},
       {"optimizer", settings.optimizer == OptimizerKind::kAdam ? "adam" : "sgd"},
       {"threads", settings.threads},
+      {"precision", precision_name(settings.precision)},
       {"train_samples", settings.training_samples},
       {"train_seconds", result.seconds},
       {"samples_per_second", result.seconds > 0 ? double(result.samples_seen) / result.seconds : 0},

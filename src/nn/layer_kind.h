@@ -12,6 +12,7 @@
 
 #include "edgetrain/model.h"
 #include "nn/op.h"
+#include "ops/ops.h"
 #include "schema/spec.h"
 
 namespace edgetrain {
@@ -50,6 +51,7 @@ struct CompileContext {
   std::vector<Shape> inputs, outputs;
   // Its trainable parameters get gradients (the layer is updatable and the network trains).
   bool trains_parameters = false;
+  ops::Products products = ops::Products::kFloat32;  // NetworkOptions::products
 };
 
 class LayerReader;  // coreml/layer_io.h

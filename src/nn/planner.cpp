@@ -36,7 +36,8 @@ struct Planner {
     }
     for (size_t i = 0; i < model.layers.size(); ++i) {
       const Layer& layer = model.layers[i];
-      CompileContext context{model, layer, {}, {}, options.train && layer.updatable};
+      CompileContext context{model, layer, {}, {}, options.train && layer.updatable,
+                             options.products};
       PlanStep step;
       step.label = layer.name;
       step.layer = int(i);

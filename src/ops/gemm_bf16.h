@@ -1,6 +1,6 @@
 // Mixed-precision GEMM: bf16 products, fp32 sums (gemm_bf16.cpp; issue #14). Same conventions as
 // gemm() in ops.h: row-major, C = op(A) · op(B), C is (M, N), op(A) is (M, K), op(B) is (K, N).
-// Kept out of ops.h while it is an experiment no layer calls yet.
+// The dense layer calls it under --precision bf16 (ops::Products::kBfloat16 in ops.h).
 #pragma once
 
 #include <cstdint>

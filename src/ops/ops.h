@@ -135,12 +135,17 @@ void linear_forward(float* out, const float* in, size_t n, float alpha, float be
 void linear_backward(float* dinput, const float* dout, size_t n, float alpha);
 
 // ---- Inner product (dense.cpp) ------------------------------------------------------------------
+// How the matrix products multiply: fp32 throughout, or (issue #14's mixed precision) every
+// operand rounded to bf16 and the products summed in fp32 (gemm_bf16.h; only where
+// bf16_supported(): callers check first). Bias sums and dbias stay fp32 either way.
+enum class Products { kFloat32, kBfloat16 };
 // out (N, O) = in (N, I) · weightᵀ + bias; weight (O, I) as Core ML stores it; bias (O) or null.
 void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
-                           int batch, int in_features, int out_features);
+                           int batch, int in_features, int out_features,
+                           Products products = Products::kFloat32);
 void inner_product_backward(float* dinput, float* dweight, float* dbias, const float* dout,
                             const float* in, const float* weight, int batch, int in_features,
-                            int out_features);
+                            int out_features, Products products = Products::kFloat32);
 
 // ---- Flatten and layout transposes (flatten.cpp) ------------------------------------------------
 // to (cols, rows) = from (rows, cols) transposed, or added into `to` when accumulate is true.

@@ -8,6 +8,7 @@
 #include "edgetrain/error.h"
 #include "edgetrain/train.h"
 #include "nn/shapes.h"
+#include "ops/gemm_bf16.h"
 #include "train/epoch_rules.h"
 #include "train/validation_split.h"
 
@@ -31,6 +32,14 @@ void check_at_least_zero_below_one(double value, const std::string& what) {
 
 }  // namespace
 
+const char* precision_name(Precision precision) {
+  return precision == Precision::kBfloat16 ? "bf16" : "float32";
+}
+
+bool precision_supported(Precision precision) {
+  return precision == Precision::kFloat32 || ops::bf16_supported();
+}
+
 ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, size_t samples) {
   if (!model.update) {
     throw Error("the model is not updatable: it has no update parameters (loss, optimizer, epochs)");
@@ -44,6 +53,12 @@ ResolvedUpdate resolve_update(const Model& model, const UpdateConfig& config, si
   r.seed = config.seed.value_or(update.seed ? uint64_t(update.seed->default_value) : 0);
   r.requested_threads = config.threads;
   r.threads = effective_threads(config.threads);
+  r.precision = config.precision;
+  if (!precision_supported(r.precision)) {
+    throw Error(std::string("precision ") + precision_name(r.precision) +
+                " needs a CPU with AVX512-BF16 (vdpbf16ps), and this one has not: train with "
+                "float32");
+  }
   std::visit(
       [&](const auto& optimizer) {
         r.learning_rate = config.learning_rate.value_or(optimizer.learning_rate.default_value);

@@ -19,6 +19,7 @@
 #include "nn/network.h"
 #include "nn/shapes.h"
 #include "nn/trainable_tensors.h"
+#include "ops/ops.h"
 #include "train/augment.h"
 #include "train/checkpoint.h"
 #include "train/epoch_rules.h"
@@ -68,6 +69,8 @@ std::string run_signature(const Model& model, const ResolvedUpdate& s, const Bat
   for (const Layer& layer : model.layers) {
     if (layer.updatable) text += layer.name + ",";
   }
+  // Named only when not the default, so checkpoints written before the option still resume.
+  if (s.precision != Precision::kFloat32) text += std::string(" precision=") + precision_name(s.precision);
   const std::string options = training_options_text(s.options);
   if (!options.empty()) text += " " + options;
   if (fingerprint_data) {
@@ -162,7 +165,10 @@ TrainingResult UpdateTask::run() {
 
   const ResolvedUpdate settings = resolve_update(model_, config_, data_.count());
   const TrainingOptions& options = settings.options;
-  const Network network(model_, {.train = true});
+  const Network network(model_, {.train = true,
+                                  .products = settings.precision == Precision::kBfloat16
+                                                  ? ops::Products::kBfloat16
+                                                  : ops::Products::kFloat32});
   LossHead head(model_, network);
   // Accuracy means something only for a classifier's loss; an MSE model reports none.
   const bool classifies = head.type() == LossType::kCategoricalCrossEntropy;

@@ -7,6 +7,7 @@
 
 #include "cli/cli_fixture.h"
 #include "edgetrain/data.h"
+#include "edgetrain/train.h"
 #include "test_paths.h"
 
 namespace edgetrain {
@@ -114,6 +115,30 @@ TEST_F(Cli, PlateauReductionShowsWhereItLowersTheRate) {
   EXPECT_NE(train.out.find("stopped: the learning rate fell below 0.0003"), std::string::npos);
   EXPECT_EQ(train.last_json()["stop_reason"], "learning_rate_min");
   EXPECT_EQ(train.last_json()["epochs"], 3);
+}
+
+// --precision: bf16 trains and says so where the CPU has AVX512-BF16, and is refused before any
+// data is read where it has not; anything else is refused by name.
+TEST_F(Cli, PrecisionBf16TrainsWhereTheCpuHasItAndIsRefusedElsewhere) {
+  const std::string data = " --dataset '" + test_paths::mnist_dir() + "' --limit 300 ";
+  const CliRun unknown = run("train" + data + "--precision fp16");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("--precision: fp16 not in {float32,bf16}"), std::string::npos)
+      << unknown.err;
+  const CliRun bf16 = run("train" + data + "--epochs 1 --batch-size 50 --precision bf16 --json");
+  if (!precision_supported(Precision::kBfloat16)) {
+    EXPECT_EQ(bf16.exit_code, 1);
+    EXPECT_NE(bf16.err.find("precision bf16 needs a CPU with AVX512-BF16"), std::string::npos)
+        << bf16.err;
+    return;
+  }
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
+  EXPECT_EQ(bf16.last_json()["precision"], "bf16");
+  EXPECT_NE(bf16.out.find("bf16 products"), std::string::npos) << bf16.out;
+  const CliRun fp32 = run("train" + data + "--epochs 1 --batch-size 50 --json");
+  ASSERT_EQ(fp32.exit_code, 0) << fp32.err;
+  EXPECT_EQ(fp32.last_json()["precision"], "float32");
+  EXPECT_NE(fp32.last_json()["train_loss"], bf16.last_json()["train_loss"]);
 }
 
 // Images [first, first + count) of MNIST's test set in the seed's CSV form (label, 784 pixels).

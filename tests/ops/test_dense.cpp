@@ -1,9 +1,10 @@
 // Inner product: forward against a direct dot-product loop, finite-difference gradient checks of
-// input, weight and bias, and the accumulation / null-gradient rules.
+// input, weight and bias, the accumulation / null-gradient rules, and bf16 products.
 #include <gtest/gtest.h>
 
 #include <vector>
 
+#include "ops/gemm_bf16.h"
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
 #include "base/rng.h"
@@ -71,6 +72,54 @@ TEST(InnerProductGradient, MatchesFiniteDifferences) {
   inner_product_backward(nullptr, dweight_only.data(), nullptr, r.data(), in.data(), weight.data(),
                          batch, in_features, out_features);
   EXPECT_TRUE(all_near("dweight alone", dweight_only, dweight, 1e-6));
+}
+
+// Products::kBfloat16: each of the three products is gemm_bf16's of the same operands (checked
+// against its plain reference, which rounds with round_to_bf16), the bias and dbias stay fp32, and
+// the result differs from fp32's by no more than bf16's rounding allows.
+TEST(InnerProductBf16, EachProductIsTheBf16ProductOfTheSameOperands) {
+  if (!bf16_supported()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  const int batch = 7, in_features = 45, out_features = 13;
+  Rng rng(11);
+  const auto in = random_values(size_t(batch) * in_features, rng);
+  const auto weight = random_values(size_t(out_features) * in_features, rng);
+  const auto bias = random_values(out_features, rng);
+  const auto dout = random_values(size_t(batch) * out_features, rng);
+
+  std::vector<float> out(size_t(batch) * out_features), out_fp32(out.size());
+  inner_product_forward(out.data(), in.data(), weight.data(), bias.data(), batch, in_features,
+                        out_features, Products::kBfloat16);
+  inner_product_forward(out_fp32.data(), in.data(), weight.data(), bias.data(), batch,
+                        in_features, out_features);
+  std::vector<float> expected(out.size());
+  for (int n = 0; n < batch; ++n)
+    std::copy(bias.begin(), bias.end(), expected.begin() + n * out_features);
+  gemm_bf16_reference(expected.data(), in.data(), weight.data(), batch, out_features, in_features,
+                      Transpose::kNo, Transpose::kYes, 1.0f, in_features, in_features,
+                      out_features);
+  EXPECT_TRUE(all_near("out", out, expected, 1e-5));
+  // |x - bf16(x)| <= 2^-9 |x| for each operand, so a product moves by at most ~2^-8 of itself.
+  EXPECT_TRUE(all_near("out against fp32", out, out_fp32, 0.05));
+  EXPECT_NE(out, out_fp32) << "the bf16 path must round its operands";
+
+  // Backward adds into what is there: start from ones.
+  std::vector<float> dinput(in.size(), 1.0f), dweight(weight.size(), 1.0f),
+      dbias(bias.size(), 1.0f);
+  inner_product_backward(dinput.data(), dweight.data(), dbias.data(), dout.data(), in.data(),
+                         weight.data(), batch, in_features, out_features, Products::kBfloat16);
+  std::vector<float> expected_dinput(in.size(), 1.0f), expected_dweight(weight.size(), 1.0f),
+      fp32_dbias(bias.size(), 1.0f);
+  gemm_bf16_reference(expected_dinput.data(), dout.data(), weight.data(), batch, in_features,
+                      out_features, Transpose::kNo, Transpose::kNo, 1.0f, out_features,
+                      in_features, in_features);
+  gemm_bf16_reference(expected_dweight.data(), dout.data(), in.data(), out_features, in_features,
+                      batch, Transpose::kYes, Transpose::kNo, 1.0f, out_features, in_features,
+                      in_features);
+  inner_product_backward(nullptr, nullptr, fp32_dbias.data(), dout.data(), in.data(),
+                         weight.data(), batch, in_features, out_features);
+  EXPECT_TRUE(all_near("dinput", dinput, expected_dinput, 1e-5));
+  EXPECT_TRUE(all_near("dweight", dweight, expected_dweight, 1e-5));
+  EXPECT_EQ(dbias, fp32_dbias) << "the bias gradient is a plain fp32 sum either way";
 }
 
 }  // namespace

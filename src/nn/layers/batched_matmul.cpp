@@ -230,7 +230,7 @@ class BatchedMatmulKind : public LayerKind {
     return make_inner_product_op(c.inputs[0].count() / product.weight_rows, product.weight_rows,
                                  product.weight_columns, c.layer.parameter("weights")->slice.offset,
                                  bias ? std::optional<size_t>(bias->slice.offset) : std::nullopt,
-                                 c.trains_parameters);
+                                 c.trains_parameters, c.products);
   }
 
   void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {

@@ -34,18 +34,20 @@ Contraction contraction(const Shape& s, bool exact) {
 
 class InnerProductOp : public Op {
  public:
-  InnerProductOp(Contraction in, int out, size_t weight, std::optional<size_t> bias, bool trains)
-      : in_(in), out_(out), weight_(weight), bias_(bias), trains_(trains) {}
+  InnerProductOp(Contraction in, int out, size_t weight, std::optional<size_t> bias, bool trains,
+                 ops::Products products)
+      : in_(in), out_(out), weight_(weight), bias_(bias), trains_(trains), products_(products) {}
   void forward(const OpArgs& a) const override {
     ops::inner_product_forward(a.out[0], a.in[0], a.parameters + weight_,
                                bias_ ? a.parameters + *bias_ : nullptr, rows(a),
-                               int(in_.features), out_);
+                               int(in_.features), out_, products_);
   }
   void backward(const OpArgs& a) const override {
     float* dweight = trains_ && a.dparameters ? a.dparameters + weight_ : nullptr;
     float* dbias = trains_ && a.dparameters && bias_ ? a.dparameters + *bias_ : nullptr;
     ops::inner_product_backward(a.din[0], dweight, dbias, a.dout[0], a.in[0],
-                                a.parameters + weight_, rows(a), int(in_.features), out_);
+                                a.parameters + weight_, rows(a), int(in_.features), out_,
+                                products_);
   }
   bool backward_reads_output() const override { return false; }
 
@@ -56,6 +58,7 @@ class InnerProductOp : public Op {
   size_t weight_;
   std::optional<size_t> bias_;
   bool trains_;
+  ops::Products products_;
 };
 
 class InnerProductKind : public LayerKind {
@@ -113,7 +116,8 @@ class InnerProductKind : public LayerKind {
     return std::make_unique<InnerProductOp>(
         contraction(c.inputs[0], c.model.exact_array_mapping), dense.output_channels,
         c.layer.parameter("weights")->slice.offset,
-        bias ? std::optional<size_t>(bias->slice.offset) : std::nullopt, c.trains_parameters);
+        bias ? std::optional<size_t>(bias->slice.offset) : std::nullopt, c.trains_parameters,
+        c.products);
   }
 
   void read(const spec::NeuralNetworkLayer& message, LayerReader& reader) const override {
@@ -165,9 +169,10 @@ class InnerProductKind : public LayerKind {
 
 std::unique_ptr<Op> make_inner_product_op(int64_t rows_per_sample, int in_features,
                                           int out_features, size_t weights,
-                                          std::optional<size_t> bias, bool trains) {
+                                          std::optional<size_t> bias, bool trains,
+                                          ops::Products products) {
   return std::make_unique<InnerProductOp>(Contraction{rows_per_sample, in_features}, out_features,
-                                          weights, bias, trains);
+                                          weights, bias, trains, products);
 }
 
 template <>
