@@ -70,7 +70,9 @@ std::string run_signature(const Model& model, const ResolvedUpdate& s, const Bat
     if (layer.updatable) text += layer.name + ",";
   }
   // Named only when not the default, so checkpoints written before the option still resume.
-  if (s.precision != Precision::kFloat32) text += std::string(" precision=") + precision_name(s.precision);
+  if (s.precision != Precision::kFloat32) {
+    text += std::string(" precision=") + precision_name(s.precision);
+  }
   const std::string options = training_options_text(s.options);
   if (!options.empty()) text += " " + options;
   if (fingerprint_data) {

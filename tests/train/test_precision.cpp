@@ -2,12 +2,10 @@
 // AVX512-BF16; where it has it, a run is bit-identical to itself, differs from fp32's (the products
 // really are rounded), learns as well, and a checkpoint does not resume across precisions.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <string>
 
-#include "edgetrain/error.h"
+#include "data/test_files.h"
 #include "edgetrain/inference.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
@@ -35,16 +33,13 @@ TEST(Precision, Bf16IsRefusedWithAReasonWhereTheCpuLacksIt) {
   if (precision_supported(Precision::kBfloat16)) {
     EXPECT_EQ(resolve_update(model, {.precision = Precision::kBfloat16}).precision,
               Precision::kBfloat16);
-    GTEST_SKIP() << "this CPU has AVX512-BF16: the refusal runs where it has not (arm64, older x86)";
+    GTEST_SKIP() << "this CPU has AVX512-BF16: the refusal runs where it has not (arm64, "
+                    "older x86)";
   }
-  try {
-    resolve_update(model, {.precision = Precision::kBfloat16});
-    FAIL() << "bf16 must be refused on a CPU without AVX512-BF16";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("precision bf16 needs a CPU with AVX512-BF16"),
-              std::string::npos)
-        << e.what();
-  }
+  const std::string message =
+      test::error_message([&] { resolve_update(model, {.precision = Precision::kBfloat16}); });
+  EXPECT_NE(message.find("precision bf16 needs a CPU with AVX512-BF16"), std::string::npos)
+      << message;
 }
 
 TEST(Precision, Bf16RunsAreReproducibleDifferFromFloat32AndLearn) {
@@ -71,22 +66,15 @@ TEST(Precision, Bf16RunsAreReproducibleDifferFromFloat32AndLearn) {
 TEST(Precision, ACheckpointDoesNotResumeInTheOtherPrecision) {
   if (!precision_supported(Precision::kBfloat16)) GTEST_SKIP() << "this CPU has no AVX512-BF16";
   const Dataset train = mnist("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 300);
-  const std::string checkpoint =
-      (std::filesystem::temp_directory_path() /
-       ("edgetrain-precision-" + std::to_string(::getpid()) + ".ckpt"))
-          .string();
+  const test::ScratchDir folder;
+  const std::string checkpoint = folder.path("bf16.ckpt");
   Model model = lenet({.batch_size = 50, .epochs = 1});
   UpdateTask(model, train, {.seed = 1, .precision = Precision::kBfloat16,
                             .checkpoint_path = checkpoint})
       .run();
   Model other = lenet({.batch_size = 50, .epochs = 1});
-  std::string message = "no error";
-  try {
-    UpdateTask(other, train, {.seed = 1, .resume_from = checkpoint}).run();
-  } catch (const Error& e) {
-    message = e.what();
-  }
-  std::filesystem::remove(checkpoint);
+  const std::string message = test::error_message(
+      [&] { UpdateTask(other, train, {.seed = 1, .resume_from = checkpoint}).run(); });
   EXPECT_NE(message.find("different run"), std::string::npos) << message;
 }
 
