@@ -137,8 +137,10 @@ enum class Precision {
   kFloat32,  ///< fp32 throughout: the default, and the bits every other guarantee speaks of.
   /// Mixed precision: inner-product layers round the operands of their three matrix products
   /// (forward, input gradient, weight gradient) to bfloat16 and sum the products in fp32, with
-  /// AVX512-BF16's `vdpbf16ps`. Weights, gradients and optimizer state stay fp32, and so does
-  /// every other layer. Runs are bit-identical for a seed and thread count, but not to fp32's.
+  /// AVX512-BF16's `vdpbf16ps`, and so does the forward of a fused convolution + ReLU + max-pool
+  /// whose patches are deeper than 16 values. Weights, gradients and optimizer state stay fp32,
+  /// and so does everything else (those convolutions' backward, other layers, the loss). Runs are
+  /// bit-identical for a seed and thread count, but not to fp32's.
   /// Needs a CPU with AVX512-BF16: elsewhere resolve_update() throws Error saying so.
   kBfloat16,
 };

@@ -58,7 +58,7 @@ bool is_max_pool(const Layer& layer) {
 }  // namespace
 
 void fuse_steps(Plan& plan, const Model& model, const std::vector<int>& consumers,
-                const std::vector<char>& exposed) {
+                const std::vector<char>& exposed, ops::Products products) {
   auto step_writing = [&](int blob) -> int {
     for (size_t s = 0; s < plan.steps.size(); ++s) {
       const auto& out = plan.steps[s].out;
@@ -102,7 +102,8 @@ void fuse_steps(Plan& plan, const Model& model, const std::vector<int>& consumer
                    .pool_height = p2.kernel_height,
                    .pool_width = p2.kernel_width,
                    .out_height = pooled.h,
-                   .out_width = pooled.w};
+                   .out_width = pooled.w,
+                   .products = products};
     if (!ops::conv_relu_pool_supported(chain.shape)) continue;
     chains.push_back(chain);
   }

@@ -13,8 +13,9 @@ void share_buffer(Plan& plan, int blob, int with);
 
 // Convolution → in-place ReLU → max-pool (window = stride) into one op, channel-last between
 // fused ops and into a channel-last flatten (which then aliases), and a max-pool after an in-place
-// ReLU masking the gradient itself. `consumers` and `exposed` are per blob.
+// ReLU masking the gradient itself. `consumers` and `exposed` are per blob; the fused ops' forward
+// multiplies with `products` (NetworkOptions::products).
 void fuse_steps(Plan& plan, const Model& model, const std::vector<int>& consumers,
-                const std::vector<char>& exposed);
+                const std::vector<char>& exposed, ops::Products products);
 
 }  // namespace edgetrain

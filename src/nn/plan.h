@@ -27,8 +27,9 @@ struct NetworkOptions {
   bool fuse = true;
   // Plan backward from the model's (first) loss; the model must be updatable.
   bool train = false;
-  // How the layers that can (inner product) multiply: --precision bf16 asks for bf16 products with
-  // fp32 sums (issue #14). The caller checks ops::bf16_supported() first.
+  // How the layers that can (inner product, the fused convolution's forward) multiply:
+  // --precision bf16 asks for bf16 products with fp32 sums (issue #14). The caller checks
+  // ops::bf16_supported() first.
   ops::Products products = ops::Products::kFloat32;
 };
 

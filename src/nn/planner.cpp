@@ -221,7 +221,7 @@ Plan make_plan(const Model& model, const NetworkOptions& options) {
   planner.plan_backward();
   planner.plan_in_place();
   if (options.fuse) {
-    fuse_steps(planner.plan, model, planner.consumers, planner.exposed);
+    fuse_steps(planner.plan, model, planner.consumers, planner.exposed, options.products);
   }
   planner.plan_aliases();
   planner.finish();

@@ -29,7 +29,9 @@
 #include <cassert>
 #include <cstring>
 
+#include "edgetrain/error.h"
 #include "ops/conv_relu_pool_internal.h"
+#include "ops/gemm_bf16.h"
 #include "ops/ops.h"
 #include "ops/simd.h"
 
@@ -279,6 +281,12 @@ const InRegisterKernels* conv_relu_pool_internal::architecture_kernels() {
   return nullptr;
 }
 #endif
+#if !defined(__x86_64__)
+// Only x86-64 builds have bf16 kernels (conv_relu_pool_bf16_x86.cpp).
+const DeepBf16Kernels* conv_relu_pool_internal::deep_bf16_kernels() {
+  return nullptr;
+}
+#endif
 
 bool conv_relu_pool_has_architecture_kernels() {
   return conv_relu_pool_internal::architecture_kernels() != nullptr;
@@ -332,8 +340,30 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
   using Kernel = ConvReluPoolShape::Kernel;
   const bool may_be_direct = s.kernel == Kernel::kAuto || s.kernel == Kernel::kDirect;
   const bool direct = may_be_direct && conv_relu_pool_is_direct(s);
-  const bool deep = may_be_direct && !direct && conv_relu_pool_forward_is_deep(s);
+  // bf16 products (all but the direct kernel's shallow patches): the deep kernel where the patch
+  // rows start on bf16 pairs (IC even), else the im2col path with gemm_bf16.
+  const bool bf16 = s.products == Products::kBfloat16 && !direct;
+  const DeepBf16Kernels* bf16_kernels = bf16 ? deep_bf16_kernels() : nullptr;
+  if (bf16 && bf16_kernels == nullptr) {
+    throw Error("bf16 products need a CPU with AVX512-BF16, and this one has not");
+  }
+  const bool deep = may_be_direct && !direct && conv_relu_pool_forward_is_deep(s) &&
+                    (!bf16 || z.ic % 2 == 0);
   if (deep) fill_origins(scratch.origins, z, s.pool_height, s.pool_width);
+  // The deep bf16 kernel's operands: the weights as bf16 pairs (K/2, OC) in w_hwc, which is free
+  // once w_kc is made, and each sample rounded to bf16 in col, which the deep path leaves unused
+  // (P·K >= IH·IW·IC floats, twice what the half-size values take).
+  uint32_t* w_pairs = reinterpret_cast<uint32_t*>(scratch.w_hwc);
+  uint16_t* in_bf16 = reinterpret_cast<uint16_t*>(scratch.col);
+  if (deep && bf16) {
+    for (int q = 0; q < z.k / 2; ++q) {
+      const float* even = w_kc + size_t(2 * q) * z.oc;
+      for (int o = 0; o < z.oc; ++o) {
+        w_pairs[size_t(q) * z.oc + o] =
+            uint32_t(round_to_bf16(even[o])) | uint32_t(round_to_bf16(even[z.oc + o])) << 16;
+      }
+    }
+  }
   const InRegisterKernels& kernels = kernels_for(s);
   for (int n = 0; n < s.conv.batch; ++n) {
     const float* in_hwc = input_hwc(scratch.in_hwc, in + n * in_sample, z);
@@ -343,6 +373,11 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
       if (direct) {
         kernels.direct_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero, z,
                                s.pool_height, s.pool_width);
+      } else if (bf16) {
+        bf16_kernels->round_values(in_bf16, in_hwc, in_sample);
+        bf16_kernels->deep_forward(pooled, argmax + n * out_sample, in_bf16, w_pairs,
+                                   bias_or_zero, scratch.origins, z,
+                                   s.pool_height * s.pool_width);
       } else {
         kernels.deep_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero,
                              scratch.origins, z, s.pool_height * s.pool_width);
@@ -352,8 +387,13 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
     }
     im2col_hwc(scratch.col, in_hwc, z);
     // conv (P, OC) = col (P, K) · w_kc (K, OC)
-    gemm(scratch.conv, scratch.col, w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f,
-         z.k, z.oc, z.oc);
+    if (bf16) {
+      gemm_bf16(scratch.conv, scratch.col, w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo,
+                0.0f, z.k, z.oc, z.oc);
+    } else {
+      gemm(scratch.conv, scratch.col, w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f,
+           z.k, z.oc, z.oc);
+    }
     pool_windows(pooled, argmax + n * out_sample, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph,
                  z.pw, s.pool_height, s.pool_width);
     if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);

@@ -3,6 +3,7 @@
 // kernels). See conv_relu_pool.cpp for the per-sample buffers and their shapes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "ops/ops.h"
@@ -69,5 +70,18 @@ struct InRegisterKernels {
 const InRegisterKernels& generic_vector_kernels();
 // The architecture's own, or null: aarch64's NEON kernels (conv_relu_pool_kernels_neon.cpp).
 const InRegisterKernels* architecture_kernels();
+
+// bf16 products (ConvReluPoolShape::products) for deep patches with an even IC: round_values
+// turns n floats into bf16 (round to nearest even, as round_to_bf16); deep_forward is
+// deep_forward_sample on the sample rounded so, in_bf16 (IH·IW, IC), with the weights as
+// w_pairs (K/2, OC): word (q, c) holds w_kc (2q, c) in its low half and (2q + 1, c) in its high.
+struct DeepBf16Kernels {
+  void (*round_values)(uint16_t* to, const float* from, size_t n);
+  void (*deep_forward)(float* pooled_hwc, uint8_t* argmax_n, const uint16_t* in_bf16,
+                       const uint32_t* w_pairs, const float* bias, const int32_t* origins,
+                       const Sizes& z, int positions);
+};
+// x86-64 with AVX512-BF16 (conv_relu_pool_bf16_x86.cpp, checked at run time); null elsewhere.
+const DeepBf16Kernels* deep_bf16_kernels();
 
 }  // namespace edgetrain::ops::conv_relu_pool_internal

@@ -26,6 +26,11 @@ void gemm_reference(float* c, const float* a, const float* b, int m, int n, int 
                     Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb,
                     int ldc);
 
+// How a layer's products multiply: fp32 throughout, or (issue #14's mixed precision) every operand
+// rounded to bf16 and the products summed in fp32 (gemm_bf16.h; only where bf16_supported():
+// callers check first, the kernels throw Error elsewhere). Biases and their gradients stay fp32.
+enum class Products { kFloat32, kBfloat16 };
+
 // ---- Convolution (conv.cpp) ---------------------------------------------------------------------
 // Weights are stored as Core ML stores them: (out_channels, in_channels / groups, kernel_h, kernel_w).
 struct Conv2dShape {
@@ -70,6 +75,10 @@ struct ConvReluPoolShape {
   // For tests and benchmarks: the in-register kernels written with simd.h's generic 16-float
   // vectors even where the architecture has its own (aarch64: NEON). No effect elsewhere.
   bool generic_vectors = false;
+  // Forward's products: kBfloat16 runs the deep kernel in bf16 (deep patches, IC even) or the
+  // im2col path's GEMM as gemm_bf16; conv1-like direct patches (K <= kDirectMaxDepth) and
+  // backward stay fp32.
+  Products products = Products::kFloat32;
 };
 // True when the build has architecture-specific in-register kernels besides the generic-vector ones
 // (aarch64: NEON), i.e. when generic_vectors changes which code runs.
@@ -135,10 +144,6 @@ void linear_forward(float* out, const float* in, size_t n, float alpha, float be
 void linear_backward(float* dinput, const float* dout, size_t n, float alpha);
 
 // ---- Inner product (dense.cpp) ------------------------------------------------------------------
-// How the matrix products multiply: fp32 throughout, or (issue #14's mixed precision) every
-// operand rounded to bf16 and the products summed in fp32 (gemm_bf16.h; only where
-// bf16_supported(): callers check first). Bias sums and dbias stay fp32 either way.
-enum class Products { kFloat32, kBfloat16 };
 // out (N, O) = in (N, I) · weightᵀ + bias; weight (O, I) as Core ML stores it; bias (O) or null.
 void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
                            int batch, int in_features, int out_features,
