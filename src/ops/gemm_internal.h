@@ -31,6 +31,9 @@ using MicroKernelFn = void (*)(int k, const float* a_panel, const float* b_panel
 // n floats.
 using DotFn = float (*)(const float* x, const float* y, int k);
 using AxpyFn = void (*)(float* y, float alpha, const float* x, int n);
+// Four dot products of x with the rows y, y + ldy, y + 2 ldy, y + 3 ldy into out[0..3], each
+// bit-identical to DotFn's (x is read once for the four: the single-image GEMV is load-bound).
+using Dot4Fn = void (*)(const float* x, const float* y, size_t ldy, int k, float* out);
 
 constexpr int kMaxRows = 16;
 
@@ -45,15 +48,16 @@ struct MicroKernel {
   MicroKernelFn narrow_by_rows[kMaxRows + 1];
   DotFn dot;
   AxpyFn axpy;
+  Dot4Fn dot4;  // null: gemm_small calls dot four times
 };
 
 // Fills the row-count tables: Kernel<r, kWide>::run for full-width tiles, Kernel<r, kNarrow>::run
 // for right-edge tiles of at most narrow_nr columns.
 template <template <int, int> class Kernel, int kWide, int kNarrow, int... kRows>
 constexpr MicroKernel make_micro_kernel(Isa isa, int mr, int nr, int narrow_nr, int kc, int mc,
-                                        int nc, DotFn dot, AxpyFn axpy,
+                                        int nc, DotFn dot, AxpyFn axpy, Dot4Fn dot4,
                                         std::integer_sequence<int, kRows...>) {
-  MicroKernel kernel{isa, mr, nr, kc, mc, nc, {}, narrow_nr, {}, dot, axpy};
+  MicroKernel kernel{isa, mr, nr, kc, mc, nc, {}, narrow_nr, {}, dot, axpy, dot4};
   ((kernel.by_rows[kRows + 1] = &Kernel<kRows + 1, kWide>::run), ...);
   ((kernel.narrow_by_rows[kRows + 1] = &Kernel<kRows + 1, kNarrow>::run), ...);
   return kernel;

@@ -1,3 +1,5 @@
+
+
 // The x86-64 GEMM micro-kernels (see gemm_kernels.cpp for the scheme): AVX-512 8x32 and AVX2 + FMA
 // 6x16, plus the vector dot and AXPY of the unpacked few-rows path (gemm_small.cpp). Compiled with
 // target attributes, so the library needs no -m flags; architecture_micro_kernel() hands out the
@@ -137,6 +139,35 @@ __attribute__((target("avx512f"))) float dot_avx512(const float* x, const float*
   return horizontal_sum_avx512(_mm512_add_ps(s0, s1));
 }
 
+// dot_avx512 for four rows of y at once: the same two accumulators per row, the same masked tail
+// and lane sum, so each result has dot_avx512's bits; x's loads serve four rows instead of one.
+__attribute__((target("avx512f"))) void dot4_avx512(const float* x, const float* y, size_t ldy,
+                                                    int k, float* out) {
+  const float* rows[4] = {y, y + ldy, y + 2 * ldy, y + 3 * ldy};
+  __m512 s0[4], s1[4];
+  for (int r = 0; r < 4; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
+  int p = 0;
+  for (; p + 32 <= k; p += 32) {
+    const __m512 x0 = _mm512_loadu_ps(x + p), x1 = _mm512_loadu_ps(x + p + 16);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      s0[r] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(rows[r] + p), s0[r]);
+      s1[r] = _mm512_fmadd_ps(x1, _mm512_loadu_ps(rows[r] + p + 16), s1[r]);
+    }
+  }
+  if (p < k) {
+    const __mmask16 m0 = __mmask16((1u << std::min(16, k - p)) - 1);
+    const __mmask16 m1 = k - p > 16 ? __mmask16((1u << (k - p - 16)) - 1) : __mmask16(0);
+    const __m512 x0 = _mm512_maskz_loadu_ps(m0, x + p);
+    const __m512 x1 = _mm512_maskz_loadu_ps(m1, x + p + 16);
+    for (int r = 0; r < 4; ++r) {
+      s0[r] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m0, rows[r] + p), s0[r]);
+      if (m1) s1[r] = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m1, rows[r] + p + 16), s1[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = horizontal_sum_avx512(_mm512_add_ps(s0[r], s1[r]));
+}
+
 __attribute__((target("avx512f"))) void axpy_avx512(float* y, float alpha, const float* x, int n) {
   const __m512 a = _mm512_set1_ps(alpha);
   int j = 0;
@@ -182,10 +213,11 @@ __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const 
 const MicroKernel* architecture_micro_kernel(Isa isa) {
   static const MicroKernel avx512 = make_micro_kernel<Avx512Kernel, kAvx512Vectors, 1>(
       Isa::kAvx512, kAvx512Rows, 16 * kAvx512Vectors, /*narrow_nr=*/16, /*kc=*/256, /*mc=*/128,
-      /*nc=*/1024, dot_avx512, axpy_avx512, std::make_integer_sequence<int, kAvx512Rows>{});
+      /*nc=*/1024, dot_avx512, axpy_avx512, dot4_avx512,
+      std::make_integer_sequence<int, kAvx512Rows>{});
   static const MicroKernel avx2 = make_micro_kernel<Avx2Kernel, 2, 1>(
       Isa::kAvx2, kAvx2Rows, kAvx2Columns, /*narrow_nr=*/8, /*kc=*/256, /*mc=*/96, /*nc=*/1024,
-      dot_avx2, axpy_avx2, std::make_integer_sequence<int, kAvx2Rows>{});
+      dot_avx2, axpy_avx2, /*dot4=*/nullptr, std::make_integer_sequence<int, kAvx2Rows>{});
   switch (isa) {
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") ? &avx512 : nullptr;

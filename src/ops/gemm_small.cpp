@@ -3,7 +3,9 @@
 // (500, 1152) weight once), so each row of C is built straight from B:
 //   B transposed (stored (N, K)): C[i][j] = dot(A row i, B row j)        — unit stride in k
 //   B as is      (stored (K, N)): C row i = Σ_p A[i][p] · (B row p)      — unit stride in n
-// The dot and AXPY come with the ISA's micro-kernel (vector versions in the architecture's file).
+// The dot and AXPY come with the ISA's micro-kernel (vector versions in the architecture's file);
+// where the ISA also has a four-row dot, A's row is read once for four rows of B (each result has
+// the single dot's bits): reading B is what bounds this path.
 #include <algorithm>
 
 #include "ops/gemm_internal.h"
@@ -17,7 +19,16 @@ void gemm_small_rows(const MicroKernel& kernel, float* c, const float* a, const 
     const float* a_row = a + size_t(i) * lda;  // (K)
     float* c_row = c + size_t(i) * ldc;        // (N)
     if (transpose_b == Transpose::kYes) {
-      for (int j = 0; j < n; ++j) {
+      int j = 0;
+      if (kernel.dot4) {
+        for (; j + 4 <= n; j += 4) {
+          float values[4];
+          kernel.dot4(a_row, b + size_t(j) * ldb, size_t(ldb), k, values);
+          for (int r = 0; r < 4; ++r)
+            c_row[j + r] = accumulate ? c_row[j + r] + values[r] : values[r];
+        }
+      }
+      for (; j < n; ++j) {
         const float value = kernel.dot(a_row, b + size_t(j) * ldb, k);
         c_row[j] = accumulate ? c_row[j] + value : value;
       }

@@ -2,7 +2,9 @@
 // over edge-case and random shapes, all transpose combinations, padded strides and both betas.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cfloat>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -145,6 +147,38 @@ TEST(Gemm, TheArchitecturesKernelsAreBuiltAndChosen) {
   EXPECT_EQ(isa_supported(Isa::kAvx512), bool(__builtin_cpu_supports("avx512f")));
 #endif
   EXPECT_TRUE(isa_supported(Isa::kPortable));
+}
+
+// The few-rows path's four-at-once dot (x read once for four rows of B) must give each row the
+// bits of the single dot it replaces, over every tail length and a padded row stride: training and
+// inference results do not depend on which of the two ran.
+TEST(Gemm, FourDotsAtOnceGiveEachSingleDotsBits) {
+  int kernels_with_dot4 = 0;
+  for (Isa isa : supported_isas()) {
+    const gemm_internal::MicroKernel* kernel = isa == Isa::kPortable
+                                                   ? &gemm_internal::portable_micro_kernel()
+                                                   : gemm_internal::architecture_micro_kernel(isa);
+    ASSERT_NE(kernel, nullptr);
+    if (!kernel->dot4) continue;
+    ++kernels_with_dot4;
+    for (int k : {0, 1, 7, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 1152}) {
+      SCOPED_TRACE(std::string(gemm_internal::isa_name(isa)) + " k=" + std::to_string(k));
+      const size_t ldy = size_t(k) + 3;
+      std::vector<float> x(size_t(k) + 1), y(4 * ldy);
+      Rng rng(uint64_t(k) + 7);
+      for (float& v : x) v = 2.0f * rng.uniform() - 1.0f;
+      for (float& v : y) v = 2.0f * rng.uniform() - 1.0f;
+      float four[4];
+      kernel->dot4(x.data(), y.data(), ldy, k, four);
+      for (int r = 0; r < 4; ++r) {
+        const float one = kernel->dot(x.data(), y.data() + r * ldy, k);
+        EXPECT_EQ(std::bit_cast<uint32_t>(four[r]), std::bit_cast<uint32_t>(one)) << "row " << r;
+      }
+    }
+  }
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) EXPECT_GT(kernels_with_dot4, 0);
+#endif
 }
 
 TEST(Gemm, ZeroDepthClearsOrKeepsC) {
