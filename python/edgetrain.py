@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["EdgetrainError", "Model", "Data", "Task", "version"]
+__all__ = ["EdgetrainError", "Model", "Data", "Task", "precision_supported", "version"]
 
 # Filled in by CMake when the module is installed: the library's path relative to this file.
 _LIBRARY_FROM_MODULE = "@EDGETRAIN_PYTHON_TO_LIBRARY@"
@@ -136,7 +136,9 @@ _data_feature_size = _declare("edgetrain_data_feature_size", [_p, ctypes.POINTER
 _data_free = _declare("edgetrain_data_free", [_p], None)
 _train_options_init = _declare("edgetrain_train_options_init", [ctypes.POINTER(_TrainOptions)],
                                None)
-_task_create = _declare("edgetrain_task_create", [_p, _p, ctypes.POINTER(_TrainOptions), _pp])
+_task_create_with_precision = _declare("edgetrain_task_create_with_precision",
+                                      [_p, _p, ctypes.POINTER(_TrainOptions), ctypes.c_char_p, _pp])
+_precision_supported = _declare("edgetrain_precision_supported", [ctypes.c_char_p])
 _task_run = _declare("edgetrain_task_run", [_p, ctypes.POINTER(_TrainResult)])
 _task_cancel = _declare("edgetrain_task_cancel", [_p], None)
 _task_free = _declare("edgetrain_task_free", [_p], None)
@@ -170,6 +172,12 @@ def _floats(array, what):
 def version():
     """The library's version, "major.minor.patch"."""
     return _version_string().decode()
+
+
+def precision_supported(precision):
+    """True where this build and CPU can train with `precision` ("float32": always; "bf16": on a
+    CPU with AVX512-BF16)."""
+    return _precision_supported(precision.encode("utf-8")) == 1
 
 
 class Model:
@@ -370,12 +378,13 @@ class Data:
 
 class Task:
     """A training run. Options (None keeps the model's default): epochs, batch_size, learning_rate,
-    shuffle (bool), seed, threads (0: every core) and progress, a function called with a dict
+    shuffle (bool), seed, threads (0: every core), precision ("float32", or "bf16" where
+    precision_supported("bf16")) and progress, a function called with a dict
     (event "batch_end" or "epoch_end", epoch, batch, batches_per_epoch, loss, accuracy,
     samples_done, elapsed_seconds) that returns True to stop training."""
 
     def __init__(self, model, data, epochs=None, batch_size=None, learning_rate=None,
-                 shuffle=None, seed=None, threads=0, progress=None):
+                 shuffle=None, seed=None, threads=0, precision="float32", progress=None):
         self._handle = ctypes.c_void_p()
         # The C task uses both until it is freed: keep them alive as long as it.
         self._model, self._data = model, data
@@ -396,9 +405,11 @@ class Task:
         self._callback = _ProgressFn(self._report) if progress else _ProgressFn()
         self._progress = progress
         options.progress = self._callback
+        if not isinstance(precision, str):
+            raise TypeError(f"precision is {precision!r}: a name, 'float32' or 'bf16'")
         handle = ctypes.c_void_p()
-        _check(_task_create(model._handle, data._handle, ctypes.byref(options),
-                            ctypes.byref(handle)))
+        _check(_task_create_with_precision(model._handle, data._handle, ctypes.byref(options),
+                                           precision.encode("utf-8"), ctypes.byref(handle)))
         self._handle = handle
 
     def _report(self, progress, user_data):

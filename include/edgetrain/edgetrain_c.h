@@ -347,6 +347,24 @@ EDGETRAIN_C_API edgetrain_status edgetrain_task_create(edgetrain_model* model,
                                                        edgetrain_task** task);
 
 /**
+ * edgetrain_task_create() with a choice of how the layers multiply, by name:
+ * - "float32": the default, as edgetrain_task_create();
+ * - "bf16": mixed precision (`edgetrain train --precision bf16`): the inner-product layers' matrix
+ *   products and the deep convolutions' forward round their operands to bfloat16 and sum in fp32;
+ *   weights, gradients and optimizer state stay fp32. It needs a CPU with AVX512-BF16
+ *   (edgetrain_precision_supported()); elsewhere this returns EDGETRAIN_ERROR saying so.
+ * An unknown name (or NULL) gives EDGETRAIN_INVALID_ARGUMENT. A separate function rather than a
+ * field of edgetrain_train_options, whose layout programs built against 0.1 rely on.
+ */
+EDGETRAIN_C_API edgetrain_status edgetrain_task_create_with_precision(
+    edgetrain_model* model, const edgetrain_data* data, const edgetrain_train_options* options,
+    const char* precision, edgetrain_task** task);
+
+/** 1 where this build and CPU can train with `precision` ("float32": always; "bf16": with
+ *  AVX512-BF16), 0 otherwise and for an unknown name or NULL. */
+EDGETRAIN_C_API int edgetrain_precision_supported(const char* precision);
+
+/**
  * Runs the task to its end or until cancelled. A cancelled run returns EDGETRAIN_OK with
  * `result->cancelled` set. A task runs once.
  * @param task   the task

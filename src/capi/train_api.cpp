@@ -2,6 +2,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include "capi/capi_internal.h"
 #include "edgetrain/train.h"
@@ -45,6 +47,14 @@ UpdateConfig to_config(const edgetrain_train_options& options) {
   if (options.seed >= 0) config.seed = uint64_t(options.seed);
   config.threads = options.threads;
   return config;
+}
+
+// The precision a C caller names, as the command line spells it ("float32", "bf16"); none for an
+// unknown name.
+std::optional<Precision> precision_called(const char* name) {
+  for (Precision known : {Precision::kFloat32, Precision::kBfloat16})
+    if (std::strcmp(name, precision_name(known)) == 0) return known;
+  return std::nullopt;
 }
 
 // Reports events to the C callback; a nonzero answer cancels the task.
@@ -106,14 +116,28 @@ void edgetrain_train_options_init(edgetrain_train_options* options) {
 edgetrain_status edgetrain_task_create(edgetrain_model* model, const edgetrain_data* data,
                                        const edgetrain_train_options* options,
                                        edgetrain_task** task) {
+  return edgetrain_task_create_with_precision(model, data, options, "float32", task);
+}
+
+edgetrain_status edgetrain_task_create_with_precision(edgetrain_model* model,
+                                                      const edgetrain_data* data,
+                                                      const edgetrain_train_options* options,
+                                                      const char* precision,
+                                                      edgetrain_task** task) {
   return guarded([&] {
     require(model, "model");
     require(data, "data");
     require(task, "task");
+    require(precision, "precision");
     edgetrain_train_options defaults;
     edgetrain_train_options_init(&defaults);
     const edgetrain_train_options& chosen = options ? *options : defaults;
-    const edgetrain::UpdateConfig config = edgetrain::capi::to_config(chosen);
+    edgetrain::UpdateConfig config = edgetrain::capi::to_config(chosen);
+    const std::optional<edgetrain::Precision> named = edgetrain::capi::precision_called(precision);
+    if (!named) {
+      throw InvalidArgument(std::string("precision is \"") + precision + "\"; float32 or bf16");
+    }
+    config.precision = *named;
     edgetrain::resolve_update(model->model, config);  // refuses bad overrides now, not at run
     auto handle = std::make_unique<edgetrain_task>();
     handle->model = model;
@@ -124,6 +148,12 @@ edgetrain_status edgetrain_task_create(edgetrain_model* model, const edgetrain_d
     edgetrain::capi::connect_progress(*handle);
     *task = handle.release();
   });
+}
+
+int edgetrain_precision_supported(const char* precision) {
+  if (precision == nullptr) return 0;
+  const std::optional<edgetrain::Precision> named = edgetrain::capi::precision_called(precision);
+  return named && edgetrain::precision_supported(*named) ? 1 : 0;
 }
 
 edgetrain_status edgetrain_task_run(edgetrain_task* task, edgetrain_train_result* result) {

@@ -165,6 +165,28 @@ class BindingTest(unittest.TestCase):
         with self.assertRaises(KeyError):
             model.train(data, threads=1, progress=broken)
 
+    def test_precision(self):
+        features, labels = three_classes()
+        data = edgetrain.Data.from_labels(features, labels)
+        trained = {}
+        for precision in ("float32", "bf16"):
+            model = fixture("tiny_classifier.json")
+            if not edgetrain.precision_supported(precision):
+                with self.assertRaisesRegex(edgetrain.EdgetrainError, "AVX512-BF16"):
+                    model.train(data, epochs=3, seed=7, threads=1, precision=precision)
+                continue
+            result = model.train(data, epochs=3, seed=7, threads=1, precision=precision)
+            self.assertEqual(result["epochs_completed"], 3)
+            trained[precision] = model.get_parameters()
+        self.assertTrue(edgetrain.precision_supported("float32"))
+        if "bf16" in trained:  # other sums, so other weights
+            self.assertFalse(np.array_equal(trained["bf16"], trained["float32"]))
+        with self.assertRaisesRegex(edgetrain.EdgetrainError, "fp16"):
+            fixture("tiny_classifier.json").train(data, precision="fp16")
+        with self.assertRaises(TypeError):
+            fixture("tiny_classifier.json").train(data, precision=None)
+        self.assertFalse(edgetrain.precision_supported("fp16"))
+
     def test_errors(self):
         with self.assertRaisesRegex(edgetrain.EdgetrainError, "/nonexistent/model.mlmodel"):
             edgetrain.Model.load("/nonexistent/model.mlmodel")
