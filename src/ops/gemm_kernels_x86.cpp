@@ -1,5 +1,3 @@
-
-
 // The x86-64 GEMM micro-kernels (see gemm_kernels.cpp for the scheme): AVX-512 8x32 and AVX2 + FMA
 // 6x16, plus the vector dot and AXPY of the unpacked few-rows path (gemm_small.cpp). Compiled with
 // target attributes, so the library needs no -m flags; architecture_micro_kernel() hands out the
