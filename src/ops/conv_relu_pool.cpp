@@ -387,13 +387,8 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
     }
     im2col_hwc(scratch.col, in_hwc, z);
     // conv (P, OC) = col (P, K) · w_kc (K, OC)
-    if (bf16) {
-      gemm_bf16(scratch.conv, scratch.col, w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo,
-                0.0f, z.k, z.oc, z.oc);
-    } else {
-      gemm(scratch.conv, scratch.col, w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f,
-           z.k, z.oc, z.oc);
-    }
+    gemm_with_products(bf16 ? Products::kBfloat16 : Products::kFloat32, scratch.conv, scratch.col,
+                       w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f, z.k, z.oc, z.oc);
     pool_windows(pooled, argmax + n * out_sample, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph,
                  z.pw, s.pool_height, s.pool_width);
     if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);

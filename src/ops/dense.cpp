@@ -15,19 +15,6 @@
 #include "ops/ops.h"
 
 namespace edgetrain::ops {
-namespace {
-
-void multiply(Products products, float* c, const float* a, const float* b, int m, int n, int k,
-              Transpose transpose_a, Transpose transpose_b, float beta, int lda, int ldb, int ldc) {
-  if (products == Products::kBfloat16) {
-    gemm_bf16(c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb, ldc);
-  } else {
-    gemm(c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb, ldc);
-  }
-}
-
-}  // namespace
-
 void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
                            int batch, int in_features, int out_features, Products products) {
   assert(batch >= 0 && in_features >= 0 && out_features >= 0);
@@ -36,8 +23,9 @@ void inner_product_forward(float* out, const float* in, const float* weight, con
     for (int n = 0; n < batch; ++n)
       std::copy(bias, bias + out_features, out + size_t(n) * out_features);
   }
-  multiply(products, out, in, weight, batch, out_features, in_features, Transpose::kNo,
-           Transpose::kYes, bias != nullptr ? 1.0f : 0.0f, in_features, in_features, out_features);
+  gemm_with_products(products, out, in, weight, batch, out_features, in_features, Transpose::kNo,
+                     Transpose::kYes, bias != nullptr ? 1.0f : 0.0f, in_features, in_features,
+                     out_features);
 }
 
 void inner_product_backward(float* dinput, float* dweight, float* dbias, const float* dout,
@@ -45,12 +33,14 @@ void inner_product_backward(float* dinput, float* dweight, float* dbias, const f
                             int out_features, Products products) {
   assert(batch >= 0 && in_features >= 0 && out_features >= 0);
   if (dinput != nullptr) {
-    multiply(products, dinput, dout, weight, batch, in_features, out_features, Transpose::kNo,
-             Transpose::kNo, 1.0f, out_features, in_features, in_features);
+    gemm_with_products(products, dinput, dout, weight, batch, in_features, out_features,
+                       Transpose::kNo, Transpose::kNo, 1.0f, out_features, in_features,
+                       in_features);
   }
   if (dweight != nullptr) {
-    multiply(products, dweight, dout, in, out_features, in_features, batch, Transpose::kYes,
-             Transpose::kNo, 1.0f, out_features, in_features, in_features);
+    gemm_with_products(products, dweight, dout, in, out_features, in_features, batch,
+                       Transpose::kYes, Transpose::kNo, 1.0f, out_features, in_features,
+                       in_features);
   }
   if (dbias != nullptr) {
     for (int n = 0; n < batch; ++n) {

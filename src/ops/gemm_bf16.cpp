@@ -161,6 +161,16 @@ bool bf16_supported() {
   return gemm_internal::architecture_bf16_micro_kernel() != nullptr;
 }
 
+void gemm_with_products(Products products, float* c, const float* a, const float* b, int m, int n,
+                        int k, Transpose transpose_a, Transpose transpose_b, float beta, int lda,
+                        int ldb, int ldc) {
+  if (products == Products::kBfloat16) {
+    gemm_bf16(c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb, ldc);
+  } else {
+    gemm(c, a, b, m, n, k, transpose_a, transpose_b, beta, lda, ldb, ldc);
+  }
+}
+
 void gemm_bf16(float* c, const float* a, const float* b, int m, int n, int k, Transpose transpose_a,
                Transpose transpose_b, float beta, int lda, int ldb, int ldc) {
   assert(m >= 0 && n >= 0 && k >= 0);

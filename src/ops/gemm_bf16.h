@@ -24,6 +24,11 @@ bool bf16_supported();
 // summed in fp32. Throws edgetrain::Error where bf16_supported() is false.
 void gemm_bf16(float* c, const float* a, const float* b, int m, int n, int k, Transpose transpose_a,
                Transpose transpose_b, float beta, int lda, int ldb, int ldc);
+// gemm() or gemm_bf16() as `products` says: the one switch every layer with a Products choice
+// multiplies through (dense.cpp, conv_relu_pool.cpp).
+void gemm_with_products(Products products, float* c, const float* a, const float* b, int m, int n,
+                        int k, Transpose transpose_a, Transpose transpose_b, float beta, int lda,
+                        int ldb, int ldc);
 // The same product in plain loops (inputs rounded with round_to_bf16, sums in double): runs
 // everywhere, for tests.
 void gemm_bf16_reference(float* c, const float* a, const float* b, int m, int n, int k,
