@@ -31,10 +31,11 @@ edgetrain::Dataset noise_images(size_t count, uint32_t seed) {  // 1x28x28, 10 c
                                          "uniform noise");
 }
 
-// One image per call through a Predictor created once (single-threaded by design); time per call.
+// One image per call through a Predictor created once, whose predictions `threads` threads share
+// (BM_PredictSingleImage/threads:T); time per call.
 void predict_single_image(benchmark::State& state, const edgetrain::Model& model) {
   const edgetrain::Dataset images = noise_images(64, 1);
-  edgetrain::Predictor predictor(model);
+  edgetrain::Predictor predictor(model, int(state.range(0)));
   size_t next = 0;
   for (auto _ : state) {
     edgetrain::Prediction prediction = predictor.predict(images.image(next));
@@ -49,8 +50,24 @@ void BM_PredictSingleImage(benchmark::State& state) {
 void BM_PredictSingleImageSmallResnet(benchmark::State& state) {
   predict_single_image(state, edgetrain::small_resnet());
 }
-BENCHMARK(BM_PredictSingleImage)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_PredictSingleImageSmallResnet)->Unit(benchmark::kMicrosecond);
+// Thread counts 1, 2, 4, ... up to every core, and every core itself, so that the side-by-side run
+// can pick the count it gives PyTorch (BM_PredictSingleImage/threads:N, BM_EvaluateBatch/...).
+void thread_counts(benchmark::internal::Benchmark* b) {
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int threads = 1; threads < cores; threads *= 2) b->Arg(threads);
+  b->Arg(cores);
+}
+// Real time: with helpers, the caller's CPU time is not the latency.
+BENCHMARK(BM_PredictSingleImage)
+    ->ArgName("threads")
+    ->Apply(thread_counts)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_PredictSingleImageSmallResnet)
+    ->ArgName("threads")
+    ->Apply(thread_counts)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // evaluate() on 1000 images (forward, loss, accuracy, confusion matrix) with `threads` threads;
 // items/s is images per second.
@@ -68,13 +85,6 @@ void BM_EvaluateBatch(benchmark::State& state) {
 }
 void BM_EvaluateBatchSmallResnet(benchmark::State& state) {
   evaluate_batch(state, edgetrain::small_resnet());
-}
-// Thread counts 1, 2, 4, ... up to every core, and every core itself, so that the side-by-side run
-// can pick the count it gives PyTorch (BM_EvaluateBatch/threads:N).
-void thread_counts(benchmark::internal::Benchmark* b) {
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int threads = 1; threads < cores; threads *= 2) b->Arg(threads);
-  b->Arg(cores);
 }
 BENCHMARK(BM_EvaluateBatch)
     ->ArgName("threads")

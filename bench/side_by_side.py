@@ -16,7 +16,8 @@ time are measured:
   1. edgetrain training:  build/edgetrain train --dataset DIR --epochs E --threads T --init he --json
                           (and --preset small-resnet)
   2. edgetrain inference: build/edgetrain_bench (bench/bench_inference.cpp), 5 repetitions, medians:
-     BM_PredictSingleImage (one image through a Predictor) and BM_EvaluateBatch/threads:T
+     BM_PredictSingleImage/threads:T (one image through a Predictor that T threads share) and
+     BM_EvaluateBatch/threads:T
      (evaluate() on 1000 images); for small-resnet their *SmallResnet variants
   3. PyTorch training and inference: /usr/bin/python3 bench/pytorch_lenet.py or
      bench/pytorch_small_resnet.py (same options)
@@ -176,7 +177,7 @@ def edgetrain_inference(args):
     if threads != args.threads:
         print(f"note: edgetrain_bench has no BM_EvaluateBatch at {args.threads} threads; "
               f"using {threads}")
-    selection = (f"^BM_PredictSingleImage{suffix}$|"
+    selection = (f"^BM_PredictSingleImage{suffix}/threads:{threads}/|"
                  f"^BM_EvaluateBatch{suffix}/threads:{threads}/")
     command = [binary, f"--benchmark_filter={selection}", "--benchmark_repetitions=5",
                "--benchmark_format=json"]
@@ -184,7 +185,8 @@ def edgetrain_inference(args):
     medians = {b["run_name"]: b for b in json.loads("\n".join(lines))["benchmarks"]
                if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median"}
     result = {"command": shlex.join(command), "batch_threads": threads}
-    single = medians.get(f"BM_PredictSingleImage{suffix}")
+    single = next((b for name, b in medians.items()
+                   if name.startswith(f"BM_PredictSingleImage{suffix}/threads:{threads}/")), None)
     if single:
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[single["time_unit"]]
         result["single_image_median_us"] = single["real_time"] * scale
@@ -262,9 +264,9 @@ def print_table(edgetrain, torch_result, machine, network):
         print(f"  {label:44}{cells[0]:>12}{cells[1]:>18}   {ratio}")
     print("\nSpeed-up = PyTorch time / edgetrain time (for rates, edgetrain / PyTorch).\n"
           "Memory ratio = edgetrain / PyTorch peak RSS of the training process (PyTorch's also\n"
-          "runs its inference afterwards). edgetrain's Predictor is single-threaded; PyTorch runs\n"
-          f"its single image with {torch_result['threads']} threads. edgetrain's inference images "
-          "are seeded noise.")
+          f"runs its inference afterwards). Both run their single image with "
+          f"{edgetrain['batch_threads']} (edgetrain) and {torch_result['threads']} (PyTorch) threads.\n"
+          "edgetrain's inference images are seeded noise.")
 
 
 def main():

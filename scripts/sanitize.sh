@@ -12,6 +12,7 @@ parts=("$@")
 ((${#parts[@]})) || parts=(asan tsan)
 tsan_filter='ThreadPool.*:UpdateTask*:Checkpoint*:Torch*:Batchnorm.*:Embedding.*:TrainingOptions*:Augment.*'
 tsan_filter+=':FedSimulation.*'  # federated learning (issue #13)
+tsan_filter+=':SpinTeam.*:PredictorThreads.*'  # one prediction on several threads (issue #14)
 
 # Configures and builds the test binary (and the CLI its tests run) with the given sanitizer flags.
 build() {

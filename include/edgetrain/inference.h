@@ -75,11 +75,20 @@ struct Prediction {
  */
 class Predictor {
  public:
-  /** Validates, and refuses (Error) a model whose one-sample workspace cannot fit in memory. */
-  explicit Predictor(const Model& model);
-  ~Predictor();                                ///< Frees the workspace.
-  Predictor(Predictor&&) noexcept;             ///< Takes over the model and workspace.
-  Predictor& operator=(Predictor&&) noexcept;  ///< Takes over the model and workspace.
+  /**
+   * Validates, and refuses (Error) a model whose one-sample workspace cannot fit in memory.
+   * @param model   the model to run (copied)
+   * @param threads how many threads share each prediction. 1: the caller's alone. More: helper
+   *                threads (started here) compute parts of the large layers' outputs (the
+   *                convolutions and inner products) beside the caller, with the same result bit for
+   *                bit. Between steps they spin; after 200 µs without a prediction they sleep, so
+   *                an idle Predictor costs no CPU. 0: every core; more than the cores: capped.
+   */
+  explicit Predictor(const Model& model, int threads = 1);
+  ~Predictor();                                ///< Stops the helper threads, frees the workspace.
+  Predictor(Predictor&&) noexcept;             ///< Takes over the model, workspace and threads.
+  Predictor& operator=(Predictor&&) noexcept;  ///< Takes over the model, workspace and threads.
+  int threads() const;                         ///< Threads sharing each prediction.
   OutputKind kind() const;                     ///< The model's output_kind().
   /** Values per sample over all inputs, in the model's input order. */
   size_t input_size() const;

@@ -69,6 +69,7 @@ struct PredictOptions {
   bool json = false;
   bool digit = false;  // PNG drawings of digits of any size, made MNIST-like (edgetrain/image.h)
   DataRequest data;    // --dataset (issue #11): predict every sample of a data set
+  int threads = 1;     // sharing each prediction (Predictor); 0: every core
 };
 int run_predict(const PredictOptions& options);
 

@@ -156,6 +156,11 @@ int main(int argc, char** argv) {
   predict_command->add_option("--limit", predict.limit, "at most N predictions per input file")
       ->check(whole_number_at_least(0));
   predict_command->add_flag("--json", predict.json, "one JSON object per prediction");
+  predict_command
+      ->add_option("--threads", predict.threads,
+                   "threads sharing each prediction (default 1; 0: every core; more than the "
+                   "hardware runs at once are capped to that, with a note)")
+      ->check(whole_number_at_least(0, std::numeric_limits<int>::max()));
   predict_command->add_flag("--digit", predict.digit,
                             "PNG drawings of a digit, any size: cropped, scaled into 20x20 and "
                             "centred by mass in 28x28, as MNIST was made (and as `serve` does)");

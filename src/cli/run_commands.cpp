@@ -102,7 +102,8 @@ const char* output_type_text(FeatureType type) {
 
 int run_predict(const PredictOptions& options) {
   const Model model = load_model(options.model);
-  Predictor predictor(model);
+  note_capped_threads(options.threads);
+  Predictor predictor(model, options.threads);
   // One prediction: printed as text or as one JSON line.
   const bool classification = predictor.kind() == OutputKind::kClassification;
   // `expected`: the sample's class label or target, null when unknown.

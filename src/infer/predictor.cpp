@@ -1,6 +1,12 @@
 // Single-input prediction: one workspace for one sample, made once; every output read back by its
-// declared name.
+// declared name. With several threads, the steps that split a sample (Op::splits_sample: the large
+// convolutions and inner products) run on a SpinTeam, each thread computing its part of the step's
+// outputs in its own partner workspace; the other steps run on the caller alone.
 #include <algorithm>
+#include <thread>
+
+#include "base/denormals.h"
+#include "base/spin_team.h"
 
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
@@ -21,13 +27,43 @@ std::vector<std::pair<int, float>> Prediction::top(size_t k) const {
 }
 
 struct Predictor::State {
-  explicit State(const Model& m) : model(m), network(model) {
+  State(const Model& m, int threads) : model(m), network(model) {
     check_prediction_fits(network);  // before allocating
     ws = network.make_workspace(1);
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    threads = threads <= 0 ? cores : std::min(threads, cores);
+    bool splits = false;
+    for (size_t step = 0; step < network.step_count(); ++step) splits |= network.splits_sample(step);
+    if (threads > 1 && splits) {
+      for (int t = 1; t < threads; ++t) partners.push_back(network.make_partner_workspace(ws));
+      team = std::make_unique<SpinTeam>(threads);
+    }
+  }
+  void forward() {
+    const FlushDenormals flush;  // as the helpers run, so any thread count gives the same bits
+    if (team) team->wake();
+    for (step = 0; step < network.step_count(); ++step) {
+      if (team && network.splits_sample(step)) {
+        team->run(run_part);
+      } else {
+        network.forward_step(ws, model, 1, step, {.check_inputs = true});
+      }
+    }
+  }
+  // Thread `part`'s share of the current step. A std::function made once, capturing one pointer
+  // (no allocation per step).
+  void forward_part(int part) {
+    Workspace& own = part == 0 ? ws : partners[size_t(part - 1)];
+    network.forward_step(own, model, 1, step,
+                         {.check_inputs = part == 0, .part = part, .parts = team->size()});
   }
   Model model;  // a copy: the caller's may change or go away
   Network network;
   Workspace ws;
+  std::vector<Workspace> partners;  // per helper: ws's buffers, its own scratch
+  std::unique_ptr<SpinTeam> team;   // null: one thread
+  size_t step = 0;                  // the step forward() is at
+  std::function<void(int)> run_part = [this](int part) { forward_part(part); };
   OutputKind kind = OutputKind::kValues;
   int probabilities_blob = -1;
   struct Output {
@@ -37,7 +73,8 @@ struct Predictor::State {
   std::vector<Output> outputs;
 };
 
-Predictor::Predictor(const Model& model) : state_(std::make_unique<State>(model)) {
+Predictor::Predictor(const Model& model, int threads)
+    : state_(std::make_unique<State>(model, threads)) {
   State& s = *state_;
   s.kind = output_kind(s.model);
   if (s.kind == OutputKind::kClassification) {
@@ -59,6 +96,8 @@ Predictor& Predictor::operator=(Predictor&&) noexcept = default;
 
 OutputKind Predictor::kind() const { return state_->kind; }
 
+int Predictor::threads() const { return state_->team ? state_->team->size() : 1; }
+
 size_t Predictor::input_size() const { return state_->network.input_size(); }
 
 Prediction Predictor::predict(const std::vector<float>& features) {
@@ -72,7 +111,7 @@ Prediction Predictor::predict(const std::vector<float>& features) {
 Prediction Predictor::predict(const float* features) {
   State& s = *state_;
   s.network.load_input(s.ws, 0, features);
-  s.network.forward(s.ws, s.model, 1, {.check_inputs = true});
+  s.forward();
   Prediction prediction;
   if (s.probabilities_blob >= 0) {
     const float* p = s.ws.value(s.probabilities_blob);

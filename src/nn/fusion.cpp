@@ -20,7 +20,14 @@ class ConvReluPoolOp : public Op {
     ops::ConvReluPoolShape shape = shape_;
     shape.conv.batch = a.n;
     ops::conv_relu_pool_forward(a.out[0], a.saved, a.in[0], a.parameters + weight_,
-                                bias_ ? a.parameters + *bias_ : nullptr, shape, a.scratch);
+                                bias_ ? a.parameters + *bias_ : nullptr, shape, a.scratch,
+                                {a.part, a.parts});
+  }
+  bool splits_sample() const override {
+    const ops::Conv2dShape& c = shape_.conv;
+    const int64_t multiply_adds = int64_t(c.out_height) * c.out_width * c.out_channels *
+                                  c.in_channels * c.kernel_height * c.kernel_width;
+    return ops::conv_relu_pool_forward_splits(shape_) && multiply_adds >= kSplitMinMultiplyAdds;
   }
   void backward(const OpArgs& a) const override {
     ops::ConvReluPoolShape shape = shape_;

@@ -3,6 +3,7 @@
 #include "nn/network.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "edgetrain/error.h"
 
@@ -139,6 +140,15 @@ Workspace Network::make_workspace(int capacity) const {
   return ws;
 }
 
+Workspace Network::make_partner_workspace(const Workspace& main) const {
+  Workspace partner;
+  partner.capacity_ = main.capacity_;
+  partner.scratch_.resize(scratch_floats_);
+  partner.bound_ = main.bound_;
+  for (OpArgs& args : partner.bound_) args.scratch = partner.scratch_.data();
+  return partner;
+}
+
 void Network::load_input(Workspace& ws, int i, const float* features) const {
   for (const InputLoad& load : loads_) {
     float* input = ws.value(load.blob) + size_t(i) * load.size;
@@ -170,6 +180,9 @@ void Network::forward_step(Workspace& ws, const Model& model, int n, size_t s,
   args.sync = pass.sync;
   args.thread = pass.thread;
   const Op& op = *plan_.steps[s].op;
+  assert(pass.parts == 1 || (op.splits_sample() && pass.mode == Mode::kInference));
+  args.part = pass.part;
+  args.parts = pass.parts;
   for (size_t i = 0; pass.check_inputs && i < args.in.size(); ++i) {
     if (!op.checks_input(i)) continue;
     const std::string why = op.invalid_input(i, args.in[i], n);

@@ -53,6 +53,9 @@ struct Pass {
   // naming the layer, the input and the value. Not with `sync`: a thread that throws would leave
   // the others waiting.
   bool check_inputs = false;
+  // One sample split across threads: steps that splits_sample() compute part `part` of `parts`
+  // (inference only; each thread with its own workspace from make_partner_workspace).
+  int part = 0, parts = 1;
 };
 
 class Network {
@@ -62,6 +65,12 @@ class Network {
 
   // Gradient buffers exist when the network was planned for training.
   Workspace make_workspace(int capacity) const;
+  // A workspace for another thread computing parts of the same samples: `main`'s value buffers
+  // (which must outlive it) with scratch of its own. Only for forward_step on steps that
+  // splits_sample(); its own value() and grad() are not to be used.
+  Workspace make_partner_workspace(const Workspace& main) const;
+  // The step's forward can split one sample between threads (Op::splits_sample).
+  bool splits_sample(size_t step) const { return plan_.steps[step].op->splits_sample(); }
   // What make_workspace(capacity) allocates is fixed + capacity · per_sample bytes; counted
   // without allocating, so a run that cannot fit is refused first. Gradients count only for a
   // network planned for training, and only when asked.

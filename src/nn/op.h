@@ -47,7 +47,15 @@ struct OpArgs {
   uint8_t* saved = nullptr;  // saved_bytes_per_sample() * capacity bytes, kept forward → backward
   BatchSync* sync = nullptr;  // training with several threads
   int thread = 0;
+  // Inference on one sample split across threads (splits_sample()): this call computes part
+  // `part` of `parts` of the outputs (ops::Part), the other parts run at once on other threads
+  // with the same buffers and their own scratch.
+  int part = 0, parts = 1;
 };
+
+// A step splits a sample between threads only when its forward does at least this much: below it
+// (~2 µs on one core) handing half to another thread (~0.5 µs there and back) gains little.
+constexpr int64_t kSplitMinMultiplyAdds = int64_t(1) << 16;
 
 class Op {
  public:
@@ -58,6 +66,9 @@ class Op {
   virtual size_t saved_bytes_per_sample() const { return 0; }
   // Forward in this mode needs the whole batch (all threads call it together, with args.sync).
   virtual bool couples_batch(Mode mode) const { return false; }
+  // Inference forward takes OpArgs::part / parts (each part writes its own share of every
+  // sample's outputs, together the bits one call writes), and is large enough to be worth it.
+  virtual bool splits_sample() const { return false; }
   // Backward can read the output and overwrite the gradient in place: its input and output may
   // share buffers (an element-wise op whose derivative follows from its output, e.g. ReLU).
   virtual bool runs_in_place() const { return false; }

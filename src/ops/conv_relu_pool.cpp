@@ -115,6 +115,21 @@ void weights_to_hwc(float* w_hwc, const float* weight, const Sizes& z) {
         w_hwc[size_t(o) * z.k + size_t(t) * z.ic + c] = weight[(size_t(o) * z.ic + c) * z.kh * z.kw + t];
 }
 
+// w_kc[(kh·KW + kw)·IC + ic][oc] = weight[oc][ic][kh][kw]: w_hwc transposed, in one pass.
+void weights_to_kc(float* w_kc, const float* weight, const Sizes& z) {
+  for (int o = 0; o < z.oc; ++o)
+    for (int c = 0; c < z.ic; ++c)
+      for (int t = 0; t < z.kh * z.kw; ++t)
+        w_kc[(size_t(t) * z.ic + c) * z.oc + o] = weight[(size_t(o) * z.ic + c) * z.kh * z.kw + t];
+}
+
+// to (cols, rows) = from (rows, cols) transposed, for from's rows [begin, end) only: the columns of
+// `to` one part of a split sample computed.
+void transpose_columns(float* to, const float* from, int rows, int cols, int begin, int end) {
+  for (int c = 0; c < cols; ++c)
+    for (int r = begin; r < end; ++r) to[size_t(c) * rows + r] = from[size_t(r) * cols + c];
+}
+
 // dweight[oc][ic][kh][kw] += dw_hwc[oc][(kh·KW + kw)·IC + ic].
 void add_weight_gradient(float* dweight, const float* dw_hwc, const Sizes& z) {
   for (int o = 0; o < z.oc; ++o)
@@ -324,15 +339,24 @@ bool conv_relu_pool_forward_is_deep(const ConvReluPoolShape& s) {
   return z.k > kDirectMaxDepth && z.oc % (2 * kLanes) == 0;
 }
 
+bool conv_relu_pool_forward_splits(const ConvReluPoolShape& s) {
+  using Kernel = ConvReluPoolShape::Kernel;
+  if (s.kernel != Kernel::kAuto && s.kernel != Kernel::kDirect) return false;
+  if (conv_relu_pool_is_direct(s)) return true;
+  const Sizes z = sizes_of(s);
+  return conv_relu_pool_forward_is_deep(s) && (s.products != Products::kBfloat16 || z.ic % 2 == 0);
+}
+
 void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
-                            const float* bias, const ConvReluPoolShape& s, float* workspace) {
+                            const float* bias, const ConvReluPoolShape& s, float* workspace,
+                            Part part) {
   assert(conv_relu_pool_supported(s));
+  assert(part.count == 1 || conv_relu_pool_forward_splits(s));
   const Sizes z = sizes_of(s);
   const Scratch scratch = carve(workspace, z);
   // The GEMM's B as (K, OC): packing copies its rows instead of transposing per sample.
   float* w_kc = scratch.dw_kc;  // unused by forward otherwise
-  weights_to_hwc(scratch.w_hwc, weight, z);
-  transpose_matrix(w_kc, scratch.w_hwc, z.oc, z.k, false);
+  weights_to_kc(w_kc, weight, z);
   float* bias_or_zero = scratch.dw_hwc;  // unused by forward otherwise
   for (int o = 0; o < z.oc; ++o) bias_or_zero[o] = bias != nullptr ? bias[o] : 0.0f;
   const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
@@ -350,6 +374,21 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
   const bool deep = may_be_direct && !direct && conv_relu_pool_forward_is_deep(s) &&
                     (!bf16 || z.ic % 2 == 0);
   if (deep) fill_origins(scratch.origins, z, s.pool_height, s.pool_width);
+  // This part's pooled windows [first, first + part_z.windows): whole rows of the pooled output
+  // for the direct kernel (it walks rows), any windows for the deep one (it walks `origins`).
+  // part_z describes just them; the kernels take pointers moved to the first.
+  Sizes part_z = z;
+  int first = 0;
+  if (direct) {
+    const Range rows = part_range(z.ph, part);
+    part_z.ph = rows.end - rows.begin, part_z.windows = part_z.ph * z.pw;
+    first = rows.begin * z.pw;
+  } else if (deep) {
+    const Range windows = part_range(z.windows, part);
+    part_z.windows = windows.end - windows.begin;
+    first = windows.begin;
+  }
+  const size_t first_cell = size_t(first) * z.oc;  // in pooled and argmax, (windows, OC)
   // The deep bf16 kernel's operands: the weights as bf16 pairs (K/2, OC) in w_hwc, which is free
   // once w_kc is made, and each sample rounded to bf16 in col, which the deep path leaves unused
   // (P·K >= IH·IW·IC floats, twice what the half-size values take).
@@ -369,27 +408,35 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
     const float* in_hwc = input_hwc(scratch.in_hwc, in + n * in_sample, z);
     float* out_n = out + n * out_sample;
     float* pooled = z.out_hwc ? out_n : scratch.pooled;
+    uint8_t* argmax_n = argmax + n * out_sample;
     if (direct || deep) {
+      if (part_z.windows == 0) continue;
       if (direct) {
-        kernels.direct_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero, z,
-                               s.pool_height, s.pool_width);
+        // The part's first pooled row reads input rows from first / PW · pool_h on.
+        const size_t skipped = size_t(first / z.pw) * s.pool_height * z.iw * z.ic;
+        kernels.direct_forward(pooled + first_cell, argmax_n + first_cell, in_hwc + skipped,
+                               w_kc, bias_or_zero, part_z, s.pool_height, s.pool_width);
       } else if (bf16) {
         bf16_kernels->round_values(in_bf16, in_hwc, in_sample);
-        bf16_kernels->deep_forward(pooled, argmax + n * out_sample, in_bf16, w_pairs,
-                                   bias_or_zero, scratch.origins, z,
-                                   s.pool_height * s.pool_width);
+        bf16_kernels->deep_forward(pooled + first_cell, argmax_n + first_cell, in_bf16, w_pairs,
+                                   bias_or_zero, scratch.origins + first * s.pool_height * s.pool_width,
+                                   part_z, s.pool_height * s.pool_width);
       } else {
-        kernels.deep_forward(pooled, argmax + n * out_sample, in_hwc, w_kc, bias_or_zero,
-                             scratch.origins, z, s.pool_height * s.pool_width);
+        kernels.deep_forward(pooled + first_cell, argmax_n + first_cell, in_hwc, w_kc,
+                             bias_or_zero, scratch.origins + first * s.pool_height * s.pool_width,
+                             part_z, s.pool_height * s.pool_width);
       }
-      if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
+      // out_n (OC, windows) gets this part's columns.
+      if (!z.out_hwc) {
+        transpose_columns(out_n, scratch.pooled, z.windows, z.oc, first, first + part_z.windows);
+      }
       continue;
     }
     im2col_hwc(scratch.col, in_hwc, z);
     // conv (P, OC) = col (P, K) · w_kc (K, OC)
     gemm_with_products(bf16 ? Products::kBfloat16 : Products::kFloat32, scratch.conv, scratch.col,
                        w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f, z.k, z.oc, z.oc);
-    pool_windows(pooled, argmax + n * out_sample, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph,
+    pool_windows(pooled, argmax_n, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph,
                  z.pw, s.pool_height, s.pool_width);
     if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
   }

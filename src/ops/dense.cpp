@@ -16,14 +16,22 @@
 
 namespace edgetrain::ops {
 void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
-                           int batch, int in_features, int out_features, Products products) {
+                           int batch, int in_features, int out_features, Products products,
+                           Part part) {
   assert(batch >= 0 && in_features >= 0 && out_features >= 0);
+  // This part's outputs [begin, end) of each row: weight rows [begin, end), a narrower GEMM whose
+  // C keeps the full row stride.
+  const Range outputs = part_range(out_features, part, 16);
+  const int width = outputs.end - outputs.begin;
+  if (width == 0) return;
+  out += outputs.begin;
+  weight += size_t(outputs.begin) * in_features;
   // Start every row from the bias and let the GEMM accumulate onto it.
   if (bias != nullptr) {
     for (int n = 0; n < batch; ++n)
-      std::copy(bias, bias + out_features, out + size_t(n) * out_features);
+      std::copy(bias + outputs.begin, bias + outputs.end, out + size_t(n) * out_features);
   }
-  gemm_with_products(products, out, in, weight, batch, out_features, in_features, Transpose::kNo,
+  gemm_with_products(products, out, in, weight, batch, width, in_features, Transpose::kNo,
                      Transpose::kYes, bias != nullptr ? 1.0f : 0.0f, in_features, in_features,
                      out_features);
 }

@@ -15,6 +15,26 @@
 
 namespace edgetrain::ops {
 
+// ---- Parts of one sample ------------------------------------------------------------------------
+// Single-image prediction on several threads splits one sample's outputs: ops that can take a
+// `part` compute only its share of each sample's outputs, disjoint from the other parts', and the
+// parts together write exactly what one call writes, bit for bit (every output value is summed
+// in the same order whichever part computes it). Each part needs its own workspace.
+struct Part {
+  int index = 0, count = 1;
+};
+struct Range {
+  int begin = 0, end = 0;
+};
+// The part's share of `count` items: contiguous, in multiples of `granule` but for the last, as
+// even as that allows (a part may get nothing).
+inline Range part_range(int count, Part part, int granule = 1) {
+  const int granules = (count + granule - 1) / granule;
+  const int begin = granules * part.index / part.count * granule;
+  const int end = granules * (part.index + 1) / part.count * granule;
+  return {begin < count ? begin : count, end < count ? end : count};
+}
+
 // ---- GEMM (gemm.cpp) ----------------------------------------------------------------------------
 enum class Transpose { kNo, kYes };
 
@@ -100,8 +120,12 @@ bool conv_relu_pool_is_direct(const ConvReluPoolShape& shape);
 // or GEMM); kDirect or kAuto picks it, any other kernel forces im2col + GEMM.
 bool conv_relu_pool_forward_is_deep(const ConvReluPoolShape& shape);
 size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& shape);
+// Forward's in-register paths (direct or deep) can split a sample's pooled windows into parts
+// (`part` below; the direct kernel by whole pooled rows). The im2col path cannot.
+bool conv_relu_pool_forward_splits(const ConvReluPoolShape& shape);
 void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
-                            const float* bias, const ConvReluPoolShape& shape, float* workspace);
+                            const float* bias, const ConvReluPoolShape& shape, float* workspace,
+                            Part part = {});
 void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const float* dout,
                              const uint8_t* argmax, const float* in, const float* weight,
                              const ConvReluPoolShape& shape, float* workspace);
@@ -145,9 +169,10 @@ void linear_backward(float* dinput, const float* dout, size_t n, float alpha);
 
 // ---- Inner product (dense.cpp) ------------------------------------------------------------------
 // out (N, O) = in (N, I) · weightᵀ + bias; weight (O, I) as Core ML stores it; bias (O) or null.
+// With a `part`, only that part's outputs (in multiples of 16) of every row.
 void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
                            int batch, int in_features, int out_features,
-                           Products products = Products::kFloat32);
+                           Products products = Products::kFloat32, Part part = {});
 void inner_product_backward(float* dinput, float* dweight, float* dbias, const float* dout,
                             const float* in, const float* weight, int batch, int in_features,
                             int out_features, Products products = Products::kFloat32);

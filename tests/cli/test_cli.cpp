@@ -60,6 +60,11 @@ TEST_F(Cli, TrainEvaluatePredictWithJson) {
     ++count;
   }
   EXPECT_EQ(count, 3);
+  // Two threads sharing each prediction print the same lines, to the last digit.
+  CliRun shared = run("predict model.etm '" + test_paths::mnist("t10k-images-idx3-ubyte.gz") +
+                      "' --limit 3 --json --threads 2");
+  ASSERT_EQ(shared.exit_code, 0) << shared.err;
+  EXPECT_EQ(shared.out, predict.out);
   // The first three test digits are 7, 2, 1; a model at > 85% should get at least two.
   CliRun text = run("predict model.etm '" + test_paths::mnist("t10k-images-idx3-ubyte.gz") +
                  "' --limit 1 --top 2");

@@ -40,7 +40,10 @@ class InnerProductOp : public Op {
   void forward(const OpArgs& a) const override {
     ops::inner_product_forward(a.out[0], a.in[0], a.parameters + weight_,
                                bias_ ? a.parameters + *bias_ : nullptr, rows(a),
-                               int(in_.features), out_, products_);
+                               int(in_.features), out_, products_, {a.part, a.parts});
+  }
+  bool splits_sample() const override {
+    return in_.rows * in_.features * out_ >= kSplitMinMultiplyAdds;
   }
   void backward(const OpArgs& a) const override {
     float* dweight = trains_ && a.dparameters ? a.dparameters + weight_ : nullptr;
