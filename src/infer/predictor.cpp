@@ -46,7 +46,8 @@ struct Predictor::State {
       if (team && network.splits_sample(step)) {
         team->run(run_part);
       } else {
-        network.forward_step(ws, model, 1, step, {.check_inputs = true});
+        network.forward_step(ws, model, 1, step,
+                             {.check_inputs = true, .parameters_unchanged = true});
       }
     }
   }
@@ -55,7 +56,10 @@ struct Predictor::State {
   void forward_part(int part) {
     Workspace& own = part == 0 ? ws : partners[size_t(part - 1)];
     network.forward_step(own, model, 1, step,
-                         {.check_inputs = part == 0, .part = part, .parts = team->size()});
+                         {.check_inputs = part == 0,
+                          .parameters_unchanged = true,
+                          .part = part,
+                          .parts = team->size()});
   }
   Model model;  // a copy: the caller's may change or go away
   Network network;

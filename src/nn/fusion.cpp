@@ -16,12 +16,16 @@ class ConvReluPoolOp : public Op {
   ConvReluPoolOp(ops::ConvReluPoolShape shape, size_t weight, std::optional<size_t> bias,
                  bool trains)
       : shape_(shape), weight_(weight), bias_(bias), trains_(trains) {}
+  size_t prepared_floats() const override { return ops::conv_relu_pool_prepared_floats(shape_); }
+  void prepare(const OpArgs& a) const override {
+    ops::conv_relu_pool_prepare(a.prepared, a.parameters + weight_,
+                                bias_ ? a.parameters + *bias_ : nullptr, shape_);
+  }
   void forward(const OpArgs& a) const override {
     ops::ConvReluPoolShape shape = shape_;
     shape.conv.batch = a.n;
-    ops::conv_relu_pool_forward(a.out[0], a.saved, a.in[0], a.parameters + weight_,
-                                bias_ ? a.parameters + *bias_ : nullptr, shape, a.scratch,
-                                {a.part, a.parts});
+    ops::conv_relu_pool_forward_prepared(a.out[0], a.saved, a.in[0], a.prepared, shape, a.scratch,
+                                         {a.part, a.parts});
   }
   bool splits_sample() const override {
     const ops::Conv2dShape& c = shape_.conv;

@@ -87,6 +87,7 @@ size_t Network::buffer_floats(int capacity) const {
 Network::WorkspaceBytes Network::workspace_bytes(bool with_gradients) const {
   // make_workspace's buffers, counted by the same rules.
   WorkspaceBytes bytes{scratch_floats_ * sizeof(float), 0};
+  for (const PlanStep& step : plan_.steps) bytes.fixed += step.op->prepared_floats() * sizeof(float);
   for (size_t b = 0; b < plan_.blob_names.size(); ++b) {
     if (plan_.buffer[b] != int(b) || !plan_.materialised[b]) continue;
     const bool grad = with_gradients && train_ && plan_.needs_grad[b];
@@ -101,6 +102,7 @@ size_t Workspace::allocated_bytes() const {
   for (const auto& values : values_) bytes += values.size() * sizeof(float);
   for (const auto& grads : grads_) bytes += grads.size() * sizeof(float);
   for (const auto& saved : saved_) bytes += saved.size();
+  for (const auto& prepared : prepared_) bytes += prepared.size() * sizeof(float);
   return bytes;
 }
 
@@ -119,7 +121,9 @@ Workspace Network::make_workspace(int capacity) const {
   ws.scratch_.resize(scratch_floats_);
   for (const PlanStep& step : plan_.steps) {
     ws.saved_.emplace_back(step.op->saved_bytes_per_sample() * size_t(capacity));
+    ws.prepared_.emplace_back(step.op->prepared_floats());
   }
+  ws.prepared_ready_.assign(plan_.steps.size(), 0);
   for (size_t s = 0; s < plan_.steps.size(); ++s) {
     const PlanStep& step = plan_.steps[s];
     OpArgs args;
@@ -135,6 +139,7 @@ Workspace Network::make_workspace(int capacity) const {
     }
     args.scratch = ws.scratch_.data();
     args.saved = ws.saved_[s].data();
+    args.prepared = ws.prepared_[s].data();
     ws.bound_.push_back(std::move(args));
   }
   return ws;
@@ -145,7 +150,13 @@ Workspace Network::make_partner_workspace(const Workspace& main) const {
   partner.capacity_ = main.capacity_;
   partner.scratch_.resize(scratch_floats_);
   partner.bound_ = main.bound_;
-  for (OpArgs& args : partner.bound_) args.scratch = partner.scratch_.data();
+  partner.prepared_ready_.assign(plan_.steps.size(), 0);
+  for (size_t s = 0; s < plan_.steps.size(); ++s) {
+    // Its own prepared data too: each thread prepares its copy, so none waits for another's.
+    partner.prepared_.emplace_back(plan_.steps[s].op->prepared_floats());
+    partner.bound_[s].scratch = partner.scratch_.data();
+    partner.bound_[s].prepared = partner.prepared_[s].data();
+  }
   return partner;
 }
 
@@ -187,6 +198,10 @@ void Network::forward_step(Workspace& ws, const Model& model, int n, size_t s,
     if (!op.checks_input(i)) continue;
     const std::string why = op.invalid_input(i, args.in[i], n);
     if (!why.empty()) refuse(s, i, why);
+  }
+  if (op.prepared_floats() > 0 && !(pass.parameters_unchanged && ws.prepared_ready_[s])) {
+    op.prepare(args);
+    ws.prepared_ready_[s] = 1;
   }
   op.forward(args);
 }

@@ -38,6 +38,8 @@ class Workspace {
   std::vector<std::vector<float>> grads_;     // per owning blob that needs one, else empty
   std::vector<std::vector<uint8_t>> saved_;   // per step: what forward keeps for backward
   std::vector<float> scratch_;
+  std::vector<std::vector<float>> prepared_;  // per step: Op::prepare()'s output
+  std::vector<uint8_t> prepared_ready_;       // per step: prepared_ holds the current parameters'
   std::vector<OpArgs> bound_;                 // per step: its buffers
 };
 
@@ -53,6 +55,9 @@ struct Pass {
   // naming the layer, the input and the value. Not with `sync`: a thread that throws would leave
   // the others waiting.
   bool check_inputs = false;
+  // The parameters are those this workspace's previous forward ran with, unchanged: what the
+  // ops prepared from them then (Op::prepare) still holds and is not made again.
+  bool parameters_unchanged = false;
   // One sample split across threads: steps that splits_sample() compute part `part` of `parts`
   // (inference only; each thread with its own workspace from make_partner_workspace).
   int part = 0, parts = 1;

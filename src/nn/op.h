@@ -44,6 +44,7 @@ struct OpArgs {
   float* dparameters = nullptr;       // backward: its gradient block, same layout
   float* state = nullptr;  // training: the model's block, for running statistics (one thread)
   float* scratch = nullptr;  // scratch_floats() floats of this thread's
+  float* prepared = nullptr;  // prepared_floats() floats: what prepare() wrote, kept between calls
   uint8_t* saved = nullptr;  // saved_bytes_per_sample() * capacity bytes, kept forward → backward
   BatchSync* sync = nullptr;  // training with several threads
   int thread = 0;
@@ -63,6 +64,12 @@ class Op {
   virtual void forward(const OpArgs& args) const = 0;
   virtual void backward(const OpArgs& args) const {}
   virtual size_t scratch_floats() const { return 0; }
+  // What forward derives from the parameters alone (a convolution's weights in its kernel's
+  // layout): prepare() writes it to OpArgs::prepared from OpArgs::parameters, and the executor
+  // calls it before forward whenever the parameters may have changed since (training: every call;
+  // a Predictor, whose model never changes: once).
+  virtual size_t prepared_floats() const { return 0; }
+  virtual void prepare(const OpArgs& args) const {}
   virtual size_t saved_bytes_per_sample() const { return 0; }
   // Forward in this mode needs the whole batch (all threads call it together, with args.sync).
   virtual bool couples_batch(Mode mode) const { return false; }

@@ -321,7 +321,7 @@ bool conv_relu_pool_supported(const ConvReluPoolShape& s) {
 size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& s) {
   size_t floats = 0;
   carve(nullptr, sizes_of(s), &floats);
-  return floats;
+  return floats + conv_relu_pool_prepared_floats(s);
 }
 
 bool conv_relu_pool_backward_is_sparse(const ConvReluPoolShape& s) {
@@ -339,62 +339,66 @@ bool conv_relu_pool_forward_is_deep(const ConvReluPoolShape& s) {
   return z.k > kDirectMaxDepth && z.oc % (2 * kLanes) == 0;
 }
 
-bool conv_relu_pool_forward_splits(const ConvReluPoolShape& s) {
-  using Kernel = ConvReluPoolShape::Kernel;
-  if (s.kernel != Kernel::kAuto && s.kernel != Kernel::kDirect) return false;
-  if (conv_relu_pool_is_direct(s)) return true;
-  const Sizes z = sizes_of(s);
-  return conv_relu_pool_forward_is_deep(s) && (s.products != Products::kBfloat16 || z.ic % 2 == 0);
-}
+namespace {
 
-void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
-                            const float* bias, const ConvReluPoolShape& s, float* workspace,
-                            Part part) {
-  assert(conv_relu_pool_supported(s));
-  assert(part.count == 1 || conv_relu_pool_forward_splits(s));
+// Which forward path a shape runs, and the layout of what conv_relu_pool_prepare() makes.
+struct ForwardPlan {
+  bool direct = false, deep = false, bf16 = false;
+  // Offsets (floats) in the prepared block: w_kc (K, OC), bias (OC), origins (windows ·
+  // positions, deep only), w_pairs (K/2, OC, deep bf16 only); each 64-byte aligned.
+  size_t bias = 0, origins = 0, pairs = 0, floats = 0;
+};
+
+ForwardPlan forward_plan(const ConvReluPoolShape& s) {
   const Sizes z = sizes_of(s);
-  const Scratch scratch = carve(workspace, z);
-  // The GEMM's B as (K, OC): packing copies its rows instead of transposing per sample.
-  float* w_kc = scratch.dw_kc;  // unused by forward otherwise
-  weights_to_kc(w_kc, weight, z);
-  float* bias_or_zero = scratch.dw_hwc;  // unused by forward otherwise
-  for (int o = 0; o < z.oc; ++o) bias_or_zero[o] = bias != nullptr ? bias[o] : 0.0f;
-  const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
-  const size_t out_sample = size_t(z.oc) * z.windows;
   using Kernel = ConvReluPoolShape::Kernel;
+  ForwardPlan f;
   const bool may_be_direct = s.kernel == Kernel::kAuto || s.kernel == Kernel::kDirect;
-  const bool direct = may_be_direct && conv_relu_pool_is_direct(s);
+  f.direct = may_be_direct && conv_relu_pool_is_direct(s);
   // bf16 products (all but the direct kernel's shallow patches): the deep kernel where the patch
   // rows start on bf16 pairs (IC even), else the im2col path with gemm_bf16.
-  const bool bf16 = s.products == Products::kBfloat16 && !direct;
-  const DeepBf16Kernels* bf16_kernels = bf16 ? deep_bf16_kernels() : nullptr;
-  if (bf16 && bf16_kernels == nullptr) {
+  f.bf16 = s.products == Products::kBfloat16 && !f.direct;
+  f.deep = may_be_direct && !f.direct && conv_relu_pool_forward_is_deep(s) &&
+           (!f.bf16 || z.ic % 2 == 0);
+  auto aligned = [](size_t floats) { return (floats + 15) / 16 * 16; };
+  f.bias = aligned(size_t(z.k) * z.oc);
+  f.origins = f.bias + aligned(size_t(z.oc));
+  f.pairs = f.origins + (f.deep ? aligned(size_t(z.windows) * s.pool_height * s.pool_width) : 0);
+  f.floats = f.pairs + (f.deep && f.bf16 ? aligned(size_t(z.k / 2) * z.oc) : 0);
+  return f;
+}
+
+}  // namespace
+
+bool conv_relu_pool_forward_splits(const ConvReluPoolShape& s) {
+  const ForwardPlan f = forward_plan(s);
+  return f.direct || f.deep;
+}
+
+size_t conv_relu_pool_prepared_floats(const ConvReluPoolShape& s) {
+  return forward_plan(s).floats;
+}
+
+void conv_relu_pool_prepare(float* prepared, const float* weight, const float* bias,
+                            const ConvReluPoolShape& s) {
+  const Sizes z = sizes_of(s);
+  const ForwardPlan f = forward_plan(s);
+  if (f.bf16 && deep_bf16_kernels() == nullptr) {
     throw Error("bf16 products need a CPU with AVX512-BF16, and this one has not");
   }
-  const bool deep = may_be_direct && !direct && conv_relu_pool_forward_is_deep(s) &&
-                    (!bf16 || z.ic % 2 == 0);
-  if (deep) fill_origins(scratch.origins, z, s.pool_height, s.pool_width);
-  // This part's pooled windows [first, first + part_z.windows): whole rows of the pooled output
-  // for the direct kernel (it walks rows), any windows for the deep one (it walks `origins`).
-  // part_z describes just them; the kernels take pointers moved to the first.
-  Sizes part_z = z;
-  int first = 0;
-  if (direct) {
-    const Range rows = part_range(z.ph, part);
-    part_z.ph = rows.end - rows.begin, part_z.windows = part_z.ph * z.pw;
-    first = rows.begin * z.pw;
-  } else if (deep) {
-    const Range windows = part_range(z.windows, part);
-    part_z.windows = windows.end - windows.begin;
-    first = windows.begin;
+  // The GEMM's B as (K, OC): packing copies its rows instead of transposing per sample; the
+  // in-register kernels read a row of OC channels per patch element.
+  float* w_kc = prepared;
+  weights_to_kc(w_kc, weight, z);
+  for (int o = 0; o < z.oc; ++o) prepared[f.bias + size_t(o)] = bias != nullptr ? bias[o] : 0.0f;
+  static_assert(sizeof(int32_t) == sizeof(float) && sizeof(uint32_t) == sizeof(float));
+  if (f.deep) {
+    fill_origins(reinterpret_cast<int32_t*>(prepared + f.origins), z, s.pool_height, s.pool_width);
   }
-  const size_t first_cell = size_t(first) * z.oc;  // in pooled and argmax, (windows, OC)
-  // The deep bf16 kernel's operands: the weights as bf16 pairs (K/2, OC) in w_hwc, which is free
-  // once w_kc is made, and each sample rounded to bf16 in col, which the deep path leaves unused
-  // (P·K >= IH·IW·IC floats, twice what the half-size values take).
-  uint32_t* w_pairs = reinterpret_cast<uint32_t*>(scratch.w_hwc);
-  uint16_t* in_bf16 = reinterpret_cast<uint16_t*>(scratch.col);
-  if (deep && bf16) {
+  if (f.deep && f.bf16) {
+    // The deep bf16 kernel's weights: bf16 pairs (K/2, OC), word (q, c) holding w_kc (2q, c) in
+    // its low half and (2q + 1, c) in its high.
+    uint32_t* w_pairs = reinterpret_cast<uint32_t*>(prepared + f.pairs);
     for (int q = 0; q < z.k / 2; ++q) {
       const float* even = w_kc + size_t(2 * q) * z.oc;
       for (int o = 0; o < z.oc; ++o) {
@@ -403,28 +407,65 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
       }
     }
   }
+}
+
+void conv_relu_pool_forward_prepared(float* out, uint8_t* argmax, const float* in,
+                                     const float* prepared, const ConvReluPoolShape& s,
+                                     float* workspace, Part part) {
+  assert(conv_relu_pool_supported(s));
+  assert(part.count == 1 || conv_relu_pool_forward_splits(s));
+  const Sizes z = sizes_of(s);
+  const Scratch scratch = carve(workspace, z);
+  const ForwardPlan f = forward_plan(s);
+  const float* w_kc = prepared;
+  const float* bias_or_zero = prepared + f.bias;
+  const int32_t* origins = reinterpret_cast<const int32_t*>(prepared + f.origins);
+  const uint32_t* w_pairs = reinterpret_cast<const uint32_t*>(prepared + f.pairs);
+  const DeepBf16Kernels* bf16_kernels = f.bf16 ? deep_bf16_kernels() : nullptr;
+  if (f.bf16 && bf16_kernels == nullptr) {
+    throw Error("bf16 products need a CPU with AVX512-BF16, and this one has not");
+  }
+  const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
+  const size_t out_sample = size_t(z.oc) * z.windows;
+  const int positions = s.pool_height * s.pool_width;
+  // This part's pooled windows [first, first + part_z.windows): whole rows of the pooled output
+  // for the direct kernel (it walks rows), any windows for the deep one (it walks `origins`).
+  // part_z describes just them; the kernels take pointers moved to the first.
+  Sizes part_z = z;
+  int first = 0;
+  if (f.direct) {
+    const Range rows = part_range(z.ph, part);
+    part_z.ph = rows.end - rows.begin, part_z.windows = part_z.ph * z.pw;
+    first = rows.begin * z.pw;
+  } else if (f.deep) {
+    const Range windows = part_range(z.windows, part);
+    part_z.windows = windows.end - windows.begin;
+    first = windows.begin;
+  }
+  const size_t first_cell = size_t(first) * z.oc;  // in pooled and argmax, (windows, OC)
+  // The deep bf16 kernel rounds each sample to bf16 in col, which the deep path leaves unused
+  // (P·K >= IH·IW·IC floats, twice what the half-size values take).
+  uint16_t* in_bf16 = reinterpret_cast<uint16_t*>(scratch.col);
   const InRegisterKernels& kernels = kernels_for(s);
   for (int n = 0; n < s.conv.batch; ++n) {
     const float* in_hwc = input_hwc(scratch.in_hwc, in + n * in_sample, z);
     float* out_n = out + n * out_sample;
     float* pooled = z.out_hwc ? out_n : scratch.pooled;
     uint8_t* argmax_n = argmax + n * out_sample;
-    if (direct || deep) {
+    if (f.direct || f.deep) {
       if (part_z.windows == 0) continue;
-      if (direct) {
+      if (f.direct) {
         // The part's first pooled row reads input rows from first / PW · pool_h on.
         const size_t skipped = size_t(first / z.pw) * s.pool_height * z.iw * z.ic;
         kernels.direct_forward(pooled + first_cell, argmax_n + first_cell, in_hwc + skipped,
                                w_kc, bias_or_zero, part_z, s.pool_height, s.pool_width);
-      } else if (bf16) {
+      } else if (f.bf16) {
         bf16_kernels->round_values(in_bf16, in_hwc, in_sample);
         bf16_kernels->deep_forward(pooled + first_cell, argmax_n + first_cell, in_bf16, w_pairs,
-                                   bias_or_zero, scratch.origins + first * s.pool_height * s.pool_width,
-                                   part_z, s.pool_height * s.pool_width);
+                                   bias_or_zero, origins + first * positions, part_z, positions);
       } else {
         kernels.deep_forward(pooled + first_cell, argmax_n + first_cell, in_hwc, w_kc,
-                             bias_or_zero, scratch.origins + first * s.pool_height * s.pool_width,
-                             part_z, s.pool_height * s.pool_width);
+                             bias_or_zero, origins + first * positions, part_z, positions);
       }
       // out_n (OC, windows) gets this part's columns.
       if (!z.out_hwc) {
@@ -434,12 +475,25 @@ void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const 
     }
     im2col_hwc(scratch.col, in_hwc, z);
     // conv (P, OC) = col (P, K) · w_kc (K, OC)
-    gemm_with_products(bf16 ? Products::kBfloat16 : Products::kFloat32, scratch.conv, scratch.col,
-                       w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f, z.k, z.oc, z.oc);
-    pool_windows(pooled, argmax_n, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph,
-                 z.pw, s.pool_height, s.pool_width);
+    gemm_with_products(f.bf16 ? Products::kBfloat16 : Products::kFloat32, scratch.conv,
+                       scratch.col, w_kc, z.p, z.oc, z.k, Transpose::kNo, Transpose::kNo, 0.0f,
+                       z.k, z.oc, z.oc);
+    pool_windows(pooled, argmax_n, scratch.conv, bias_or_zero, z.oc, z.ow, z.ph, z.pw,
+                 s.pool_height, s.pool_width);
     if (!z.out_hwc) transpose_matrix(out_n, scratch.pooled, z.windows, z.oc, false);
   }
+}
+
+void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
+                            const float* bias, const ConvReluPoolShape& s, float* workspace,
+                            Part part) {
+  // The prepared block after the forward's own scratch (conv_relu_pool_workspace_floats counts
+  // both).
+  size_t forward_floats = 0;
+  carve(nullptr, sizes_of(s), &forward_floats);
+  float* prepared = workspace + forward_floats;
+  conv_relu_pool_prepare(prepared, weight, bias, s);
+  conv_relu_pool_forward_prepared(out, argmax, in, prepared, s, workspace, part);
 }
 
 void conv_relu_pool_backward(float* dinput, float* dweight, float* dbias, const float* dout,

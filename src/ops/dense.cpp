@@ -21,7 +21,7 @@ void inner_product_forward(float* out, const float* in, const float* weight, con
   assert(batch >= 0 && in_features >= 0 && out_features >= 0);
   // This part's outputs [begin, end) of each row: weight rows [begin, end), a narrower GEMM whose
   // C keeps the full row stride.
-  const Range outputs = part_range(out_features, part, 16);
+  const Range outputs = part_range(out_features, part, 4);
   const int width = outputs.end - outputs.begin;
   if (width == 0) return;
   out += outputs.begin;

@@ -123,6 +123,16 @@ size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& shape);
 // Forward's in-register paths (direct or deep) can split a sample's pooled windows into parts
 // (`part` below; the direct kernel by whole pooled rows). The im2col path cannot.
 bool conv_relu_pool_forward_splits(const ConvReluPoolShape& shape);
+// Forward in two halves: prepare() derives from the weights and bias alone what forward needs
+// (the weights in its kernel's layout, the bias or zeros, the pooling windows' input offsets, bf16
+// weight pairs), so a caller whose parameters stay put (a Predictor) prepares once per weights.
+// conv_relu_pool_forward() does both, the prepared block in its workspace.
+size_t conv_relu_pool_prepared_floats(const ConvReluPoolShape& shape);
+void conv_relu_pool_prepare(float* prepared, const float* weight, const float* bias,
+                            const ConvReluPoolShape& shape);
+void conv_relu_pool_forward_prepared(float* out, uint8_t* argmax, const float* in,
+                                     const float* prepared, const ConvReluPoolShape& shape,
+                                     float* workspace, Part part = {});
 void conv_relu_pool_forward(float* out, uint8_t* argmax, const float* in, const float* weight,
                             const float* bias, const ConvReluPoolShape& shape, float* workspace,
                             Part part = {});
@@ -169,7 +179,7 @@ void linear_backward(float* dinput, const float* dout, size_t n, float alpha);
 
 // ---- Inner product (dense.cpp) ------------------------------------------------------------------
 // out (N, O) = in (N, I) · weightᵀ + bias; weight (O, I) as Core ML stores it; bias (O) or null.
-// With a `part`, only that part's outputs (in multiples of 16) of every row.
+// With a `part`, only that part's outputs (in multiples of 4: whole four-row dots) of every row.
 void inner_product_forward(float* out, const float* in, const float* weight, const float* bias,
                            int batch, int in_features, int out_features,
                            Products products = Products::kFloat32, Part part = {});

@@ -129,7 +129,7 @@ std::vector<float> dense_in_parts(const std::vector<float>& in, const std::vecto
 }
 
 // LeNet's hidden1 on one image (the single-row dot path), and a batch through the blocked GEMM,
-// with and without a bias; 500 outputs split in multiples of 16.
+// with and without a bias; 500 outputs split in multiples of 4.
 TEST(OpParts, InnerProductInPartsWritesTheWholeCallsBits) {
   struct Case {
     int batch, in_features, out_features;
