@@ -144,6 +144,7 @@ _task_cancel = _declare("edgetrain_task_cancel", [_p], None)
 _task_free = _declare("edgetrain_task_free", [_p], None)
 _evaluate = _declare("edgetrain_evaluate", [_p, _p, ctypes.c_int, ctypes.POINTER(_Evaluation)])
 _predict = _declare("edgetrain_predict", [_p, _float_p, _size_t, _float_p, _size_t])
+_set_predict_threads = _declare("edgetrain_model_set_predict_threads", [_p, ctypes.c_int])
 
 
 def _check(status):
@@ -279,8 +280,12 @@ class Model:
         values = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
         _check(_model_set_parameters(self._handle, values.ctypes.data_as(_float_p), values.size))
 
-    def predict(self, features):
-        """Outputs for one sample (input_size values) or a batch (N, input_size): (N, output_size)."""
+    def predict(self, features, threads=None):
+        """Outputs for one sample (input_size values) or a batch (N, input_size): (N, output_size).
+        threads: how many threads share each sample, kept for later calls (default 1; 0: every
+        core); the outputs are the same bit for bit."""
+        if threads is not None:
+            _check(_set_predict_threads(self._handle, threads))
         features = _floats(features, "features")
         input_size, output_size = self.input_size, self.output_size
         if features.size % input_size:

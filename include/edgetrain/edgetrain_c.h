@@ -422,6 +422,18 @@ EDGETRAIN_C_API edgetrain_status edgetrain_predict(edgetrain_model* model, const
                                                    size_t count, float* outputs,
                                                    size_t outputs_count);
 
+/**
+ * How many threads share each sample of the model's edgetrain_predict() calls from now on.
+ * 1 (the default): the caller's alone. More: helper threads compute parts of the large layers'
+ * outputs (convolutions and inner products) beside the caller, with the same outputs bit for bit;
+ * they spin between a prediction's steps and sleep after 200 µs without one. 0: every core; more
+ * than the cores: capped to them.
+ * @param model   the model
+ * @param threads at least 0; negative is EDGETRAIN_INVALID_ARGUMENT
+ */
+EDGETRAIN_C_API edgetrain_status edgetrain_model_set_predict_threads(edgetrain_model* model,
+                                                                    int threads);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif

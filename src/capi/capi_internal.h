@@ -19,6 +19,7 @@ struct edgetrain_model {
   // Made on the first prediction from a copy of the model; every entry point that changes the
   // model's values (parameters, initialisation, training) drops it.
   std::unique_ptr<edgetrain::Predictor> predictor;
+  int predict_threads = 1;  // edgetrain_model_set_predict_threads(); the predictor is made with it
   // The tensor names edgetrain_model_tensor() hands out (stable while the model lives).
   mutable std::vector<std::string> tensor_names;
 };

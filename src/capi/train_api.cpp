@@ -223,7 +223,8 @@ edgetrain_status edgetrain_predict(edgetrain_model* model, const float* features
     require(features, "features");
     require(outputs, "outputs");
     if (!model->predictor) {
-      model->predictor = std::make_unique<edgetrain::Predictor>(model->model);
+      model->predictor =
+          std::make_unique<edgetrain::Predictor>(model->model, model->predict_threads);
     }
     edgetrain::Predictor& predictor = *model->predictor;
     const size_t input_size = predictor.input_size();
@@ -246,6 +247,19 @@ edgetrain_status edgetrain_predict(edgetrain_model* model, const float* features
       }
       std::memcpy(outputs + i * output_size, values.data(), output_size * sizeof(float));
     }
+  });
+}
+
+edgetrain_status edgetrain_model_set_predict_threads(edgetrain_model* model, int threads) {
+  return guarded([&] {
+    require(model, "model");
+    if (threads < 0) {
+      throw InvalidArgument("threads is " + std::to_string(threads) +
+                            "; give 1 or more, or 0 for every core");
+    }
+    if (threads == model->predict_threads) return;
+    model->predict_threads = threads;
+    model->predictor.reset();  // made again, with its helpers, on the next prediction
   });
 }
 

@@ -352,6 +352,66 @@ static edgetrain_status train_tiny(const edgetrain_data* data, const char* preci
   return status;
 }
 
+/* A classifier with an inner product large enough for a prediction to be split between threads
+ * (300 -> 256: 76,800 multiply-adds), pseudo-random weights, as Core ML JSON. */
+static char* wide_classifier_json(void) {
+  enum { kIn = 300, kHidden = 256, kOut = 3 };
+  size_t room = 64 * 1024 + (size_t)(kIn * kHidden + kHidden * kOut) * 16, used = 0;
+  char* json = malloc(room);
+  if (!json) exit(1);
+#define APPEND(...) used += (size_t)snprintf(json + used, room - used, __VA_ARGS__)
+  APPEND("{\"specificationVersion\": 4, \"description\": {"
+         "\"input\": [{\"name\": \"features\", \"type\": {\"multiArrayType\": "
+         "{\"shape\": [\"%d\"], \"dataType\": \"FLOAT32\"}}}], "
+         "\"output\": [{\"name\": \"probabilities\", \"type\": {\"multiArrayType\": "
+         "{\"shape\": [\"%d\"], \"dataType\": \"FLOAT32\"}}}]}, "
+         "\"neuralNetwork\": {\"layers\": [",
+         kIn, kOut);
+  const int sizes[2][2] = {{kIn, kHidden}, {kHidden, kOut}};
+  for (int layer = 0; layer < 2; ++layer) {
+    APPEND("%s{\"name\": \"dense%d\", \"input\": [\"%s\"], \"output\": [\"%s\"], "
+           "\"innerProduct\": {\"inputChannels\": \"%d\", \"outputChannels\": \"%d\", "
+           "\"hasBias\": true, \"weights\": {\"floatValue\": [",
+           layer ? ", " : "", layer, layer ? "hidden" : "features", layer ? "logits" : "hidden",
+           sizes[layer][0], sizes[layer][1]);
+    for (int i = 0; i < sizes[layer][0] * sizes[layer][1]; ++i) {
+      APPEND("%s%.6f", i ? ", " : "", (uniform() - 0.5f) * 0.2f);
+    }
+    APPEND("]}, \"bias\": {\"floatValue\": [");
+    for (int i = 0; i < sizes[layer][1]; ++i) APPEND("%s%.6f", i ? ", " : "", uniform() - 0.5f);
+    APPEND("]}}}");
+  }
+  APPEND(", {\"name\": \"softmax\", \"input\": [\"logits\"], \"output\": "
+         "[\"probabilities\"], \"softmax\": {}}]}}");
+#undef APPEND
+  if (used >= room) exit(1);
+  return json;
+}
+
+/* Two threads sharing each prediction give the one-thread outputs bit for bit. */
+static void test_predict_threads(void) {
+  enum { kWideIn = 300, kCount = 4 };
+  char* json = wide_classifier_json();
+  edgetrain_model* model = NULL;
+  CHECK_OK(edgetrain_model_from_json(json, &model));
+  free(json);
+  if (!model) return;
+  static float samples[kCount * kWideIn];
+  for (int i = 0; i < kCount * kWideIn; ++i) samples[i] = uniform();
+  float alone[kCount * 3], shared[kCount * 3];
+  CHECK_OK(edgetrain_predict(model, samples, kCount, alone, kCount * 3));
+  CHECK_OK(edgetrain_model_set_predict_threads(model, 2));
+  CHECK_OK(edgetrain_predict(model, samples, kCount, shared, kCount * 3));
+  CHECK(memcmp(shared, alone, sizeof alone) == 0);
+  CHECK_OK(edgetrain_model_set_predict_threads(model, 0)); /* every core */
+  CHECK_OK(edgetrain_predict(model, samples, kCount, shared, kCount * 3));
+  CHECK(memcmp(shared, alone, sizeof alone) == 0);
+  CHECK(edgetrain_model_set_predict_threads(model, -1) == EDGETRAIN_INVALID_ARGUMENT);
+  CHECK(string_contains(edgetrain_last_error(), "threads is -1"));
+  CHECK(edgetrain_model_set_predict_threads(NULL, 2) == EDGETRAIN_INVALID_ARGUMENT);
+  edgetrain_model_free(model);
+}
+
 static void test_precision(void) {
   edgetrain_data* data = NULL;
   CHECK_OK(edgetrain_data_from_labels(features, labels, kSamples, kFeatures, &data));
@@ -490,6 +550,7 @@ int main(void) {
   test_classifier();
   test_cancel();
   test_precision();
+  test_predict_threads();
   test_bad_data();
   test_regressor();
   test_files();

@@ -61,6 +61,11 @@ class BindingTest(unittest.TestCase):
         self.assertGreaterEqual((probabilities.argmax(axis=1) == labels).mean(), 0.95)
         one = model.predict(features[5])  # a single sample
         np.testing.assert_array_equal(one, probabilities[5:6])
+        # Threads sharing each sample (kept for later calls) change no bit; negative is refused.
+        np.testing.assert_array_equal(model.predict(features, threads=2), probabilities)
+        np.testing.assert_array_equal(model.predict(features), probabilities)
+        with self.assertRaisesRegex(edgetrain.EdgetrainError, "threads is -1"):
+            model.predict(features, threads=-1)
 
     def test_parameters_round_trip(self):
         model = fixture("tiny_classifier.json")
