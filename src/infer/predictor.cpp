@@ -7,7 +7,6 @@
 
 #include "base/denormals.h"
 #include "base/spin_team.h"
-
 #include "edgetrain/error.h"
 #include "edgetrain/inference.h"
 #include "nn/network.h"
@@ -33,7 +32,8 @@ struct Predictor::State {
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     threads = threads <= 0 ? cores : std::min(threads, cores);
     bool splits = false;
-    for (size_t step = 0; step < network.step_count(); ++step) splits |= network.splits_sample(step);
+    for (size_t step = 0; step < network.step_count(); ++step)
+      splits |= network.splits_sample(step);
     if (threads > 1 && splits) {
       for (int t = 1; t < threads; ++t) partners.push_back(network.make_partner_workspace(ws));
       team = std::make_unique<SpinTeam>(threads);

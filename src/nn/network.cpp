@@ -87,7 +87,8 @@ size_t Network::buffer_floats(int capacity) const {
 Network::WorkspaceBytes Network::workspace_bytes(bool with_gradients) const {
   // make_workspace's buffers, counted by the same rules.
   WorkspaceBytes bytes{scratch_floats_ * sizeof(float), 0};
-  for (const PlanStep& step : plan_.steps) bytes.fixed += step.op->prepared_floats() * sizeof(float);
+  for (const PlanStep& step : plan_.steps)
+    bytes.fixed += step.op->prepared_floats() * sizeof(float);
   for (size_t b = 0; b < plan_.blob_names.size(); ++b) {
     if (plan_.buffer[b] != int(b) || !plan_.materialised[b]) continue;
     const bool grad = with_gradients && train_ && plan_.needs_grad[b];

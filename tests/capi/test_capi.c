@@ -360,20 +360,22 @@ static char* wide_classifier_json(void) {
   char* json = malloc(room);
   if (!json) exit(1);
 #define APPEND(...) used += (size_t)snprintf(json + used, room - used, __VA_ARGS__)
-  APPEND("{\"specificationVersion\": 4, \"description\": {"
-         "\"input\": [{\"name\": \"features\", \"type\": {\"multiArrayType\": "
-         "{\"shape\": [\"%d\"], \"dataType\": \"FLOAT32\"}}}], "
-         "\"output\": [{\"name\": \"probabilities\", \"type\": {\"multiArrayType\": "
-         "{\"shape\": [\"%d\"], \"dataType\": \"FLOAT32\"}}}]}, "
-         "\"neuralNetwork\": {\"layers\": [",
-         kIn, kOut);
+  APPEND(
+      "{\"specificationVersion\": 4, \"description\": {"
+      "\"input\": [{\"name\": \"features\", \"type\": {\"multiArrayType\": "
+      "{\"shape\": [\"%d\"], \"dataType\": \"FLOAT32\"}}}], "
+      "\"output\": [{\"name\": \"probabilities\", \"type\": {\"multiArrayType\": "
+      "{\"shape\": [\"%d\"], \"dataType\": \"FLOAT32\"}}}]}, "
+      "\"neuralNetwork\": {\"layers\": [",
+      kIn, kOut);
   const int sizes[2][2] = {{kIn, kHidden}, {kHidden, kOut}};
   for (int layer = 0; layer < 2; ++layer) {
-    APPEND("%s{\"name\": \"dense%d\", \"input\": [\"%s\"], \"output\": [\"%s\"], "
-           "\"innerProduct\": {\"inputChannels\": \"%d\", \"outputChannels\": \"%d\", "
-           "\"hasBias\": true, \"weights\": {\"floatValue\": [",
-           layer ? ", " : "", layer, layer ? "hidden" : "features", layer ? "logits" : "hidden",
-           sizes[layer][0], sizes[layer][1]);
+    APPEND(
+        "%s{\"name\": \"dense%d\", \"input\": [\"%s\"], \"output\": [\"%s\"], "
+        "\"innerProduct\": {\"inputChannels\": \"%d\", \"outputChannels\": \"%d\", "
+        "\"hasBias\": true, \"weights\": {\"floatValue\": [",
+        layer ? ", " : "", layer, layer ? "hidden" : "features", layer ? "logits" : "hidden",
+        sizes[layer][0], sizes[layer][1]);
     for (int i = 0; i < sizes[layer][0] * sizes[layer][1]; ++i) {
       APPEND("%s%.6f", i ? ", " : "", (uniform() - 0.5f) * 0.2f);
     }
@@ -381,8 +383,9 @@ static char* wide_classifier_json(void) {
     for (int i = 0; i < sizes[layer][1]; ++i) APPEND("%s%.6f", i ? ", " : "", uniform() - 0.5f);
     APPEND("]}}}");
   }
-  APPEND(", {\"name\": \"softmax\", \"input\": [\"logits\"], \"output\": "
-         "[\"probabilities\"], \"softmax\": {}}]}}");
+  APPEND(
+      ", {\"name\": \"softmax\", \"input\": [\"logits\"], \"output\": "
+      "[\"probabilities\"], \"softmax\": {}}]}}");
 #undef APPEND
   if (used >= room) exit(1);
   return json;

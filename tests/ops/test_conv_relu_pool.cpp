@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/rng.h"
+#include "ops/conv_relu_pool_shape.h"
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
 
@@ -29,6 +30,7 @@ namespace {
 
 using testing::all_near;
 using testing::check_gradient;
+using testing::conv_relu_pool_shape;
 using testing::is_doubled;
 using testing::random_values;
 using testing::weighted_sum;
@@ -38,65 +40,49 @@ struct FusedCase {
   ConvReluPoolShape shape;  // channel-first, kernel chosen by shape; the tests set both
 };
 
-// A valid (unpadded, stride-1) convolution followed by a pool_h x pool_w / pool_h x pool_w max-pool
-// whose output is floor(conv_out / pool).
-ConvReluPoolShape make_shape(int batch, int in_channels, int in_height, int in_width,
-                             int out_channels, int kernel_height, int kernel_width, int pool_height,
-                             int pool_width) {
-  ConvReluPoolShape s;
-  Conv2dShape& c = s.conv;
-  c.batch = batch;
-  c.in_channels = in_channels, c.in_height = in_height, c.in_width = in_width;
-  c.out_channels = out_channels;
-  c.kernel_height = kernel_height, c.kernel_width = kernel_width;
-  c.out_height = in_height - kernel_height + 1, c.out_width = in_width - kernel_width + 1;
-  s.pool_height = pool_height, s.pool_width = pool_width;
-  s.out_height = c.out_height / pool_height, s.out_width = c.out_width / pool_width;
-  return s;
-}
-
 // K = KH·KW·IC is the patch depth, KW·IC the length of a patch row in a channel-last input. The
 // shapes reach every kernel when the op picks by shape: shallow (direct) and deep in-register
 // forwards, im2col + GEMM; sparse and dense backward, and the direct weight gradient.
 std::vector<FusedCase> comparison_cases() {
   return {
-      {"lenet conv1: 1->32, 3x3 (K 9)", make_shape(3, 1, 28, 28, 32, 3, 3, 2, 2)},
-      {"lenet conv2: 32->32, 2x2 (K 128)", make_shape(2, 32, 13, 13, 32, 2, 2, 2, 2)},
+      {"lenet conv1: 1->32, 3x3 (K 9)", conv_relu_pool_shape(3, 1, 28, 28, 32, 3, 3, 2, 2)},
+      {"lenet conv2: 32->32, 2x2 (K 128)", conv_relu_pool_shape(2, 32, 13, 13, 32, 2, 2, 2, 2)},
       // conv 8x5, pooled 2x2: the floor drops two conv rows and one column.
-      {"3->5, 9x7 input, 2x3 kernel, 3x2 pool (K 18)", make_shape(2, 3, 9, 7, 5, 2, 3, 3, 2)},
+      {"3->5, 9x7 input, 2x3 kernel, 3x2 pool (K 18)",
+       conv_relu_pool_shape(2, 3, 9, 7, 5, 2, 3, 3, 2)},
       // K at kSparseBackwardMinDepth, rows of 16; conv 6x7, pooled 3x3 drops a column.
-      {"8->6, 2x2 (K 32)", make_shape(2, 8, 7, 8, 6, 2, 2, 2, 2)},
-      {"3->4, 3x3 (K 27)", make_shape(2, 3, 8, 8, 4, 3, 3, 2, 2)},
+      {"8->6, 2x2 (K 32)", conv_relu_pool_shape(2, 8, 7, 8, 6, 2, 2, 2, 2)},
+      {"3->4, 3x3 (K 27)", conv_relu_pool_shape(2, 3, 8, 8, 4, 3, 3, 2, 2)},
       // Deep but rows of 12 floats; conv 6x7, pooled 3x2 drops a column.
-      {"4->3, 3x3, 2x3 pool (K 36)", make_shape(1, 4, 8, 9, 3, 3, 3, 2, 3)},
+      {"4->3, 3x3, 2x3 pool (K 36)", conv_relu_pool_shape(1, 4, 8, 9, 3, 3, 3, 2, 3)},
       // One output channel: both output layouts are the same buffer.
-      {"2->1, 3x3 (K 18)", make_shape(2, 2, 6, 6, 1, 3, 3, 2, 2)},
+      {"2->1, 3x3 (K 18)", conv_relu_pool_shape(2, 2, 6, 6, 1, 3, 3, 2, 2)},
       // LeNet's first kernel under another pool; conv 10x9, pooled 3x4 drops a row and a column.
-      {"1->16, 3x3, 3x2 pool (K 9)", make_shape(2, 1, 12, 11, 16, 3, 3, 3, 2)},
+      {"1->16, 3x3, 3x2 pool (K 9)", conv_relu_pool_shape(2, 1, 12, 11, 16, 3, 3, 3, 2)},
       // Shallow with several input channels; conv 8x7, pooled 2x3 drops two rows and a column.
-      {"4->16, 2x2, 3x2 pool (K 16)", make_shape(2, 4, 9, 8, 16, 2, 2, 3, 2)},
+      {"4->16, 2x2, 3x2 pool (K 16)", conv_relu_pool_shape(2, 4, 9, 8, 16, 2, 2, 3, 2)},
       // Deep, 32 channels, odd pool; conv 8x7, pooled 2x3.
-      {"3->32, 3x3, 3x2 pool (K 27)", make_shape(1, 3, 10, 9, 32, 3, 3, 3, 2)},
+      {"3->32, 3x3, 3x2 pool (K 27)", conv_relu_pool_shape(1, 3, 10, 9, 32, 3, 3, 3, 2)},
       // Rows of 32 floats, non-square pool; conv 6x8, pooled 3x2 drops two columns.
-      {"16->5, 2x2, 2x3 pool (K 64)", make_shape(1, 16, 7, 9, 5, 2, 2, 2, 3)},
+      {"16->5, 2x2, 2x3 pool (K 64)", conv_relu_pool_shape(1, 16, 7, 9, 5, 2, 2, 2, 3)},
       // Nine window positions (an odd count), rows of 16; conv 9x10, pooled 3x3 drops a column.
-      {"8->32, 2x2, 3x3 pool (K 32)", make_shape(1, 8, 10, 11, 32, 2, 2, 3, 3)},
+      {"8->32, 2x2, 3x3 pool (K 32)", conv_relu_pool_shape(1, 8, 10, 11, 32, 2, 2, 3, 3)},
       // A 1x1 pool: convolution + ReLU only, every argmax 0 or kNoGradient.
-      {"4->32, 3x3, 1x1 pool (K 36)", make_shape(1, 4, 6, 6, 32, 3, 3, 1, 1)},
+      {"4->32, 3x3, 1x1 pool (K 36)", conv_relu_pool_shape(1, 4, 6, 6, 32, 3, 3, 1, 1)},
       // Two blocks of 32 output channels.
-      {"16->64, 2x2 (K 64)", make_shape(2, 16, 6, 7, 64, 2, 2, 2, 2)},
+      {"16->64, 2x2 (K 64)", conv_relu_pool_shape(2, 16, 6, 7, 64, 2, 2, 2, 2)},
   };
 }
 
 // Small shapes for the finite-difference check.
 std::vector<FusedCase> gradient_cases() {
   return {
-      {"2->3, 2x2 (K 8)", make_shape(2, 2, 6, 7, 3, 2, 2, 2, 2)},
-      {"8->3, 2x2 (K 32)", make_shape(2, 8, 5, 5, 3, 2, 2, 2, 2)},
-      {"3->2, 2x3, 3x2 pool (K 18)", make_shape(1, 3, 7, 6, 2, 2, 3, 3, 2)},
-      {"1->2, 3x3 (K 9)", make_shape(2, 1, 7, 7, 2, 3, 3, 2, 2)},
-      {"2->16, 2x2 (K 8)", make_shape(1, 2, 6, 6, 16, 2, 2, 2, 2)},
-      {"16->32, 2x2 (K 64)", make_shape(1, 16, 5, 5, 32, 2, 2, 2, 2)},
+      {"2->3, 2x2 (K 8)", conv_relu_pool_shape(2, 2, 6, 7, 3, 2, 2, 2, 2)},
+      {"8->3, 2x2 (K 32)", conv_relu_pool_shape(2, 8, 5, 5, 3, 2, 2, 2, 2)},
+      {"3->2, 2x3, 3x2 pool (K 18)", conv_relu_pool_shape(1, 3, 7, 6, 2, 2, 3, 3, 2)},
+      {"1->2, 3x3 (K 9)", conv_relu_pool_shape(2, 1, 7, 7, 2, 3, 3, 2, 2)},
+      {"2->16, 2x2 (K 8)", conv_relu_pool_shape(1, 2, 6, 6, 16, 2, 2, 2, 2)},
+      {"16->32, 2x2 (K 64)", conv_relu_pool_shape(1, 16, 5, 5, 32, 2, 2, 2, 2)},
   };
 }
 
@@ -532,8 +518,10 @@ TEST(ConvReluPoolKernels, CasesReachEveryKernel) {
   EXPECT_GE(deep, 2u);
   EXPECT_LE(direct + deep, cases - 2);  // the rest run forward through im2col + GEMM
   // LeNet's two layers, as ops.h measures them: dense backward for K = 9, sparse for K = 128.
-  EXPECT_FALSE(conv_relu_pool_backward_is_sparse(make_shape(1, 1, 28, 28, 32, 3, 3, 2, 2)));
-  EXPECT_TRUE(conv_relu_pool_backward_is_sparse(make_shape(1, 32, 13, 13, 32, 2, 2, 2, 2)));
+  EXPECT_FALSE(
+      conv_relu_pool_backward_is_sparse(conv_relu_pool_shape(1, 1, 28, 28, 32, 3, 3, 2, 2)));
+  EXPECT_TRUE(
+      conv_relu_pool_backward_is_sparse(conv_relu_pool_shape(1, 32, 13, 13, 32, 2, 2, 2, 2)));
 }
 
 // The reference's decisions for every pooled element: the argmax where the ReLU lets the max
@@ -636,7 +624,7 @@ TEST(ConvReluPoolGradient, MatchesFiniteDifferences) {
 TEST(ConvReluPoolForward, TiesGoToTheFirstPositionAndZeroCarriesNoGradient) {
   // 1x1 kernel of weight 1 on a 2x4 image, 2x2 pools: the first window holds 3 twice (the first,
   // position 1, wins), the second window's max is 0 (no gradient); one channel, bias 0.
-  ConvReluPoolShape s = make_shape(1, 1, 2, 4, 1, 1, 1, 2, 2);
+  ConvReluPoolShape s = conv_relu_pool_shape(1, 1, 2, 4, 1, 1, 1, 2, 2);
   const std::vector<float> in{1.0f, 3.0f, -1.0f, 0.0f,  //
                               3.0f, 2.0f, -2.0f, -5.0f};
   const std::vector<float> weight{1.0f}, bias{0.0f};
@@ -667,7 +655,7 @@ TEST(ConvReluPoolKernels, ArchitectureKernelsAreBuiltWhereExpected) {
 }
 
 TEST(ConvReluPoolSupport, AcceptsOnlyWhatItComputes) {
-  const ConvReluPoolShape lenet = make_shape(1, 1, 28, 28, 32, 3, 3, 2, 2);
+  const ConvReluPoolShape lenet = conv_relu_pool_shape(1, 1, 28, 28, 32, 3, 3, 2, 2);
   EXPECT_TRUE(conv_relu_pool_supported(lenet));
   for (const FusedCase& c : comparison_cases())
     EXPECT_TRUE(conv_relu_pool_supported(c.shape)) << c.name;

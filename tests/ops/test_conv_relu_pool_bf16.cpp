@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/rng.h"
+#include "ops/conv_relu_pool_shape.h"
 #include "ops/gemm_bf16.h"
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
@@ -16,15 +17,7 @@
 namespace edgetrain::ops {
 namespace {
 
-ConvReluPoolShape shape_of(int batch, int in_channels, int size, int out_channels, int kernel) {
-  ConvReluPoolShape s;
-  Conv2dShape& c = s.conv;
-  c.batch = batch, c.in_channels = in_channels, c.in_height = c.in_width = size;
-  c.out_channels = out_channels, c.kernel_height = c.kernel_width = kernel;
-  c.out_height = c.out_width = size - kernel + 1;
-  s.out_height = s.out_width = c.out_height / 2;
-  return s;
-}
+using testing::square_conv_relu_pool_shape;
 
 struct Forward {
   std::vector<float> pooled;
@@ -62,9 +55,12 @@ struct Case {
 };
 
 std::vector<Case> cases() {
-  return {{"lenet conv2 32->32 2x2: deep bf16 kernel", shape_of(3, 32, 13, 32, 2), true},
-          {"3->32 3x3 (IC odd): im2col + gemm_bf16", shape_of(2, 3, 10, 32, 3), true},
-          {"lenet conv1 1->32 3x3: direct, fp32", shape_of(2, 1, 12, 32, 3), false}};
+  return {
+      {"lenet conv2 32->32 2x2: deep bf16 kernel", square_conv_relu_pool_shape(3, 32, 13, 32, 2),
+       true},
+      {"3->32 3x3 (IC odd): im2col + gemm_bf16", square_conv_relu_pool_shape(2, 3, 10, 32, 3),
+       true},
+      {"lenet conv1 1->32 3x3: direct, fp32", square_conv_relu_pool_shape(2, 1, 12, 32, 3), false}};
 }
 
 TEST(ConvReluPoolBf16, MultiplesOfAnEighthGiveTheFloat32BitsExactly) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/rng.h"
+#include "ops/conv_relu_pool_shape.h"
 #include "ops/gemm_bf16.h"
 #include "ops/gradient_check.h"
 #include "ops/ops.h"
@@ -19,6 +20,7 @@ namespace edgetrain::ops {
 namespace {
 
 using testing::random_values;
+using testing::square_conv_relu_pool_shape;
 
 constexpr float kUnwritten = std::numeric_limits<float>::quiet_NaN();
 constexpr uint8_t kUnwrittenArgmax = 77;
@@ -27,23 +29,11 @@ constexpr uint8_t kUnwrittenArgmax = 77;
                                      const std::vector<float>& whole) {
   for (size_t i = 0; i < whole.size(); ++i) {
     if (std::memcmp(&parts[i], &whole[i], sizeof(float)) != 0) {
-      return ::testing::AssertionFailure() << "value " << i << ": parts wrote " << parts[i]
-                                           << ", the whole call " << whole[i];
+      return ::testing::AssertionFailure()
+             << "value " << i << ": parts wrote " << parts[i] << ", the whole call " << whole[i];
     }
   }
   return ::testing::AssertionSuccess();
-}
-
-ConvReluPoolShape conv_shape(int batch, int in_channels, int size, int out_channels, int kernel) {
-  ConvReluPoolShape s;
-  Conv2dShape& c = s.conv;
-  c.batch = batch;
-  c.in_channels = in_channels, c.in_height = size, c.in_width = size;
-  c.out_channels = out_channels;
-  c.kernel_height = kernel, c.kernel_width = kernel;
-  c.out_height = size - kernel + 1, c.out_width = size - kernel + 1;
-  s.out_height = c.out_height / 2, s.out_width = c.out_width / 2;
-  return s;
 }
 
 struct ConvResult {
@@ -68,10 +58,11 @@ ConvResult conv_in_parts(const ConvReluPoolShape& s, const std::vector<float>& i
 void expect_conv_parts_match(ConvReluPoolShape s, uint64_t seed) {
   ASSERT_TRUE(conv_relu_pool_forward_splits(s));
   Rng rng(seed);
-  const auto in = random_values(size_t(s.conv.batch) * s.conv.in_channels * s.conv.in_height *
-                                    s.conv.in_width, rng);
-  const auto weight = random_values(size_t(s.conv.out_channels) * s.conv.in_channels *
-                                        s.conv.kernel_height * s.conv.kernel_width, rng);
+  const auto in = random_values(
+      size_t(s.conv.batch) * s.conv.in_channels * s.conv.in_height * s.conv.in_width, rng);
+  const auto weight = random_values(
+      size_t(s.conv.out_channels) * s.conv.in_channels * s.conv.kernel_height * s.conv.kernel_width,
+      rng);
   const auto bias = random_values(size_t(s.conv.out_channels), rng, -0.2f, 0.2f);
   for (bool input_channel_last : {false, true}) {
     for (bool output_channel_last : {false, true}) {
@@ -92,29 +83,31 @@ void expect_conv_parts_match(ConvReluPoolShape s, uint64_t seed) {
 // LeNet's conv1 (direct kernel, split by pooled rows: 13 rows into 2, 3 or 7 parts) and conv2
 // (deep kernel, split by windows), two samples each.
 TEST(OpParts, DirectConvolutionInPartsWritesTheWholeCallsBits) {
-  expect_conv_parts_match(conv_shape(2, 1, 28, 32, 3), 11);
+  expect_conv_parts_match(square_conv_relu_pool_shape(2, 1, 28, 32, 3), 11);
 }
 TEST(OpParts, DeepConvolutionInPartsWritesTheWholeCallsBits) {
-  expect_conv_parts_match(conv_shape(2, 32, 13, 32, 3), 12);
+  expect_conv_parts_match(square_conv_relu_pool_shape(2, 32, 13, 32, 3), 12);
 }
 TEST(OpParts, Bf16DeepConvolutionInPartsWritesTheWholeCallsBits) {
   if (!bf16_supported()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
-  ConvReluPoolShape s = conv_shape(2, 32, 13, 32, 3);
+  ConvReluPoolShape s = square_conv_relu_pool_shape(2, 32, 13, 32, 3);
   s.products = Products::kBfloat16;
   expect_conv_parts_match(s, 13);
 }
 // More parts than pooled rows: the parts past the last row write nothing.
 TEST(OpParts, PartsBeyondTheRowsWriteNothing) {
-  expect_conv_parts_match(conv_shape(1, 1, 6, 16, 3), 14);  // 2 pooled rows, 3 and 7 parts
+  expect_conv_parts_match(square_conv_relu_pool_shape(1, 1, 6, 16, 3),
+                          14);  // 2 pooled rows, 3 and 7 parts
 }
 
 // The im2col path (forced here) cannot split, and says so; the in-register paths can.
 TEST(OpParts, OnlyTheInRegisterPathsSplit) {
-  ConvReluPoolShape s = conv_shape(1, 32, 13, 32, 3);
+  ConvReluPoolShape s = square_conv_relu_pool_shape(1, 32, 13, 32, 3);
   EXPECT_TRUE(conv_relu_pool_forward_splits(s));
   s.kernel = ConvReluPoolShape::Kernel::kDense;
   EXPECT_FALSE(conv_relu_pool_forward_splits(s));
-  EXPECT_FALSE(conv_relu_pool_forward_splits(conv_shape(1, 3, 8, 5, 3)));  // K 27, 5 channels
+  EXPECT_FALSE(conv_relu_pool_forward_splits(
+      square_conv_relu_pool_shape(1, 3, 8, 5, 3)));  // K 27, 5 channels
 }
 
 std::vector<float> dense_in_parts(const std::vector<float>& in, const std::vector<float>& weight,
@@ -140,8 +133,7 @@ TEST(OpParts, InnerProductInPartsWritesTheWholeCallsBits) {
     const auto weight = random_values(size_t(c.out_features) * c.in_features, rng);
     const auto bias = random_values(size_t(c.out_features), rng);
     for (const std::vector<float>* b : {&bias, static_cast<const std::vector<float>*>(nullptr)}) {
-      const auto whole =
-          dense_in_parts(in, weight, b, c.batch, c.in_features, c.out_features, 1);
+      const auto whole = dense_in_parts(in, weight, b, c.batch, c.in_features, c.out_features, 1);
       for (int parts : {2, 3, 5}) {
         SCOPED_TRACE("batch " + std::to_string(c.batch) + ", " + std::to_string(c.in_features) +
                      " -> " + std::to_string(c.out_features) + (b ? ", bias, " : ", no bias, ") +
