@@ -71,7 +71,10 @@ struct Prediction {
 
 /**
  * Single-input prediction with everything allocated once: create, then predict many times.
- * Holds its own copy of the model, so the caller's may change or go away.
+ * Holds its own copy of the model, so the caller's may change or go away; what the layers derive
+ * from the weights alone (a convolution's weights in its kernel's layout) is made on the first
+ * prediction and kept. Predictions run with denormal floats flushed to zero, as training and
+ * evaluate() do, whatever the thread count.
  */
 class Predictor {
  public:
