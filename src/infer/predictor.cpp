@@ -31,9 +31,11 @@ struct Predictor::State {
     ws = network.make_workspace(1);
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     threads = threads <= 0 ? cores : std::min(threads, cores);
-    bool splits = false;
-    for (size_t step = 0; step < network.step_count(); ++step)
-      splits |= network.splits_sample(step);
+    for (size_t step = 0; step < network.step_count(); ++step) {
+      split_steps.push_back(network.splits_sample(step));
+    }
+    const bool splits = std::find(split_steps.begin(), split_steps.end(), true) !=
+                        split_steps.end();
     if (threads > 1 && splits) {
       for (int t = 1; t < threads; ++t) partners.push_back(network.make_partner_workspace(ws));
       team = std::make_unique<SpinTeam>(threads);
@@ -43,7 +45,7 @@ struct Predictor::State {
     const FlushDenormals flush;  // as the helpers run, so any thread count gives the same bits
     if (team) team->wake();
     for (step = 0; step < network.step_count(); ++step) {
-      if (team && network.splits_sample(step)) {
+      if (team && split_steps[step]) {
         team->run(run_part);
       } else {
         network.forward_step(ws, model, 1, step,
@@ -64,6 +66,7 @@ struct Predictor::State {
   Model model;  // a copy: the caller's may change or go away
   Network network;
   Workspace ws;
+  std::vector<bool> split_steps;     // per step: network.splits_sample(), asked once
   std::vector<Workspace> partners;  // per helper: ws's buffers, its own scratch
   std::unique_ptr<SpinTeam> team;   // null: one thread
   size_t step = 0;                  // the step forward() is at

@@ -41,7 +41,10 @@ class ConvReluPoolOp : public Op {
     ops::conv_relu_pool_backward(a.din[0], dweight, dbias, a.dout[0], a.saved, a.in[0],
                                  a.parameters + weight_, shape, a.scratch);
   }
-  size_t scratch_floats() const override { return ops::conv_relu_pool_workspace_floats(shape_); }
+  // The ops' workspace less the prepared block, which this op keeps in OpArgs::prepared.
+  size_t scratch_floats() const override {
+    return ops::conv_relu_pool_workspace_floats(shape_) - prepared_floats();
+  }
   // One argmax byte per pooled value.
   size_t saved_bytes_per_sample() const override {
     return size_t(shape_.conv.out_channels) * shape_.out_height * shape_.out_width;

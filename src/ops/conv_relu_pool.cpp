@@ -368,6 +368,15 @@ ForwardPlan forward_plan(const ConvReluPoolShape& s) {
   return f;
 }
 
+// This CPU's bf16 kernels, or Error saying it has none.
+const DeepBf16Kernels& required_bf16_kernels() {
+  const DeepBf16Kernels* kernels = deep_bf16_kernels();
+  if (kernels == nullptr) {
+    throw Error("bf16 products need a CPU with AVX512-BF16, and this one has not");
+  }
+  return *kernels;
+}
+
 }  // namespace
 
 bool conv_relu_pool_forward_splits(const ConvReluPoolShape& s) {
@@ -383,9 +392,7 @@ void conv_relu_pool_prepare(float* prepared, const float* weight, const float* b
                             const ConvReluPoolShape& s) {
   const Sizes z = sizes_of(s);
   const ForwardPlan f = forward_plan(s);
-  if (f.bf16 && deep_bf16_kernels() == nullptr) {
-    throw Error("bf16 products need a CPU with AVX512-BF16, and this one has not");
-  }
+  if (f.bf16) required_bf16_kernels();  // refused before any work
   // The GEMM's B as (K, OC): packing copies its rows instead of transposing per sample; the
   // in-register kernels read a row of OC channels per patch element.
   float* w_kc = prepared;
@@ -421,10 +428,7 @@ void conv_relu_pool_forward_prepared(float* out, uint8_t* argmax, const float* i
   const float* bias_or_zero = prepared + f.bias;
   const int32_t* origins = reinterpret_cast<const int32_t*>(prepared + f.origins);
   const uint32_t* w_pairs = reinterpret_cast<const uint32_t*>(prepared + f.pairs);
-  const DeepBf16Kernels* bf16_kernels = f.bf16 ? deep_bf16_kernels() : nullptr;
-  if (f.bf16 && bf16_kernels == nullptr) {
-    throw Error("bf16 products need a CPU with AVX512-BF16, and this one has not");
-  }
+  const DeepBf16Kernels* bf16_kernels = f.bf16 ? &required_bf16_kernels() : nullptr;
   const size_t in_sample = size_t(z.ic) * z.ih * z.iw;
   const size_t out_sample = size_t(z.oc) * z.windows;
   const int positions = s.pool_height * s.pool_width;

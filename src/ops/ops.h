@@ -119,6 +119,8 @@ bool conv_relu_pool_is_direct(const ConvReluPoolShape& shape);
 // Deeper patches with output channels in multiples of 32 also run forward in registers (no im2col
 // or GEMM); kDirect or kAuto picks it, any other kernel forces im2col + GEMM.
 bool conv_relu_pool_forward_is_deep(const ConvReluPoolShape& shape);
+// Floats of workspace forward, forward_prepared and backward take (with the prepared block
+// conv_relu_pool_forward makes in it).
 size_t conv_relu_pool_workspace_floats(const ConvReluPoolShape& shape);
 // Forward's in-register paths (direct or deep) can split a sample's pooled windows into parts
 // (`part` below; the direct kernel by whole pooled rows). The im2col path cannot.
