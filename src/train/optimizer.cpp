@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "ops/adam.h"
 #include "ops/simd.h"
 
 namespace edgetrain {
@@ -14,35 +15,6 @@ void fold_extra_parts(GradientParts gradients, size_t n) {
   for (int t = 2; t < gradients.count; ++t) {
     float* part = gradients.parts[t];
     for (size_t i = 0; i < n; ++i) sum[i] += part[i], part[i] = 0.0f;
-  }
-}
-
-struct AdamConstants {
-  float step_size, correction2_sqrt, b1, b2, e, one_minus_b1, one_minus_b2;
-};
-
-// second == nullptr: one part. Adds (first + second) in that order, as fold_extra_parts left them.
-EDGETRAIN_VECTORIZE
-void adam_kernel(float* __restrict parameters, float* __restrict first, float* __restrict second,
-                 float* __restrict m, float* __restrict v, size_t n, AdamConstants c) {
-  auto update = [&](size_t i, float g) {
-    m[i] = m[i] * c.b1 + g * c.one_minus_b1;
-    v[i] = v[i] * c.b2 + g * g * c.one_minus_b2;
-    const float denominator = std::sqrt(v[i]) / c.correction2_sqrt + c.e;
-    parameters[i] -= c.step_size * (m[i] / denominator);
-  };
-  if (second == nullptr) {
-    for (size_t i = 0; i < n; ++i) {
-      const float g = first[i];
-      first[i] = 0.0f;
-      update(i, g);
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      const float g = first[i] + second[i];
-      first[i] = 0.0f, second[i] = 0.0f;
-      update(i, g);
-    }
   }
 }
 
@@ -69,11 +41,16 @@ void adam_step(float* parameters, GradientParts gradients, float* m, float* v, s
   fold_extra_parts(gradients, n);
   const double correction1 = 1.0 - std::pow(beta1, double(step));
   const double correction2 = 1.0 - std::pow(beta2, double(step));
-  const AdamConstants constants{float(learning_rate / correction1), float(std::sqrt(correction2)),
-                                float(beta1), float(beta2), float(eps), float(1.0 - beta1),
-                                float(1.0 - beta2)};
-  adam_kernel(parameters, gradients.parts[0], gradients.count > 1 ? gradients.parts[1] : nullptr,
-              m, v, n, constants);
+  const ops::AdamConstants constants{float(learning_rate / correction1),
+                                     float(std::sqrt(correction2)),
+                                     float(beta1),
+                                     float(beta2),
+                                     float(eps),
+                                     float(1.0 - beta1),
+                                     float(1.0 - beta2)};
+  // Adds (first + second) in that order, as fold_extra_parts left them.
+  ops::adam_update(parameters, gradients.parts[0],
+                   gradients.count > 1 ? gradients.parts[1] : nullptr, m, v, n, constants);
 }
 
 EDGETRAIN_VECTORIZE
