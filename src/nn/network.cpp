@@ -213,18 +213,22 @@ void Network::zero_grads(Workspace& ws, int n) const {
   }
 }
 
-void Network::backward(Workspace& ws, const Model& model, float* dparameters, int n) const {
-  for (size_t s = plan_.steps.size(); s-- > 0;) backward_step(ws, model, dparameters, n, s);
+void Network::backward(Workspace& ws, const Model& model, float* dparameters, int n,
+                       bool dparameters_zero) const {
+  for (size_t s = plan_.steps.size(); s-- > 0;) {
+    backward_step(ws, model, dparameters, n, s, dparameters_zero);
+  }
 }
 
-void Network::backward_step(Workspace& ws, const Model& model, float* dparameters, int n,
-                            size_t s) const {
+void Network::backward_step(Workspace& ws, const Model& model, float* dparameters, int n, size_t s,
+                            bool dparameters_zero) const {
   const PlanStep& step = plan_.steps[s];
   if (!step.backward) return;
   OpArgs& args = ws.bound_[s];
   args.n = n;
   args.parameters = model.parameters.data();
   args.dparameters = dparameters;
+  args.dparameters_zero = dparameters_zero;
   if (step.in_place) {
     if (args.din[0]) step.op->backward_in_place(args);
   } else {

@@ -114,8 +114,11 @@ class Network {
   // Zeroes the gradients of the first n samples; the loss then seeds loss_seed_blob()'s.
   void zero_grads(Workspace& workspace, int n) const;
   // Runs the backward steps, adding parameter gradients of updatable layers into dparameters
-  // (laid out like model.parameters).
-  void backward(Workspace& workspace, const Model& model, float* dparameters, int n) const;
+  // (laid out like model.parameters). dparameters_zero: the caller guarantees dparameters holds
+  // zeros (the trainer's buffers, cleared by the last optimizer step); ops may then write instead
+  // of add (Op: OpArgs::dparameters_zero), with the same bits.
+  void backward(Workspace& workspace, const Model& model, float* dparameters, int n,
+                bool dparameters_zero = false) const;
 
   // Training plans: the blob the loss reads, and the one whose gradient it seeds (the softmax's
   // input when softmax + cross-entropy run fused).
@@ -130,7 +133,7 @@ class Network {
   void forward_step(Workspace& workspace, const Model& model, int n, size_t step,
                     const Pass& pass = {}) const;
   void backward_step(Workspace& workspace, const Model& model, float* dparameters, int n,
-                     size_t step) const;
+                     size_t step, bool dparameters_zero = false) const;
   struct StepInfo {
     std::string label;            // "conv1+relu1+pooling1"
     int layer = -1;               // the model layer it runs (the first, when fused)

@@ -42,6 +42,9 @@ struct OpArgs {
   std::vector<float*> dout;  // writable: in-place ops turn it into their input's gradient
   const float* parameters = nullptr;  // the model's parameter block
   float* dparameters = nullptr;       // backward: its gradient block, same layout
+  // backward: dparameters holds zeros for this op's parameters, so a gradient written whole by one
+  // product may overwrite instead of add (the product then never reads what it replaces).
+  bool dparameters_zero = false;
   float* state = nullptr;  // training: the model's block, for running statistics (one thread)
   float* scratch = nullptr;  // scratch_floats() floats of this thread's
   float* prepared = nullptr;  // prepared_floats() floats: what prepare() wrote, kept between calls

@@ -38,7 +38,7 @@ void inner_product_forward(float* out, const float* in, const float* weight, con
 
 void inner_product_backward(float* dinput, float* dweight, float* dbias, const float* dout,
                             const float* in, const float* weight, int batch, int in_features,
-                            int out_features, Products products) {
+                            int out_features, Products products, bool dweight_zero) {
   assert(batch >= 0 && in_features >= 0 && out_features >= 0);
   if (dinput != nullptr) {
     gemm_with_products(products, dinput, dout, weight, batch, in_features, out_features,
@@ -47,8 +47,8 @@ void inner_product_backward(float* dinput, float* dweight, float* dbias, const f
   }
   if (dweight != nullptr) {
     gemm_with_products(products, dweight, dout, in, out_features, in_features, batch,
-                       Transpose::kYes, Transpose::kNo, 1.0f, out_features, in_features,
-                       in_features);
+                       Transpose::kYes, Transpose::kNo, dweight_zero ? 0.0f : 1.0f, out_features,
+                       in_features, in_features);
   }
   if (dbias != nullptr) {
     for (int n = 0; n < batch; ++n) {

@@ -298,7 +298,8 @@ TrainingResult UpdateTask::run() {
                          .thread = t});
         network.zero_grads(ws, n);
         LossHead::Outcome outcome = head.loss_and_seed(ws, scratch[size_t(t)], n, count);
-        network.backward(ws, model_, dparameters, n);
+        // The gradient buffer is zero (the last optimizer step cleared it): products may write it.
+        network.backward(ws, model_, dparameters, n, /*dparameters_zero=*/true);
         thread_loss[size_t(t)] = outcome.loss;
         thread_correct[size_t(t)] = outcome.correct;
       });

@@ -49,8 +49,8 @@ class InnerProductOp : public Op {
     float* dweight = trains_ && a.dparameters ? a.dparameters + weight_ : nullptr;
     float* dbias = trains_ && a.dparameters && bias_ ? a.dparameters + *bias_ : nullptr;
     ops::inner_product_backward(a.din[0], dweight, dbias, a.dout[0], a.in[0],
-                                a.parameters + weight_, rows(a), int(in_.features), out_,
-                                products_);
+                                a.parameters + weight_, rows(a), int(in_.features), out_, products_,
+                                a.dparameters_zero);
   }
   bool backward_reads_output() const override { return false; }
 
