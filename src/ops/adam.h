@@ -21,8 +21,8 @@ struct AdamConstants {
 };
 
 // For i < n, with g = first[i] (+ second[i] when second is not null):
-//   m = b1·m + (1-b1)·g;  v = b2·v + (1-b2)·g²;  p -= step_size · m / (sqrt(v) / correction2_sqrt +
-//   e)
+//   m = b1·m + (1-b1)·g;  v = b2·v + (1-b2)·g²;
+//   p -= step_size · m / (sqrt(v) / correction2_sqrt + e)
 // and first[i] (and second[i]) set to zero. The arrays must not overlap. Picks the streaming
 // kernel where the CPU has it. Every value gets the same fused multiply-adds there (see
 // adam_x86.cpp), so its bits do not depend on where a value falls in the run.

@@ -45,8 +45,8 @@ TEST(InnerProduct, ForwardMatchesDotProducts) {
 
 // The trainer's gradient buffers are zero when backward runs, so the weight gradient may be written
 // instead of added (dweight_zero): it must then ignore what the buffer held (NaN here) and give the
-// bits that adding into zeros gives, in float32 and bf16, for batches on the packed and the few-row
-// paths; the input and bias gradients still add.
+// bits that adding into zeros gives, in float32 and bf16, at depths (batches) 3 and 64; the input
+// and bias gradients still add.
 TEST(InnerProduct, ZeroedWeightGradientIsOverwrittenWithTheSameBits) {
   const int in_features = 45, out_features = 21;
   Rng rng(9);
