@@ -77,41 +77,18 @@ inline void transpose_4x4(float* dst, size_t dst_stride, const float* s0, const 
 #define EDGETRAIN_HAS_TRANSPOSE_4X4 1
 #endif
 
-void pack_transposed(float* dst, int width, const float* src, size_t ld, int rows, int depth) {
-  int r = 0;
-#if defined(EDGETRAIN_HAS_TRANSPOSE_4X4)
-  for (; r + 4 <= rows; r += 4) {
-    const float* s0 = src + r * ld;
-    const float* s1 = s0 + ld;
-    const float* s2 = s1 + ld;
-    const float* s3 = s2 + ld;
-    int p = 0;
-    for (; p + 4 <= depth; p += 4) {  // k steps p..p+3 of rows r..r+3
-      transpose_4x4(dst + size_t(p) * width + r, size_t(width), s0 + p, s1 + p, s2 + p, s3 + p);
-    }
-    for (; p < depth; ++p) {
-      float* out = dst + size_t(p) * width + r;
-      out[0] = s0[p], out[1] = s1[p], out[2] = s2[p], out[3] = s3[p];
-    }
-  }
-#endif
-  for (; r < rows; ++r) {
-    const float* row = src + r * ld;
-    for (int p = 0; p < depth; ++p) dst[size_t(p) * width + r] = row[p];
-  }
-}
-
 // Packs op(A)[row0 : row0+rows, p0 : p0+depth] into panels of mr rows: panel i starts at
 // dst + i*depth and holds, for each k step, the mr values of its rows (a short last panel leaves
 // its unused rows unwritten; the micro-kernel for that row count never reads them).
-void pack_a(float* dst, const float* a, Transpose transpose_a, int lda, int row0, int rows, int p0,
-            int depth, int mr) {
+void pack_a(const MicroKernel& kernel, float* dst, const float* a, Transpose transpose_a, int lda,
+            int row0, int rows, int p0, int depth) {
+  const int mr = kernel.mr;
   for (int i = 0; i < rows; i += mr) {
     const int panel_rows = std::min(mr, rows - i);
     float* panel = dst + size_t(i) * depth;
     if (transpose_a == Transpose::kNo) {
       // A stored (M, K): the panel is the transpose of a (panel_rows, depth) block of A.
-      pack_transposed(panel, mr, a + size_t(row0 + i) * lda + p0, lda, panel_rows, depth);
+      kernel.pack_transposed(panel, mr, a + size_t(row0 + i) * lda + p0, lda, panel_rows, depth);
     } else {
       // A stored (K, M): each k step of the panel is a contiguous run of A.
       for (int p = 0; p < depth; ++p) {
@@ -125,8 +102,9 @@ void pack_a(float* dst, const float* a, Transpose transpose_a, int lda, int row0
 // Packs op(B)[p0 : p0+depth, col0 : col0+cols] into panels of nr columns: panel j starts at
 // dst + j*depth and holds, for each k step, nr values (zero past the last column, so the
 // micro-kernel can always run full-width vectors without picking up garbage or NaN).
-void pack_b(float* dst, const float* b, Transpose transpose_b, int ldb, int p0, int depth, int col0,
-            int cols, int nr) {
+void pack_b(const MicroKernel& kernel, float* dst, const float* b, Transpose transpose_b, int ldb,
+            int p0, int depth, int col0, int cols) {
+  const int nr = kernel.nr;
   for (int j = 0; j < cols; j += nr) {
     const int panel_cols = std::min(nr, cols - j);
     float* panel = dst + size_t(j) * depth;
@@ -141,7 +119,7 @@ void pack_b(float* dst, const float* b, Transpose transpose_b, int ldb, int p0, 
       }
     } else {
       // B stored (N, K): the panel is the transpose of a (panel_cols, depth) block of B.
-      pack_transposed(panel, nr, b + size_t(col0 + j) * ldb + p0, ldb, panel_cols, depth);
+      kernel.pack_transposed(panel, nr, b + size_t(col0 + j) * ldb + p0, ldb, panel_cols, depth);
       if (panel_cols < nr) {
         for (int p = 0; p < depth; ++p)
           std::fill(panel + size_t(p) * nr + panel_cols, panel + size_t(p + 1) * nr, 0.0f);
@@ -191,10 +169,10 @@ void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const flo
       const int kc = std::min(kc_max, k - pc);
       // The first depth block overwrites C when beta is 0; later ones add to it.
       const bool accumulate = beta != 0.0f || pc > 0;
-      pack_b(packed_b, b, transpose_b, ldb, pc, kc, jc, nc, nr);
+      pack_b(kernel, packed_b, b, transpose_b, ldb, pc, kc, jc, nc);
       for (int ic = 0; ic < m; ic += mc_max) {
         const int mc = std::min(mc_max, m - ic);
-        pack_a(packed_a, a, transpose_a, lda, ic, mc, pc, kc, mr);
+        pack_a(kernel, packed_a, a, transpose_a, lda, ic, mc, pc, kc);
         for (int jr = 0; jr < nc; jr += nr) {
           const int cols = std::min(nr, nc - jr);
           const float* b_panel = packed_b + size_t(jr) * kc;
@@ -218,6 +196,31 @@ const MicroKernel& micro_kernel(Isa isa) {
 }
 
 }  // namespace
+
+void pack_transposed_portable(float* dst, int width, const float* src, size_t ld, int rows,
+                              int depth) {
+  int r = 0;
+#if defined(EDGETRAIN_HAS_TRANSPOSE_4X4)
+  for (; r + 4 <= rows; r += 4) {
+    const float* s0 = src + r * ld;
+    const float* s1 = s0 + ld;
+    const float* s2 = s1 + ld;
+    const float* s3 = s2 + ld;
+    int p = 0;
+    for (; p + 4 <= depth; p += 4) {  // k steps p..p+3 of rows r..r+3
+      transpose_4x4(dst + size_t(p) * width + r, size_t(width), s0 + p, s1 + p, s2 + p, s3 + p);
+    }
+    for (; p < depth; ++p) {
+      float* out = dst + size_t(p) * width + r;
+      out[0] = s0[p], out[1] = s1[p], out[2] = s2[p], out[3] = s3[p];
+    }
+  }
+#endif
+  for (; r < rows; ++r) {
+    const float* row = src + r * ld;
+    for (int p = 0; p < depth; ++p) dst[size_t(p) * width + r] = row[p];
+  }
+}
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
 // No architecture file in this build (CMakeLists.txt): the portable kernel only.

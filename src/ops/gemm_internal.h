@@ -34,6 +34,11 @@ using AxpyFn = void (*)(float* y, float alpha, const float* x, int n);
 // Four dot products of x with the rows y, y + ldy, y + 2 ldy, y + 3 ldy into out[0..3], each
 // bit-identical to DotFn's (x is read once for the four: the single-image GEMV is load-bound).
 using Dot4Fn = void (*)(const float* x, const float* y, size_t ldy, int k, float* out);
+// dst[p*width + r] = src[r*ld + p] for r < rows <= width, p < depth: a (rows, depth) block of a
+// row-major matrix transposed into a k-major panel (the packing of an operand whose depth runs
+// along its rows). Leaves dst[p*width + r] for r >= rows unwritten.
+using PackTransposedFn = void (*)(float* dst, int width, const float* src, size_t ld, int rows,
+                                  int depth);
 
 constexpr int kMaxRows = 16;
 
@@ -49,6 +54,7 @@ struct MicroKernel {
   DotFn dot;
   AxpyFn axpy;
   Dot4Fn dot4;  // null: gemm_small calls dot four times
+  PackTransposedFn pack_transposed;
 };
 
 // Fills the row-count tables: Kernel<r, kWide>::run for full-width tiles, Kernel<r, kNarrow>::run
@@ -56,8 +62,9 @@ struct MicroKernel {
 template <template <int, int> class Kernel, int kWide, int kNarrow, int... kRows>
 constexpr MicroKernel make_micro_kernel(Isa isa, int mr, int nr, int narrow_nr, int kc, int mc,
                                         int nc, DotFn dot, AxpyFn axpy, Dot4Fn dot4,
+                                        PackTransposedFn pack_transposed,
                                         std::integer_sequence<int, kRows...>) {
-  MicroKernel kernel{isa, mr, nr, kc, mc, nc, {}, narrow_nr, {}, dot, axpy, dot4};
+  MicroKernel kernel{isa, mr, nr, kc, mc, nc, {}, narrow_nr, {}, dot, axpy, dot4, pack_transposed};
   ((kernel.by_rows[kRows + 1] = &Kernel<kRows + 1, kWide>::run), ...);
   ((kernel.narrow_by_rows[kRows + 1] = &Kernel<kRows + 1, kNarrow>::run), ...);
   return kernel;
@@ -77,6 +84,10 @@ void gemm_small_rows(const MicroKernel& kernel, float* c, const float* a, const 
                      int n, int k, Transpose transpose_b, bool accumulate, int lda, int ldb,
                      int ldc);
 float dot_portable(const float* x, const float* y, int k);
+// The transposing pack every build has (4x4 register transposes where SSE or NEON exist, scalar
+// otherwise); the x86 kernels' faster one must give its exact bytes.
+void pack_transposed_portable(float* dst, int width, const float* src, size_t ld, int rows,
+                              int depth);
 void axpy_portable(float* y, float alpha, const float* x, int n);
 
 // A 64-byte aligned buffer of T that only grows (the packed panels of A and B; one per thread and

@@ -76,7 +76,7 @@ void axpy_portable(float* y, float alpha, const float* x, int n) {
 const MicroKernel& portable_micro_kernel() {
   static const MicroKernel kernel = make_micro_kernel<PortableKernel, 2, 1>(
       Isa::kPortable, kPortableRows, kPortableColumns, /*narrow_nr=*/4, /*kc=*/256, /*mc=*/96,
-      /*nc=*/1024, dot_portable, axpy_portable, /*dot4=*/nullptr,
+      /*nc=*/1024, dot_portable, axpy_portable, /*dot4=*/nullptr, pack_transposed_portable,
       std::make_integer_sequence<int, kPortableRows>{});
   return kernel;
 }

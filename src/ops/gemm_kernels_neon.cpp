@@ -121,7 +121,7 @@ void axpy_neon(float* y, float alpha, const float* x, int n) {
 const MicroKernel* architecture_micro_kernel(Isa isa) {
   static const MicroKernel neon = make_micro_kernel<NeonKernel, kNeonVectors, 1>(
       Isa::kNeon, kNeonRows, kNeonColumns, /*narrow_nr=*/4, /*kc=*/256, /*mc=*/128,
-      /*nc=*/1020, dot_neon, axpy_neon, /*dot4=*/nullptr,
+      /*nc=*/1020, dot_neon, axpy_neon, /*dot4=*/nullptr, pack_transposed_portable,
       std::make_integer_sequence<int, kNeonRows>{});
   return isa == Isa::kNeon ? &neon : nullptr;
 }

@@ -204,6 +204,66 @@ __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const 
   for (; j < n; ++j) y[j] += alpha * x[j];
 }
 
+// ---- Packing: 8x8 transposes in ymm registers ---------------------------------------------------
+// The forward product of an inner product packs its whole weight matrix transposed (LeNet's
+// hidden1: 500 x 1152, 2.3 MB) once per thread and step, and the optimizer's streaming stores have
+// just sent those weights to memory: the pack is a read from DRAM. Eight rows at a time keep eight
+// read streams going (the portable 4x4 transposes keep four) and each 32-byte store fills a
+// quarter of a 128-byte k step; a prefetch 256 bytes ahead on each row hides the rest of the
+// latency. Measured on LeNet's weights from DRAM: 250 -> 162 µs (from L3: 106 -> 75 µs).
+
+// dst[q*dst_stride + i] = src[i*ld + q] for i, q < 8.
+__attribute__((target("avx2"))) inline void transpose_8x8(float* dst, size_t dst_stride,
+                                                          const float* src, size_t ld) {
+  const __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld);
+  const __m256 r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld);
+  const __m256 r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld);
+  const __m256 r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+  // Pairs of rows interleaved per 128-bit lane: t0 = {a0 b0 a1 b1 | a4 b4 a5 b5}, ...
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  // Quads: u0 = {a0 b0 c0 d0 | a4 b4 c4 d4}, u1 = {a1 b1 c1 d1 | a5 ...}, ...
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  // The low lanes of rows 0-3 and 4-7 make columns 0-3; the high lanes columns 4-7.
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + dst_stride, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * dst_stride, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * dst_stride, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * dst_stride, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * dst_stride, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * dst_stride, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * dst_stride, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+// PackTransposedFn: the same bytes as pack_transposed_portable.
+__attribute__((target("avx2"))) void pack_transposed_avx2(float* dst, int width, const float* src,
+                                                          size_t ld, int rows, int depth) {
+  constexpr int kPrefetchAhead = 64;  // floats: 256 bytes, every other 8-deep step
+  int r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    const float* block = src + size_t(r) * ld;
+    int p = 0;
+    for (; p + 8 <= depth; p += 8) {
+      if (p % 16 == 0) {
+        for (int i = 0; i < 8; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(block + i * ld + p + kPrefetchAhead),
+                       _MM_HINT_T0);
+        }
+      }
+      transpose_8x8(dst + size_t(p) * width + r, size_t(width), block + p, ld);
+    }
+    for (; p < depth; ++p) {
+      for (int i = 0; i < 8; ++i) dst[size_t(p) * width + r + i] = block[i * ld + p];
+    }
+  }
+  if (r < rows) pack_transposed_portable(dst + r, width, src + size_t(r) * ld, ld, rows - r, depth);
+}
+
 }  // namespace
 
 // Cache blocks: a packed B micro-panel (kc x nr) stays in L1 while the packed A block (mc x kc)
@@ -211,11 +271,12 @@ __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const 
 const MicroKernel* architecture_micro_kernel(Isa isa) {
   static const MicroKernel avx512 = make_micro_kernel<Avx512Kernel, kAvx512Vectors, 1>(
       Isa::kAvx512, kAvx512Rows, 16 * kAvx512Vectors, /*narrow_nr=*/16, /*kc=*/256, /*mc=*/128,
-      /*nc=*/1024, dot_avx512, axpy_avx512, dot4_avx512,
+      /*nc=*/1024, dot_avx512, axpy_avx512, dot4_avx512, pack_transposed_avx2,
       std::make_integer_sequence<int, kAvx512Rows>{});
   static const MicroKernel avx2 = make_micro_kernel<Avx2Kernel, 2, 1>(
       Isa::kAvx2, kAvx2Rows, kAvx2Columns, /*narrow_nr=*/8, /*kc=*/256, /*mc=*/96, /*nc=*/1024,
-      dot_avx2, axpy_avx2, /*dot4=*/nullptr, std::make_integer_sequence<int, kAvx2Rows>{});
+      dot_avx2, axpy_avx2, /*dot4=*/nullptr, pack_transposed_avx2,
+      std::make_integer_sequence<int, kAvx2Rows>{});
   switch (isa) {
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") ? &avx512 : nullptr;

@@ -181,6 +181,43 @@ TEST(Gemm, FourDotsAtOnceGiveEachSingleDotsBits) {
 #endif
 }
 
+// Every kernel's transposing pack writes exactly the portable pack's bytes and nothing past the
+// block's rows: over row counts up to the panel width, depths around the 8-deep steps, and a
+// padded source stride (the x86 one transposes eight rows at a time, the rest falls back).
+TEST(Gemm, TransposingPacksWriteThePortablePacksBytes) {
+  for (Isa isa : supported_isas()) {
+    const gemm_internal::MicroKernel* kernel = isa == Isa::kPortable
+                                                   ? &gemm_internal::portable_micro_kernel()
+                                                   : gemm_internal::architecture_micro_kernel(isa);
+    ASSERT_NE(kernel, nullptr);
+    for (int width : {kernel->mr, kernel->nr}) {
+      for (int rows = 0; rows <= width; ++rows) {
+        for (int depth : {0, 1, 7, 8, 9, 15, 16, 17, 40, 257}) {
+          SCOPED_TRACE(std::string(gemm_internal::isa_name(isa)) +
+                       " width=" + std::to_string(width) + " rows=" + std::to_string(rows) +
+                       " depth=" + std::to_string(depth));
+          const size_t ld = size_t(depth) + 5;
+          std::vector<float> source(size_t(rows) * ld + 1);
+          Rng rng(uint64_t(rows * 1000 + depth));
+          for (float& v : source) v = 2.0f * rng.uniform() - 1.0f;
+          // Unwritten places keep a sentinel: the pack leaves rows >= `rows` of each step alone.
+          const float sentinel = -777.0f;
+          std::vector<float> expected(size_t(width) * depth, sentinel), packed = expected;
+          gemm_internal::pack_transposed_portable(expected.data(), width, source.data() + 1, ld,
+                                                  rows, depth);
+          kernel->pack_transposed(packed.data(), width, source.data() + 1, ld, rows, depth);
+          ASSERT_EQ(packed, expected);
+          if (rows > 0 && depth > 0) {
+            EXPECT_EQ(expected[size_t(depth - 1) * width + rows - 1],
+                      source[1 + size_t(rows - 1) * ld + depth - 1]);
+          }
+          if (rows < width && depth > 0) EXPECT_EQ(expected[rows], sentinel);
+        }
+      }
+    }
+  }
+}
+
 TEST(Gemm, ZeroDepthClearsOrKeepsC) {
   std::vector<float> c(6, std::numeric_limits<float>::quiet_NaN());
   gemm(c.data(), nullptr, nullptr, 2, 3, 0, kNo, kNo, 0.0f, 1, 3, 3);
