@@ -47,9 +47,8 @@ void gemm_reference(float* c, const float* a, const float* b, int m, int n, int 
 namespace gemm_internal {
 namespace {
 
-// dst[p*width + r] = src[r*ld + p] for r < rows <= width, p < depth: transposes a (rows, depth)
-// block into a k-major panel. Strided scalar stores would dominate small GEMMs, so the block goes
-// through 4x4 register transposes (SSE is part of the x86-64 baseline, NEON of aarch64's).
+// 4x4 register transposes for pack_transposed_portable (SSE is part of the x86-64 baseline, NEON
+// of aarch64's).
 #if defined(__SSE2__)
 inline void transpose_4x4(float* dst, size_t dst_stride, const float* s0, const float* s1,
                           const float* s2, const float* s3) {
@@ -197,6 +196,8 @@ const MicroKernel& micro_kernel(Isa isa) {
 
 }  // namespace
 
+// PackTransposedFn (gemm_internal.h). Strided scalar stores would dominate small GEMMs, so whole
+// groups of four rows go through 4x4 register transposes; the rest is copied value by value.
 void pack_transposed_portable(float* dst, int width, const float* src, size_t ld, int rows,
                               int depth) {
   int r = 0;

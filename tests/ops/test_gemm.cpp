@@ -76,6 +76,12 @@ std::vector<Isa> supported_isas() {
   return isas;
 }
 
+// The micro-kernel set behind an ISA: the portable one, or the architecture's (null if missing).
+const gemm_internal::MicroKernel* kernel_for(Isa isa) {
+  return isa == Isa::kPortable ? &gemm_internal::portable_micro_kernel()
+                               : gemm_internal::architecture_micro_kernel(isa);
+}
+
 constexpr Transpose kNo = Transpose::kNo, kYes = Transpose::kYes;
 
 TEST(Gemm, EdgeShapesAllTransposesAndBetas) {
@@ -155,9 +161,7 @@ TEST(Gemm, TheArchitecturesKernelsAreBuiltAndChosen) {
 TEST(Gemm, FourDotsAtOnceGiveEachSingleDotsBits) {
   int kernels_with_dot4 = 0;
   for (Isa isa : supported_isas()) {
-    const gemm_internal::MicroKernel* kernel = isa == Isa::kPortable
-                                                   ? &gemm_internal::portable_micro_kernel()
-                                                   : gemm_internal::architecture_micro_kernel(isa);
+    const gemm_internal::MicroKernel* kernel = kernel_for(isa);
     ASSERT_NE(kernel, nullptr);
     if (!kernel->dot4) continue;
     ++kernels_with_dot4;
@@ -186,9 +190,7 @@ TEST(Gemm, FourDotsAtOnceGiveEachSingleDotsBits) {
 // padded source stride (the x86 one transposes eight rows at a time, the rest falls back).
 TEST(Gemm, TransposingPacksWriteThePortablePacksBytes) {
   for (Isa isa : supported_isas()) {
-    const gemm_internal::MicroKernel* kernel = isa == Isa::kPortable
-                                                   ? &gemm_internal::portable_micro_kernel()
-                                                   : gemm_internal::architecture_micro_kernel(isa);
+    const gemm_internal::MicroKernel* kernel = kernel_for(isa);
     ASSERT_NE(kernel, nullptr);
     for (int width : {kernel->mr, kernel->nr}) {
       for (int rows = 0; rows <= width; ++rows) {
