@@ -193,7 +193,18 @@ struct FusedCase {
   std::vector<uint8_t> argmax;
 };
 
-FusedCase make_fused_case(int layer, int kernel) {
+// Kernel set `set` (ConvReluPoolShape::kernel_set) labels the run, or skips it where this CPU
+// has no such set (x86-64 with AVX-512: avx512, avx2, generic vectors).
+bool has_kernel_set(benchmark::State& state, int set) {
+  if (set >= conv_relu_pool_kernel_set_count()) {
+    state.SkipWithError("no such kernel set on this CPU");
+    return false;
+  }
+  state.SetLabel(conv_relu_pool_kernel_set_name(set));
+  return true;
+}
+
+FusedCase make_fused_case(int layer, int kernel, int kernel_set) {
   FusedCase c;
   ConvReluPoolShape& s = c.shape;
   s.conv = lenet_conv(layer);
@@ -202,6 +213,7 @@ FusedCase make_fused_case(int layer, int kernel) {
   s.input_channel_last = layer == 2;  // as in training: layer 1's output feeds layer 2 as (H, W, C)
   s.output_channel_last = layer == 1;
   s.kernel = ConvReluPoolShape::Kernel(kernel);
+  s.kernel_set = kernel_set;
   const size_t in_size = size_t(s.conv.batch) * s.conv.in_channels * s.conv.in_height * s.conv.in_width;
   const size_t out_size = size_t(s.conv.batch) * s.conv.out_channels * s.out_height * s.out_width;
   const size_t weight_size =
@@ -216,7 +228,8 @@ FusedCase make_fused_case(int layer, int kernel) {
 }
 
 void BM_ConvReluPoolForward(benchmark::State& state) {
-  FusedCase c = make_fused_case(int(state.range(0)), int(state.range(1)));
+  if (!has_kernel_set(state, int(state.range(2)))) return;
+  FusedCase c = make_fused_case(int(state.range(0)), int(state.range(1)), int(state.range(2)));
   for (auto _ : state) {
     conv_relu_pool_forward(c.out.data(), c.argmax.data(), c.in.data(), c.weight.data(),
                            c.bias.data(), c.shape, c.workspace.data());
@@ -224,11 +237,14 @@ void BM_ConvReluPoolForward(benchmark::State& state) {
   }
   set_flops(state, conv_flops(c.shape.conv));
 }
-BENCHMARK(BM_ConvReluPoolForward)->ArgNames({"layer", "kernel"})->ArgsProduct({{1, 2}, {0, 1, 2}});
+BENCHMARK(BM_ConvReluPoolForward)
+    ->ArgNames({"layer", "kernel", "set"})
+    ->ArgsProduct({{1, 2}, {0, 1, 2}, {0, 1, 2}});
 
 void BM_ConvReluPoolBackward(benchmark::State& state) {
   const int layer = int(state.range(0));
-  FusedCase c = make_fused_case(layer, int(state.range(1)));
+  if (!has_kernel_set(state, int(state.range(2)))) return;
+  FusedCase c = make_fused_case(layer, int(state.range(1)), int(state.range(2)));
   conv_relu_pool_forward(c.out.data(), c.argmax.data(), c.in.data(), c.weight.data(), c.bias.data(),
                          c.shape, c.workspace.data());
   float* dinput = layer == 2 ? c.dinput.data() : nullptr;
@@ -241,8 +257,8 @@ void BM_ConvReluPoolBackward(benchmark::State& state) {
   set_flops(state, (layer == 2 ? 2.0 : 1.0) * conv_flops(c.shape.conv));
 }
 BENCHMARK(BM_ConvReluPoolBackward)
-    ->ArgNames({"layer", "kernel"})
-    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}});
+    ->ArgNames({"layer", "kernel", "set"})
+    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}, {0, 1, 2}});
 
 // The same work unfused, for comparison: conv2d (im2col + GEMM), ReLU, max-pool, and back.
 void BM_ConvReluPoolUnfused(benchmark::State& state) {

@@ -12,7 +12,7 @@ namespace {
 EDGETRAIN_VECTORIZE
 void adam_loop(float* __restrict parameters, float* __restrict first, float* __restrict second,
                float* __restrict m, float* __restrict v, size_t n, AdamConstants c) {
-  auto update = [&](size_t i, float g) {
+  auto update = [&](size_t i, float g) EDGETRAIN_INLINE_LAMBDA {
     m[i] = m[i] * c.b1 + g * c.one_minus_b1;
     v[i] = v[i] * c.b2 + g * g * c.one_minus_b2;
     const float denominator = std::sqrt(v[i]) / c.correction2_sqrt + c.e;

@@ -20,7 +20,7 @@ constexpr int kLanes = 8;
 
 // (Σ a(p), Σ b(p)) over p in [0, plane).
 template <typename A, typename B>
-inline void two_sums(int plane, A a, B b, double& sum_a, double& sum_b) {
+EDGETRAIN_INLINE void two_sums(int plane, A a, B b, double& sum_a, double& sum_b) {
   double lanes_a[kLanes] = {}, lanes_b[kLanes] = {};
   int p = 0;
   for (; p + kLanes <= plane; p += kLanes) {
@@ -48,8 +48,8 @@ void batchnorm_sums(double* sums, const float* in, int64_t rows, int channels, i
       const float* x = in + (size_t(r) * channels + c) * plane;
       double sum, squares;
       two_sums(
-          plane, [x](int p) { return double(x[p]); }, [x](int p) { return double(x[p]) * x[p]; },
-          sum, squares);
+          plane, [x](int p) EDGETRAIN_INLINE_LAMBDA { return double(x[p]); },
+          [x](int p) EDGETRAIN_INLINE_LAMBDA { return double(x[p]) * x[p]; }, sum, squares);
       sums[c] += sum;
       sums[channels + c] += squares;
     }
@@ -93,8 +93,9 @@ void batchnorm_backward_sums(double* sums, const float* dout, const float* in, c
       const double m = mean[c], s = inv_std[c];
       double sum, weighted;
       two_sums(
-          plane, [dy](int p) { return double(dy[p]); },
-          [=](int p) { return dy[p] * ((double(x[p]) - m) * s); }, sum, weighted);
+          plane, [dy](int p) EDGETRAIN_INLINE_LAMBDA { return double(dy[p]); },
+          [=](int p) EDGETRAIN_INLINE_LAMBDA { return dy[p] * ((double(x[p]) - m) * s); }, sum,
+          weighted);
       sums[c] += sum;
       sums[channels + c] += weighted;
     }

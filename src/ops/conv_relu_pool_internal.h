@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "ops/ops.h"
+#include "ops/simd.h"
 
 namespace edgetrain::ops::conv_relu_pool_internal {
 
@@ -36,7 +37,7 @@ inline Sizes sizes_of(const ConvReluPoolShape& s) {
 
 // LeNet's first layer, which the direct kernels unroll with these sizes fixed at compile time: a
 // 3x3 patch of one channel (KH 3, KW·IC 3) under a 2x2 pool.
-inline bool direct_sizes_are_3x3x1_pool_2x2(const Sizes& z, int pool_h, int pool_w) {
+EDGETRAIN_INLINE bool direct_sizes_are_3x3x1_pool_2x2(const Sizes& z, int pool_h, int pool_w) {
   return z.kh == 3 && z.kw * z.ic == 3 && pool_h == 2 && pool_w == 2;
 }
 
@@ -65,11 +66,17 @@ struct InRegisterKernels {
   decltype(&deep_forward_sample) deep_forward;
   decltype(&sparse_backward_sample) sparse_backward;
 };
-// The functions above: simd.h's 16-float vectors (conv_relu_pool_kernels.cpp), compiled per x86
-// ISA by EDGETRAIN_VECTORIZE, as the compiler's generic vectors elsewhere.
+// The functions above: simd.h's 16-float vectors (conv_relu_pool_kernels.cpp), compiled for the
+// build's target: the portable set.
 const InRegisterKernels& generic_vector_kernels();
-// The architecture's own, or null: aarch64's NEON kernels (conv_relu_pool_kernels_neon.cpp).
-const InRegisterKernels* architecture_kernels();
+// The architecture's own sets this CPU runs, best first; none on other architectures. aarch64:
+// NEON (conv_relu_pool_kernels_neon.cpp); x86-64: the generic kernels compiled for AVX-512 at 16
+// floats a vector and for AVX2 + FMA at 8 (conv_relu_pool_kernels.cpp), by CPU features.
+struct ArchitectureKernels {
+  const InRegisterKernels* set[2] = {};
+  int count = 0;
+};
+ArchitectureKernels architecture_kernels();
 
 // bf16 products (ConvReluPoolShape::products) for deep patches with an even IC: round_values
 // turns n floats into bf16 (round to nearest even, as round_to_bf16); deep_forward is

@@ -8,7 +8,7 @@
 //     patch in 18 registers, the window's 4 positions as 8 independent accumulators;
 //   deep forward: 16 channels x 4 window positions = 16 accumulators + 4 weight registers.
 // The sparse backward's blocks of 4 vectors (16 registers) fit as they are, so it stays generic.
-// The tests run both sets against the plain reference (ConvReluPoolShape::generic_vectors).
+// The tests run both sets against the plain reference (ConvReluPoolShape::kernel_set).
 // Built only for aarch64 (CMakeLists.txt).
 #if !defined(__aarch64__)
 #error "conv_relu_pool_kernels_neon.cpp is for aarch64 builds only"
@@ -230,11 +230,13 @@ void neon_deep_forward_sample(float* __restrict pooled_hwc, uint8_t* __restrict 
 
 }  // namespace
 
-const InRegisterKernels* architecture_kernels() {
+ArchitectureKernels architecture_kernels() {
   static const InRegisterKernels kernels{"neon", neon_direct_forward_sample,
                                          neon_direct_backward_sample, neon_deep_forward_sample,
                                          sparse_backward_sample};
-  return &kernels;
+  ArchitectureKernels sets;
+  sets.set[sets.count++] = &kernels;
+  return sets;
 }
 
 }  // namespace edgetrain::ops::conv_relu_pool_internal

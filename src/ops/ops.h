@@ -92,17 +92,20 @@ struct ConvReluPoolShape {
   // kAuto picks by shape (below); the others force a kernel, for tests and benchmarks. A forced
   // kDirect the shape cannot run (or, in backward, with an input gradient wanted) falls back.
   enum class Kernel { kAuto, kDirect, kSparse, kDense } kernel = Kernel::kAuto;
-  // For tests and benchmarks: the in-register kernels written with simd.h's generic 16-float
-  // vectors even where the architecture has its own (aarch64: NEON). No effect elsewhere.
-  bool generic_vectors = false;
+  // For tests and benchmarks: which set of in-register kernels runs, 0 to
+  // conv_relu_pool_kernel_set_count() - 1. 0 (the default) is the best this CPU runs, the last
+  // the portable one written with simd.h's 16-float vectors; between them the architecture's
+  // others (x86-64 with AVX-512: AVX-512, then AVX2).
+  int kernel_set = 0;
   // Forward's products: kBfloat16 runs the deep kernel in bf16 (deep patches, IC even) or the
   // im2col path's GEMM as gemm_bf16; conv1-like direct patches (K <= kDirectMaxDepth) and
   // backward stay fp32.
   Products products = Products::kFloat32;
 };
-// True when the build has architecture-specific in-register kernels besides the generic-vector ones
-// (aarch64: NEON), i.e. when generic_vectors changes which code runs.
-bool conv_relu_pool_has_architecture_kernels();
+// The in-register kernel sets this build runs on this CPU (at least 1: the portable set), and each
+// one's name: aarch64 "neon"; x86-64 "avx512" and / or "avx2" by CPU features; "generic vectors".
+int conv_relu_pool_kernel_set_count();
+const char* conv_relu_pool_kernel_set_name(int set);
 constexpr uint8_t kNoGradient = 255;
 constexpr int kMaxPooledChannels = 1024;
 // Backward visits only the gradient-carrying positions (sparse) when the patch depth

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -71,6 +72,11 @@ std::vector<FusedCase> comparison_cases() {
       {"4->32, 3x3, 1x1 pool (K 36)", conv_relu_pool_shape(1, 4, 6, 6, 32, 3, 3, 1, 1)},
       // Two blocks of 32 output channels.
       {"16->64, 2x2 (K 64)", conv_relu_pool_shape(2, 16, 6, 7, 64, 2, 2, 2, 2)},
+      // Patch rows of 64 floats, as LeNet's conv2, but three of them: the sparse backward sums
+      // rows 0 and 1 as a pair, row 2 alone; conv 5x5, pooled 2x2 drops a row and a column.
+      {"32->8, 3x2 (K 192)", conv_relu_pool_shape(1, 32, 7, 6, 8, 3, 2, 2, 2)},
+      // Rows of 128 floats: two blocks of 64 per row pair.
+      {"64->4, 2x2 (K 256)", conv_relu_pool_shape(1, 64, 5, 5, 4, 2, 2, 2, 2)},
   };
 }
 
@@ -313,11 +319,11 @@ const char* kernel_name(Kernel kernel) {
   return "?";
 }
 
-// The in-register kernel sets to run: the architecture's (aarch64: NEON) and, where it has its
-// own, the generic-vector ones too (ConvReluPoolShape::generic_vectors).
-std::vector<bool> generic_vector_choices() {
-  if (conv_relu_pool_has_architecture_kernels()) return {false, true};
-  return {false};
+// The in-register kernel sets to run: every one this CPU runs (ConvReluPoolShape::kernel_set).
+std::vector<int> kernel_sets() {
+  std::vector<int> sets;
+  for (int set = 0; set < conv_relu_pool_kernel_set_count(); ++set) sets.push_back(set);
+  return sets;
 }
 
 // One run of a comparison case: the blobs' layouts, the kernel (a forced one the shape cannot run
@@ -325,7 +331,8 @@ std::vector<bool> generic_vector_choices() {
 struct Config {
   bool input_channel_last, output_channel_last;
   Kernel kernel;
-  bool exact, with_bias, generic_vectors;
+  bool exact, with_bias;
+  int kernel_set;
 };
 
 std::vector<Config> configs() {
@@ -335,9 +342,9 @@ std::vector<Config> configs() {
       for (Kernel kernel : kKernels)
         for (bool exact : {false, true})
           for (bool with_bias : {true, false})
-            for (bool generic_vectors : generic_vector_choices())
-              all.push_back({input_channel_last, output_channel_last, kernel, exact, with_bias,
-                             generic_vectors});
+            for (int kernel_set : kernel_sets())
+              all.push_back(
+                  {input_channel_last, output_channel_last, kernel, exact, with_bias, kernel_set});
   return all;
 }
 
@@ -346,7 +353,7 @@ ConvReluPoolShape configured(const FusedCase& c, const Config& config) {
   s.input_channel_last = config.input_channel_last;
   s.output_channel_last = config.output_channel_last;
   s.kernel = config.kernel;
-  s.generic_vectors = config.generic_vectors;
+  s.kernel_set = config.kernel_set;
   return s;
 }
 
@@ -354,8 +361,8 @@ std::string describe(const FusedCase& c, const Config& config) {
   return std::string(c.name) + (config.input_channel_last ? ", input NHWC" : ", input NCHW") +
          (config.output_channel_last ? ", output NHWC" : ", output NCHW") + ", kernel " +
          kernel_name(config.kernel) + (config.exact ? ", exact data" : ", float data") +
-         (config.with_bias ? ", bias" : ", no bias") +
-         (config.generic_vectors ? ", generic vectors" : "");
+         (config.with_bias ? ", bias" : ", no bias") + ", kernels " +
+         conv_relu_pool_kernel_set_name(config.kernel_set);
 }
 
 // Tolerance for a sum of `terms` products of values in [-1, 1], both sides in float (as in
@@ -555,10 +562,10 @@ std::vector<bool> kinks_within(std::vector<float>& x, double step, const ConvRel
 }
 
 // Every forced kernel with every kernel set.
-std::vector<std::pair<Kernel, bool>> kernel_choices() {
-  std::vector<std::pair<Kernel, bool>> all;
+std::vector<std::pair<Kernel, int>> kernel_choices() {
+  std::vector<std::pair<Kernel, int>> all;
   for (Kernel kernel : kKernels)
-    for (bool generic_vectors : generic_vector_choices()) all.emplace_back(kernel, generic_vectors);
+    for (int kernel_set : kernel_sets()) all.emplace_back(kernel, kernel_set);
   return all;
 }
 
@@ -586,11 +593,11 @@ void check_fused_gradients(const FusedCase& c, uint64_t seed) {
     return [&kinks](size_t i) { return bool(kinks[i]); };
   };
 
-  for (const auto& [kernel, generic_vectors] : kernel_choices()) {
-    SCOPED_TRACE(std::string(c.name) + ", kernel " + kernel_name(kernel) +
-                 (generic_vectors ? ", generic vectors" : ""));
+  for (const auto& [kernel, kernel_set] : kernel_choices()) {
+    SCOPED_TRACE(std::string(c.name) + ", kernel " + kernel_name(kernel) + ", kernels " +
+                 conv_relu_pool_kernel_set_name(kernel_set));
     s.kernel = kernel;
-    s.generic_vectors = generic_vectors;
+    s.kernel_set = kernel_set;
     std::vector<float> out(output_size(s));
     std::vector<uint8_t> argmax(output_size(s));
     std::vector<float> workspace(conv_relu_pool_workspace_floats(s));
@@ -644,14 +651,63 @@ TEST(ConvReluPoolForward, TiesGoToTheFirstPositionAndZeroCarriesNoGradient) {
   EXPECT_EQ(dbias, (std::vector<float>{2.0f}));
 }
 
-// aarch64 builds carry NEON kernels (and the comparisons above run them and the generic ones);
-// x86 builds compile the generic-vector kernels per ISA instead.
-TEST(ConvReluPoolKernels, ArchitectureKernelsAreBuiltWhereExpected) {
+// The sets a build carries, best first: aarch64's NEON set; on x86-64 the generic kernels compiled
+// for AVX-512 and for AVX2 + FMA, each where the CPU has it; the portable set last, always.
+TEST(ConvReluPoolKernels, KernelSetsAreThoseTheCpuRuns) {
+  std::vector<std::string> expected;
 #if defined(__aarch64__)
-  EXPECT_TRUE(conv_relu_pool_has_architecture_kernels());
-#else
-  EXPECT_FALSE(conv_relu_pool_has_architecture_kernels());
+  expected.push_back("neon");
+#elif defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) expected.push_back("avx512");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) expected.push_back("avx2");
 #endif
+  expected.push_back("generic vectors");
+  std::vector<std::string> names;
+  for (int set = 0; set < conv_relu_pool_kernel_set_count(); ++set)
+    names.push_back(conv_relu_pool_kernel_set_name(set));
+  EXPECT_EQ(names, expected);
+}
+
+// The architecture's sets that compute the same arithmetic at different vector widths (x86-64's
+// AVX-512 at 16 floats, AVX2 at 8) give the same bits: each lane sums in the same order with the
+// same fused multiply-adds. So a model trains to the same bits on either kind of CPU.
+TEST(ConvReluPoolKernels, ArchitectureSetsGiveTheSameBits) {
+  const int architecture_sets = conv_relu_pool_kernel_set_count() - 1;
+  if (architecture_sets < 2) GTEST_SKIP() << "fewer than two architecture kernel sets on this CPU";
+  uint64_t seed = 100;
+  for (const FusedCase& c : comparison_cases()) {
+    for (Kernel kernel : kKernels) {
+      ConvReluPoolShape s = c.shape;
+      s.input_channel_last = true;
+      s.kernel = kernel;
+      const Data d = make_data(s, false, seed++);
+      Rng rng(seed++);
+      const std::vector<float> dout = random_values(output_size(s), rng);
+      std::vector<float> first_out, first_grads;
+      std::vector<uint8_t> first_argmax;
+      for (int set = 0; set < architecture_sets; ++set) {
+        SCOPED_TRACE(std::string(c.name) + ", kernel " + kernel_name(kernel) + ", kernels " +
+                     conv_relu_pool_kernel_set_name(set));
+        s.kernel_set = set;
+        const Fused f = fused_forward(s, d, d.bias.data());
+        Gradients g{std::vector<float>(input_size(s), 0.0f),
+                    std::vector<float>(weight_size(s), 0.0f),
+                    std::vector<float>(size_t(s.conv.out_channels), 0.0f)};
+        g = fused_backward(s, d, f, dout, g);
+        std::vector<float> grads = g.dinput;
+        grads.insert(grads.end(), g.dweight.begin(), g.dweight.end());
+        grads.insert(grads.end(), g.dbias.begin(), g.dbias.end());
+        if (set == 0) {
+          first_out = f.out, first_argmax = f.argmax, first_grads = grads;
+          continue;
+        }
+        EXPECT_EQ(0, std::memcmp(f.out.data(), first_out.data(), first_out.size() * sizeof(float)));
+        EXPECT_EQ(f.argmax, first_argmax);
+        EXPECT_EQ(0, std::memcmp(grads.data(), first_grads.data(), grads.size() * sizeof(float)));
+      }
+    }
+  }
 }
 
 TEST(ConvReluPoolSupport, AcceptsOnlyWhatItComputes) {
