@@ -433,7 +433,7 @@ const InRegisterKernels& generic_vector_kernels() {
 // would at the other width, in the same order: the two sets give the same bits.
 namespace {
 EDGETRAIN_KERNEL_SET(avx512, __attribute__((target("avx512f"))), 16)
-EDGETRAIN_KERNEL_SET(avx2, __attribute__((target("avx2,fma"))), 8)
+EDGETRAIN_KERNEL_SET(avx2, EDGETRAIN_AVX2_TARGET, 8)
 }  // namespace
 
 ArchitectureKernels architecture_kernels() {
@@ -444,8 +444,7 @@ ArchitectureKernels architecture_kernels() {
   ArchitectureKernels sets;
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) sets.set[sets.count++] = &avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    sets.set[sets.count++] = &avx2;
+  if (cpu_runs_avx2_target()) sets.set[sets.count++] = &avx2;
   return sets;
 }
 #endif

@@ -12,6 +12,7 @@
 
 #include "ops/avx512_tile_x86.h"
 #include "ops/gemm_internal.h"
+#include "ops/simd.h"
 
 namespace edgetrain::ops::gemm_internal {
 namespace {
@@ -60,9 +61,8 @@ constexpr int kAvx2Columns = 16;
 // kVectors (1 or 2): how many of the panel's two 8-float vectors this tile computes.
 template <int kRows, int kVectors>
 struct Avx2Kernel {
-  __attribute__((target("avx2,fma"))) static void run(int k, const float* a, const float* b,
-                                                      float* c, int ldc, int cols,
-                                                      bool accumulate) {
+  EDGETRAIN_AVX2_TARGET static void run(int k, const float* a, const float* b, float* c, int ldc,
+                                        int cols, bool accumulate) {
     __m256 acc[kRows][kVectors];
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r)
@@ -180,7 +180,7 @@ __attribute__((target("avx512f"))) void axpy_avx512(float* y, float alpha, const
   }
 }
 
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* x, const float* y, int k) {
+EDGETRAIN_AVX2_TARGET float dot_avx2(const float* x, const float* y, int k) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int p = 0;
   for (; p + 16 <= k; p += 16) {
@@ -195,7 +195,7 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* x, const float* 
   return sum;
 }
 
-__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const float* x, int n) {
+EDGETRAIN_AVX2_TARGET void axpy_avx2(float* y, float alpha, const float* x, int n) {
   const __m256 a = _mm256_set1_ps(alpha);
   int j = 0;
   for (; j + 8 <= n; j += 8) {
@@ -213,8 +213,8 @@ __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const 
 // latency. Measured on LeNet's weights from DRAM: 250 -> 162 µs (from L3: 106 -> 75 µs).
 
 // dst[q*dst_stride + i] = src[i*ld + q] for i, q < 8.
-__attribute__((target("avx2"))) inline void transpose_8x8(float* dst, size_t dst_stride,
-                                                          const float* src, size_t ld) {
+EDGETRAIN_AVX2_TARGET inline void transpose_8x8(float* dst, size_t dst_stride, const float* src,
+                                                size_t ld) {
   const __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld);
   const __m256 r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld);
   const __m256 r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld);
@@ -241,8 +241,8 @@ __attribute__((target("avx2"))) inline void transpose_8x8(float* dst, size_t dst
 }
 
 // PackTransposedFn: the same bytes as pack_transposed_portable.
-__attribute__((target("avx2"))) void pack_transposed_avx2(float* dst, int width, const float* src,
-                                                          size_t ld, int rows, int depth) {
+EDGETRAIN_AVX2_TARGET void pack_transposed_avx2(float* dst, int width, const float* src, size_t ld,
+                                                int rows, int depth) {
   constexpr int kPrefetchAhead = 64;  // floats: 256 bytes, every other 8-deep step
   int r = 0;
   for (; r + 8 <= rows; r += 8) {
@@ -281,7 +281,7 @@ const MicroKernel* architecture_micro_kernel(Isa isa) {
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") ? &avx512 : nullptr;
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &avx2 : nullptr;
+      return cpu_runs_avx2_target() ? &avx2 : nullptr;
     case Isa::kPortable:
     case Isa::kNeon:
       break;
