@@ -22,11 +22,13 @@ const char* isa_name(Isa isa);
 
 // Computes one tile of C: rows x cols with rows <= mr (chosen by the table index) and cols <= nr.
 //   a_panel: op(A) rows packed k-major, mr floats per k step (only the first `rows` are read).
-//   b_panel: op(B) columns packed k-major, nr floats per k step, zero-padded past `cols`.
+//   b_panel: op(B) columns k-major, nr floats per k step (zero-padded past `cols` when cols < nr),
+//            b_stride floats from one k step to the next: nr when packed, ldb when B is read in
+//            place (gemm.cpp: op(B) = B, whole panels, one block of rows).
 //   c:       the tile's top-left element; row stride ldc.
 // accumulate=false overwrites C without reading it (C may hold NaN); true adds to C.
-using MicroKernelFn = void (*)(int k, const float* a_panel, const float* b_panel, float* c, int ldc,
-                               int cols, bool accumulate);
+using MicroKernelFn = void (*)(int k, const float* a_panel, const float* b_panel, size_t b_stride,
+                               float* c, int ldc, int cols, bool accumulate);
 // The unpacked path for a few rows of C (gemm_small.cpp): x·y over k floats, and y += alpha·x over
 // n floats.
 using DotFn = float (*)(const float* x, const float* y, int k);

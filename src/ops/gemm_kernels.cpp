@@ -28,8 +28,8 @@ inline Float4 load_float4(const float* p) {
 
 template <int kRows, int kVectors>
 struct PortableKernel {
-  static void run(int k, const float* a, const float* b, float* c, int ldc, int cols,
-                  bool accumulate) {
+  static void run(int k, const float* a, const float* b, size_t b_stride, float* c, int ldc,
+                  int cols, bool accumulate) {
     Float4 acc[kRows][kVectors] = {};
     for (int p = 0; p < k; ++p) {
       Float4 b_row[kVectors];
@@ -42,7 +42,7 @@ struct PortableKernel {
         for (int v = 0; v < kVectors; ++v) acc[r][v] += a_value * b_row[v];
       }
       a += kPortableRows;
-      b += kPortableColumns;
+      b += b_stride;
     }
     for (int r = 0; r < kRows; ++r) {
       float tile[4 * kVectors];

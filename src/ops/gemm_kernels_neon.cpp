@@ -31,8 +31,8 @@ inline float32x4_t multiply_add_lane(float32x4_t acc, float32x4_t b, float32x4_t
 // kVectors <= kNeonVectors: how many of the panel's 4-float vectors this tile computes.
 template <int kRows, int kVectors>
 struct NeonKernel {
-  static void run(int k, const float* a, const float* b, float* c, int ldc, int cols,
-                  bool accumulate) {
+  static void run(int k, const float* a, const float* b, size_t b_stride, float* c, int ldc,
+                  int cols, bool accumulate) {
     float32x4_t acc[kRows][kVectors];
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r)
@@ -49,7 +49,7 @@ struct NeonKernel {
       const float32x4_t a_high = kRows > 4 ? vld1q_f32(a + 4) : a_low;
       multiply_add_rows(acc, b_row, a_low, a_high, std::make_integer_sequence<int, kRows>{});
       a += kNeonRows;
-      b += kNeonColumns;
+      b += b_stride;
     }
 
 #pragma GCC unroll 8

@@ -27,7 +27,8 @@ constexpr int kAvx512Vectors = 2;
 template <int kRows, int kVectors>
 struct Avx512Kernel {
   __attribute__((target("avx512f"))) static void run(int k, const float* a, const float* b,
-                                                     float* c, int ldc, int cols, bool accumulate) {
+                                                     size_t b_stride, float* c, int ldc, int cols,
+                                                     bool accumulate) {
     __m512 acc[kRows][kVectors];
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r)
@@ -46,7 +47,7 @@ struct Avx512Kernel {
           acc[r][v] = _mm512_fmadd_ps(a_value, b_row[v], acc[r][v]);
       }
       a += kAvx512Rows;
-      b += 16 * kAvx512Vectors;
+      b += b_stride;
     }
 
     store_tile<kRows, kVectors>(acc, c, ldc, cols, accumulate);
@@ -61,8 +62,8 @@ constexpr int kAvx2Columns = 16;
 // kVectors (1 or 2): how many of the panel's two 8-float vectors this tile computes.
 template <int kRows, int kVectors>
 struct Avx2Kernel {
-  EDGETRAIN_AVX2_TARGET static void run(int k, const float* a, const float* b, float* c, int ldc,
-                                        int cols, bool accumulate) {
+  EDGETRAIN_AVX2_TARGET static void run(int k, const float* a, const float* b, size_t b_stride,
+                                        float* c, int ldc, int cols, bool accumulate) {
     __m256 acc[kRows][kVectors];
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r)
@@ -81,7 +82,7 @@ struct Avx2Kernel {
           acc[r][v] = _mm256_fmadd_ps(a_value, b_row[v], acc[r][v]);
       }
       a += kAvx2Rows;
-      b += kAvx2Columns;
+      b += b_stride;
     }
 
 #pragma GCC unroll 16

@@ -4,16 +4,16 @@
 
 #include <bit>
 #include <cfloat>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "base/rng.h"
 #include "gemm_test_case.h"
 #include "ops/gemm_internal.h"
 #include "ops/ops.h"
-#include "base/rng.h"
 
 namespace edgetrain::ops {
 namespace {
@@ -214,6 +214,50 @@ TEST(Gemm, TransposingPacksWriteThePortablePacksBytes) {
                       source[1 + size_t(rows - 1) * ld + depth - 1]);
           }
           if (rows < width && depth > 0) EXPECT_EQ(expected[rows], sentinel);
+        }
+      }
+    }
+  }
+}
+
+// With one block of rows (m <= mc) a B stored (K, N) is read in place, not packed (gemm.cpp);
+// beyond it, packed. Each element sums the same products in the same order either way, so rows
+// computed alone (more than kSmallRows, which take the unpacked dot-product path) give the bits of
+// the same rows inside a product of more rows than a block: over
+// LeNet's dense input gradient (64 x 1152 x 500: two depth blocks) and an edge shape (a right-edge
+// panel that is still packed, three depth blocks, padded strides), both betas.
+TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
+  const int tall = 2 * gemm_internal::kMaxRows * 8 + 1;  // 257 rows: above every kernel's mc
+  for (Isa isa : supported_isas()) {
+    const gemm_internal::MicroKernel* kernel = kernel_for(isa);
+    ASSERT_NE(kernel, nullptr);
+    ASSERT_GT(tall, kernel->mc);
+    for (const GemmCase& shape : {GemmCase{tall, 1152, 500, kNo, kNo, 0.0f},
+                                  GemmCase{tall, 77, 600, kNo, kNo, 1.0f, 2, 3, 1},
+                                  GemmCase{tall, 77, 600, kYes, kNo, 0.0f, 1, 5, 0}}) {
+      SCOPED_TRACE(describe(shape) + " isa=" + gemm_internal::isa_name(isa));
+      const GemmOperands operands(shape, 31);
+      std::vector<float> packed_c = operands.c_initial;
+      gemm_internal::gemm_with_isa(isa, packed_c.data(), operands.a.data(), operands.b.data(),
+                                   shape.m, shape.n, shape.k, shape.transpose_a, shape.transpose_b,
+                                   shape.beta, operands.lda, operands.ldb, operands.ldc);
+      for (int rows : {gemm_internal::kSmallRows + 1, kernel->mr + 1, 64, kernel->mc}) {
+        // Rows [first, first + rows) alone: A's rows (or columns, transposed) from there.
+        const int first = 5;
+        const float* a = shape.transpose_a == kYes
+                             ? operands.a.data() + first
+                             : operands.a.data() + size_t(first) * operands.lda;
+        std::vector<float> alone = operands.c_initial;
+        float* c = alone.data() + size_t(first) * operands.ldc;
+        gemm_internal::gemm_with_isa(isa, c, a, operands.b.data(), rows, shape.n, shape.k,
+                                     shape.transpose_a, shape.transpose_b, shape.beta, operands.lda,
+                                     operands.ldb, operands.ldc);
+        for (int i = first; i < first + rows; ++i) {
+          for (int j = 0; j < shape.n; ++j) {
+            const size_t at = size_t(i) * operands.ldc + j;
+            ASSERT_EQ(std::bit_cast<uint32_t>(alone[at]), std::bit_cast<uint32_t>(packed_c[at]))
+                << "rows=" << rows << " C(" << i << "," << j << ")";
+          }
         }
       }
     }
