@@ -223,11 +223,12 @@ TEST(Gemm, TransposingPacksWriteThePortablePacksBytes) {
 // With one block of rows (m <= mc) a B stored (K, N) is read in place, not packed (gemm.cpp);
 // beyond it, packed. Each element sums the same products in the same order either way, so rows
 // computed alone (more than kSmallRows, which take the unpacked dot-product path) give the bits of
-// the same rows inside a product of more rows than a block: over
-// LeNet's dense input gradient (64 x 1152 x 500: two depth blocks) and an edge shape (a right-edge
-// panel that is still packed, three depth blocks, padded strides), both betas.
+// the same rows inside a product of more rows than a block: over LeNet's dense input gradient
+// (1152 x 500: two depth blocks) and an edge shape (a right-edge panel that is still packed, three
+// depth blocks, padded strides), both betas, A plain and transposed.
 TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
-  const int tall = 2 * gemm_internal::kMaxRows * 8 + 1;  // 257 rows: above every kernel's mc
+  const int tall = 257;  // rows: above every kernel's mc (asserted below)
+  const int first = 5;   // the rows computed alone start here
   for (Isa isa : supported_isas()) {
     const gemm_internal::MicroKernel* kernel = kernel_for(isa);
     ASSERT_NE(kernel, nullptr);
@@ -241,12 +242,10 @@ TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
       gemm_internal::gemm_with_isa(isa, packed_c.data(), operands.a.data(), operands.b.data(),
                                    shape.m, shape.n, shape.k, shape.transpose_a, shape.transpose_b,
                                    shape.beta, operands.lda, operands.ldb, operands.ldc);
+      // Rows [first, first + rows) alone: A's rows (or columns, transposed) from there.
+      const float* a = shape.transpose_a == kYes ? operands.a.data() + first
+                                                 : operands.a.data() + size_t(first) * operands.lda;
       for (int rows : {gemm_internal::kSmallRows + 1, kernel->mr + 1, 64, kernel->mc}) {
-        // Rows [first, first + rows) alone: A's rows (or columns, transposed) from there.
-        const int first = 5;
-        const float* a = shape.transpose_a == kYes
-                             ? operands.a.data() + first
-                             : operands.a.data() + size_t(first) * operands.lda;
         std::vector<float> alone = operands.c_initial;
         float* c = alone.data() + size_t(first) * operands.ldc;
         gemm_internal::gemm_with_isa(isa, c, a, operands.b.data(), rows, shape.n, shape.k,
