@@ -29,6 +29,10 @@ const char* isa_name(Isa isa);
 // accumulate=false overwrites C without reading it (C may hold NaN); true adds to C.
 using MicroKernelFn = void (*)(int k, const float* a_panel, const float* b_panel, size_t b_stride,
                                float* c, int ldc, int cols, bool accumulate);
+// The same tile with A read where it is stored, (M, K) row-major: row r's value at k step p is
+// a[r*lda + p]. The same products summed in the same order as MicroKernelFn's, so the same bits.
+using InPlaceAKernelFn = void (*)(int k, const float* a, size_t lda, const float* b_panel,
+                                  size_t b_stride, float* c, int ldc, int cols, bool accumulate);
 // The unpacked path for a few rows of C (gemm_small.cpp): x·y over k floats, and y += alpha·x over
 // n floats.
 using DotFn = float (*)(const float* x, const float* y, int k);
@@ -53,6 +57,8 @@ struct MicroKernel {
   // the same nr-wide panels but only compute their first narrow_nr columns.
   int narrow_nr;
   MicroKernelFn narrow_by_rows[kMaxRows + 1];
+  // Full-width tiles reading A in place (null where the kernel has none: gemm.cpp then packs).
+  InPlaceAKernelFn a_in_place_by_rows[kMaxRows + 1];
   DotFn dot;
   AxpyFn axpy;
   Dot4Fn dot4;  // null: gemm_small calls dot four times
@@ -60,15 +66,20 @@ struct MicroKernel {
 };
 
 // Fills the row-count tables: Kernel<r, kWide>::run for full-width tiles, Kernel<r, kNarrow>::run
-// for right-edge tiles of at most narrow_nr columns.
+// for right-edge tiles of at most narrow_nr columns, Kernel<r, kWide>::run_a_in_place where the
+// kernel has it.
 template <template <int, int> class Kernel, int kWide, int kNarrow, int... kRows>
 constexpr MicroKernel make_micro_kernel(Isa isa, int mr, int nr, int narrow_nr, int kc, int mc,
                                         int nc, DotFn dot, AxpyFn axpy, Dot4Fn dot4,
                                         PackTransposedFn pack_transposed,
                                         std::integer_sequence<int, kRows...>) {
-  MicroKernel kernel{isa, mr, nr, kc, mc, nc, {}, narrow_nr, {}, dot, axpy, dot4, pack_transposed};
+  MicroKernel kernel{isa,       mr, nr, kc,  mc,   nc,   {},
+                     narrow_nr, {}, {}, dot, axpy, dot4, pack_transposed};
   ((kernel.by_rows[kRows + 1] = &Kernel<kRows + 1, kWide>::run), ...);
   ((kernel.narrow_by_rows[kRows + 1] = &Kernel<kRows + 1, kNarrow>::run), ...);
+  if constexpr (requires { &Kernel<1, kWide>::run_a_in_place; }) {
+    ((kernel.a_in_place_by_rows[kRows + 1] = &Kernel<kRows + 1, kWide>::run_a_in_place), ...);
+  }
   return kernel;
 }
 

@@ -26,9 +26,11 @@ constexpr int kAvx512Vectors = 2;
 // kVectors <= kAvx512Vectors: how many of the panel's 16-float vectors this tile computes.
 template <int kRows, int kVectors>
 struct Avx512Kernel {
-  __attribute__((target("avx512f"))) static void run(int k, const float* a, const float* b,
-                                                     size_t b_stride, float* c, int ldc, int cols,
-                                                     bool accumulate) {
+  // Row r's A value at k step p is a[r * a_row + p * a_step]: packed (1, mr) or in place (lda, 1).
+  // Inlined into both entry points with their strides, so the packed one keeps constant offsets.
+  __attribute__((target("avx512f"), always_inline)) static inline void tile(
+      int k, const float* a, size_t a_row, size_t a_step, const float* b, size_t b_stride, float* c,
+      int ldc, int cols, bool accumulate) {
     __m512 acc[kRows][kVectors];
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r)
@@ -41,16 +43,28 @@ struct Avx512Kernel {
       for (int v = 0; v < kVectors; ++v) b_row[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 16
       for (int r = 0; r < kRows; ++r) {
-        const __m512 a_value = _mm512_set1_ps(a[r]);
+        const __m512 a_value = _mm512_set1_ps(a[r * a_row]);
 #pragma GCC unroll 4
         for (int v = 0; v < kVectors; ++v)
           acc[r][v] = _mm512_fmadd_ps(a_value, b_row[v], acc[r][v]);
       }
-      a += kAvx512Rows;
+      a += a_step;
       b += b_stride;
     }
 
     store_tile<kRows, kVectors>(acc, c, ldc, cols, accumulate);
+  }
+
+  __attribute__((target("avx512f"))) static void run(int k, const float* a, const float* b,
+                                                     size_t b_stride, float* c, int ldc, int cols,
+                                                     bool accumulate) {
+    tile(k, a, 1, kAvx512Rows, b, b_stride, c, ldc, cols, accumulate);
+  }
+  __attribute__((target("avx512f"))) static void run_a_in_place(int k, const float* a, size_t lda,
+                                                                const float* b, size_t b_stride,
+                                                                float* c, int ldc, int cols,
+                                                                bool accumulate) {
+    tile(k, a, lda, 1, b, b_stride, c, ldc, cols, accumulate);
   }
 };
 
@@ -62,8 +76,10 @@ constexpr int kAvx2Columns = 16;
 // kVectors (1 or 2): how many of the panel's two 8-float vectors this tile computes.
 template <int kRows, int kVectors>
 struct Avx2Kernel {
-  EDGETRAIN_AVX2_TARGET static void run(int k, const float* a, const float* b, size_t b_stride,
-                                        float* c, int ldc, int cols, bool accumulate) {
+  // Row r's A value at k step p is a[r * a_row + p * a_step], as in Avx512Kernel::tile.
+  EDGETRAIN_AVX2_TARGET __attribute__((always_inline)) static inline void tile(
+      int k, const float* a, size_t a_row, size_t a_step, const float* b, size_t b_stride, float* c,
+      int ldc, int cols, bool accumulate) {
     __m256 acc[kRows][kVectors];
 #pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r)
@@ -76,12 +92,12 @@ struct Avx2Kernel {
       for (int v = 0; v < kVectors; ++v) b_row[v] = _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 16
       for (int r = 0; r < kRows; ++r) {
-        const __m256 a_value = _mm256_broadcast_ss(a + r);
+        const __m256 a_value = _mm256_broadcast_ss(a + r * a_row);
 #pragma GCC unroll 2
         for (int v = 0; v < kVectors; ++v)
           acc[r][v] = _mm256_fmadd_ps(a_value, b_row[v], acc[r][v]);
       }
-      a += kAvx2Rows;
+      a += a_step;
       b += b_stride;
     }
 
@@ -97,12 +113,22 @@ struct Avx2Kernel {
         }
       } else {
         // Right edge: AVX2 masked stores are slow on AMD, so go through a small buffer.
-        alignas(32) float tile[8 * kVectors];
+        alignas(32) float lanes[8 * kVectors];
 #pragma GCC unroll 2
-        for (int v = 0; v < kVectors; ++v) _mm256_store_ps(tile + 8 * v, acc[r][v]);
-        for (int j = 0; j < cols; ++j) row[j] = accumulate ? row[j] + tile[j] : tile[j];
+        for (int v = 0; v < kVectors; ++v) _mm256_store_ps(lanes + 8 * v, acc[r][v]);
+        for (int j = 0; j < cols; ++j) row[j] = accumulate ? row[j] + lanes[j] : lanes[j];
       }
     }
+  }
+
+  EDGETRAIN_AVX2_TARGET static void run(int k, const float* a, const float* b, size_t b_stride,
+                                        float* c, int ldc, int cols, bool accumulate) {
+    tile(k, a, 1, kAvx2Rows, b, b_stride, c, ldc, cols, accumulate);
+  }
+  EDGETRAIN_AVX2_TARGET static void run_a_in_place(int k, const float* a, size_t lda,
+                                                   const float* b, size_t b_stride, float* c,
+                                                   int ldc, int cols, bool accumulate) {
+    tile(k, a, lda, 1, b, b_stride, c, ldc, cols, accumulate);
   }
 };
 
@@ -206,9 +232,10 @@ EDGETRAIN_AVX2_TARGET void axpy_avx2(float* y, float alpha, const float* x, int 
 }
 
 // ---- Packing: 8x8 transposes in ymm registers ---------------------------------------------------
-// The forward product of an inner product packs its whole weight matrix transposed (LeNet's
-// hidden1: 500 x 1152, 2.3 MB) once per thread and step, and the optimizer's streaming stores have
-// just sent those weights to memory: the pack is a read from DRAM. Eight rows at a time keep eight
+// The forward product of an inner product over more than 64 rows (gemm.cpp: fewer read the weights
+// in place) packs its whole weight matrix transposed (LeNet's hidden1 at one thread: 500 x 1152,
+// 2.3 MB) once per step, and the optimizer's streaming stores have just sent those weights to
+// memory: the pack is a read from DRAM. Eight rows at a time keep eight
 // read streams going (the portable 4x4 transposes keep four) and each 32-byte store fills a
 // quarter of a 128-byte k step; a prefetch 256 bytes ahead on each row hides the rest of the
 // latency. Measured on LeNet's weights from DRAM: 250 -> 162 µs (from L3: 106 -> 75 µs).

@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
@@ -181,7 +182,9 @@ TEST(Gemm, FourDotsAtOnceGiveEachSingleDotsBits) {
     }
   }
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) EXPECT_GT(kernels_with_dot4, 0);
+  if (__builtin_cpu_supports("avx512f")) {
+    EXPECT_GT(kernels_with_dot4, 0);
+  }
 #endif
 }
 
@@ -213,8 +216,41 @@ TEST(Gemm, TransposingPacksWriteThePortablePacksBytes) {
             EXPECT_EQ(expected[size_t(depth - 1) * width + rows - 1],
                       source[1 + size_t(rows - 1) * ld + depth - 1]);
           }
-          if (rows < width && depth > 0) EXPECT_EQ(expected[rows], sentinel);
+          if (rows < width && depth > 0) {
+            EXPECT_EQ(expected[rows], sentinel);
+          }
         }
+      }
+    }
+  }
+}
+
+// Rows [first, first + rows) of `shape` (m rows, more than any row block) computed alone, for each
+// count in `row_counts`, give the bits of the same rows of the whole product.
+void expect_rows_alone_give_the_whole_products_bits(Isa isa, const GemmCase& shape,
+                                                    std::initializer_list<int> row_counts) {
+  SCOPED_TRACE(describe(shape) + " isa=" + gemm_internal::isa_name(isa));
+  const int first = 5;
+  const GemmOperands operands(shape, 31);
+  std::vector<float> whole = operands.c_initial;
+  gemm_internal::gemm_with_isa(isa, whole.data(), operands.a.data(), operands.b.data(), shape.m,
+                               shape.n, shape.k, shape.transpose_a, shape.transpose_b, shape.beta,
+                               operands.lda, operands.ldb, operands.ldc);
+  // A's rows (or columns, transposed) from `first`.
+  const float* a = shape.transpose_a == kYes ? operands.a.data() + first
+                                             : operands.a.data() + size_t(first) * operands.lda;
+  for (int rows : row_counts) {
+    ASSERT_LE(first + rows, shape.m);
+    std::vector<float> alone = operands.c_initial;
+    float* c = alone.data() + size_t(first) * operands.ldc;
+    gemm_internal::gemm_with_isa(isa, c, a, operands.b.data(), rows, shape.n, shape.k,
+                                 shape.transpose_a, shape.transpose_b, shape.beta, operands.lda,
+                                 operands.ldb, operands.ldc);
+    for (int i = first; i < first + rows; ++i) {
+      for (int j = 0; j < shape.n; ++j) {
+        const size_t at = size_t(i) * operands.ldc + j;
+        ASSERT_EQ(std::bit_cast<uint32_t>(alone[at]), std::bit_cast<uint32_t>(whole[at]))
+            << "rows=" << rows << " C(" << i << "," << j << ")";
       }
     }
   }
@@ -228,7 +264,6 @@ TEST(Gemm, TransposingPacksWriteThePortablePacksBytes) {
 // depth blocks, padded strides), both betas, A plain and transposed.
 TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
   const int tall = 257;  // rows: above every kernel's mc (asserted below)
-  const int first = 5;   // the rows computed alone start here
   for (Isa isa : supported_isas()) {
     const gemm_internal::MicroKernel* kernel = kernel_for(isa);
     ASSERT_NE(kernel, nullptr);
@@ -236,31 +271,38 @@ TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
     for (const GemmCase& shape : {GemmCase{tall, 1152, 500, kNo, kNo, 0.0f},
                                   GemmCase{tall, 77, 600, kNo, kNo, 1.0f, 2, 3, 1},
                                   GemmCase{tall, 77, 600, kYes, kNo, 0.0f, 1, 5, 0}}) {
-      SCOPED_TRACE(describe(shape) + " isa=" + gemm_internal::isa_name(isa));
-      const GemmOperands operands(shape, 31);
-      std::vector<float> packed_c = operands.c_initial;
-      gemm_internal::gemm_with_isa(isa, packed_c.data(), operands.a.data(), operands.b.data(),
-                                   shape.m, shape.n, shape.k, shape.transpose_a, shape.transpose_b,
-                                   shape.beta, operands.lda, operands.ldb, operands.ldc);
-      // Rows [first, first + rows) alone: A's rows (or columns, transposed) from there.
-      const float* a = shape.transpose_a == kYes ? operands.a.data() + first
-                                                 : operands.a.data() + size_t(first) * operands.lda;
-      for (int rows : {gemm_internal::kSmallRows + 1, kernel->mr + 1, 64, kernel->mc}) {
-        std::vector<float> alone = operands.c_initial;
-        float* c = alone.data() + size_t(first) * operands.ldc;
-        gemm_internal::gemm_with_isa(isa, c, a, operands.b.data(), rows, shape.n, shape.k,
-                                     shape.transpose_a, shape.transpose_b, shape.beta, operands.lda,
-                                     operands.ldb, operands.ldc);
-        for (int i = first; i < first + rows; ++i) {
-          for (int j = 0; j < shape.n; ++j) {
-            const size_t at = size_t(i) * operands.ldc + j;
-            ASSERT_EQ(std::bit_cast<uint32_t>(alone[at]), std::bit_cast<uint32_t>(packed_c[at]))
-                << "rows=" << rows << " C(" << i << "," << j << ")";
-          }
-        }
-      }
+      expect_rows_alone_give_the_whole_products_bits(
+          isa, shape, {gemm_internal::kSmallRows + 1, kernel->mr + 1, 64, kernel->mc});
     }
   }
+}
+
+// Up to 64 rows against a B stored (N, K) with more columns than rows are computed as Cᵀ =
+// B·op(A)ᵀ, B read in place by the kernels that can (gemm.cpp, gemm_swapped); taller products take
+// the blocked path. The same products in the same order, so the same bits: over LeNet's dense
+// forward at 2 threads (64 x 500 x 1152, bias as beta 1, five depth blocks), an edge shape (a last
+// row panel of B shorter than mr, a last column panel of Cᵀ narrower than nr, three depth blocks,
+// padded strides) with A plain and transposed, both betas.
+TEST(Gemm, SwappedProductGivesTheBlockedPathsBits) {
+  const int tall = 257;  // rows: beyond the swapped path's 64
+  int kernels_that_swap = 0;
+  for (Isa isa : supported_isas()) {
+    const gemm_internal::MicroKernel* kernel = kernel_for(isa);
+    ASSERT_NE(kernel, nullptr);
+    if (kernel->a_in_place_by_rows[1] == nullptr) continue;
+    ++kernels_that_swap;
+    for (const GemmCase& shape : {GemmCase{tall, 500, 1152, kNo, kYes, 1.0f},
+                                  GemmCase{tall, 77, 600, kNo, kYes, 0.0f, 2, 3, 1},
+                                  GemmCase{tall, 77, 600, kYes, kYes, 1.0f, 1, 5, 0}}) {
+      expect_rows_alone_give_the_whole_products_bits(
+          isa, shape, {gemm_internal::kSmallRows + 1, kernel->mr + 1, 40, 64});
+    }
+  }
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_GT(kernels_that_swap, 0);
+  }
+#endif
 }
 
 TEST(Gemm, ZeroDepthClearsOrKeepsC) {
