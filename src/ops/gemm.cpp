@@ -8,7 +8,7 @@
 // Packing turns all four transpose combinations and any lda/ldb into one contiguous layout, so the
 // micro-kernels (gemm_kernels.cpp) see unit-stride data only. Two cases read an operand in place
 // instead: a B stored (K, N) when there is one block of rows, and a B stored (N, K) against at
-// most 64 rows, computed as Cᵀ (gemm_swapped). Single-threaded: the trainer parallelises over the
+// most 128 rows, computed as Cᵀ (gemm_swapped). Single-threaded: the trainer parallelises over the
 // batch, so the packing buffers are per thread.
 #include <algorithm>
 #include <cassert>
@@ -141,21 +141,21 @@ void scale_c(float* c, int m, int n, int ldc, float beta) {
   }
 }
 
-// A few rows against a B stored (N, K), more columns than rows: a dense layer's forward over one
+// Few rows against a B stored (N, K), more columns than rows: a dense layer's forward over one
 // thread's share of a batch (LeNet's hidden1 at 2 threads: C (64, 500) = in (64, 1152) · Wᵀ, W
 // stored (500, 1152)). The blocked path packs all of B transposed (2.3 MB, once per thread and
 // step) to use each panel for one run of row tiles. Here Cᵀ (N, M) = B · op(A)ᵀ instead: B is the
 // left operand, read in place a row per register-tile row, and op(A)ᵀ, M columns, is what gets
 // packed; Cᵀ goes through a per-thread buffer, transposed from C when beta is 1 and into C at the
 // end. Each element is the same products (a·b = b·a exactly) summed in the same order (a depth
-// block from zero, then added to C), so the bits are the blocked path's. The x86 kernels read A in
-// place; with NEON's and the portable one (4-row vector loads of A) the blocked path stays.
-// Bench, one thread, medians of 5, alternated: 64 x 500 x 1152 813/809 -> 725/707 µs, with the
-// weights flushed from the caches first (as the optimizer's streaming stores leave them) best of
-// 200 830 -> 715-720 µs; 32 x 128 x 169 15.8/15.6 -> 14.0/13.5 µs. With 128 rows (one thread's
-// LeNet batch) it was within noise (1,432/1,527 against 1,542/1,518 µs): that keeps the blocked
-// path.
-constexpr int kSwapMaxRows = 64;
+// block from zero, then added to C), so the bits are the blocked path's. The x86 kernels have an
+// in-place entry point; NEON's loads A four rows to a vector, so it and the portable kernel keep
+// the blocked path. Bench, one thread, medians of 5, alternated: 64 x 500 x 1152 813/809 -> 725/707
+// µs; with the weights flushed from the caches first (as the optimizer's streaming stores leave
+// them), best of 200, 830 -> 715-720 µs; 32 x 128 x 169 15.8/15.6 -> 14.0/13.5 µs. With 128 rows
+// (LeNet's batch on one thread) warm within noise (1,432/1,527 against 1,542/1,518 µs), flushed
+// 1,491-1,508 -> 1,352-1,431 µs.
+constexpr int kSwapMaxRows = 128;
 
 bool swapping_pays(const MicroKernel& kernel, int m, int n, Transpose transpose_b) {
   return transpose_b == Transpose::kYes && kernel.a_in_place_by_rows[1] != nullptr &&

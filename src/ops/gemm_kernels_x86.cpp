@@ -232,9 +232,9 @@ EDGETRAIN_AVX2_TARGET void axpy_avx2(float* y, float alpha, const float* x, int 
 }
 
 // ---- Packing: 8x8 transposes in ymm registers ---------------------------------------------------
-// The forward product of an inner product over more than 64 rows (gemm.cpp: fewer read the weights
-// in place) packs its whole weight matrix transposed (LeNet's hidden1 at one thread: 500 x 1152,
-// 2.3 MB) once per step, and the optimizer's streaming stores have just sent those weights to
+// The forward product of an inner product over more than 128 rows (gemm.cpp: fewer read the
+// weights in place) packs its whole weight matrix transposed (LeNet's hidden1: 500 x 1152, 2.3 MB),
+// and after a training step the optimizer's streaming stores have just sent those weights to
 // memory: the pack is a read from DRAM. Eight rows at a time keep eight
 // read streams going (the portable 4x4 transposes keep four) and each 32-byte store fills a
 // quarter of a 128-byte k step; a prefetch 256 bytes ahead on each row hides the rest of the

@@ -277,14 +277,14 @@ TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
   }
 }
 
-// Up to 64 rows against a B stored (N, K) with more columns than rows are computed as Cᵀ =
+// Up to 128 rows against a B stored (N, K) with more columns than rows are computed as Cᵀ =
 // B·op(A)ᵀ, B read in place by the kernels that can (gemm.cpp, gemm_swapped); taller products take
 // the blocked path. The same products in the same order, so the same bits: over LeNet's dense
-// forward at 2 threads (64 x 500 x 1152, bias as beta 1, five depth blocks), an edge shape (a last
-// row panel of B shorter than mr, a last column panel of Cᵀ narrower than nr, three depth blocks,
-// padded strides) with A plain and transposed, both betas.
+// forward at 1 and 2 threads (128 and 64 x 500 x 1152, bias as beta 1, five depth blocks), an edge
+// shape (a last row panel of B shorter than mr, a last column panel of Cᵀ narrower than nr, three
+// depth blocks, padded strides) with A plain and transposed, both betas.
 TEST(Gemm, SwappedProductGivesTheBlockedPathsBits) {
-  const int tall = 257;  // rows: beyond the swapped path's 64
+  const int tall = 257;  // rows: beyond the swapped path's 128
   int kernels_that_swap = 0;
   for (Isa isa : supported_isas()) {
     const gemm_internal::MicroKernel* kernel = kernel_for(isa);
@@ -295,7 +295,7 @@ TEST(Gemm, SwappedProductGivesTheBlockedPathsBits) {
                                   GemmCase{tall, 77, 600, kNo, kYes, 0.0f, 2, 3, 1},
                                   GemmCase{tall, 77, 600, kYes, kYes, 1.0f, 1, 5, 0}}) {
       expect_rows_alone_give_the_whole_products_bits(
-          isa, shape, {gemm_internal::kSmallRows + 1, kernel->mr + 1, 40, 64});
+          isa, shape, {gemm_internal::kSmallRows + 1, kernel->mr + 1, 40, 64, 128});
     }
   }
 #if defined(__x86_64__)
