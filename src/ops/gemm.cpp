@@ -167,30 +167,36 @@ void gemm_swapped(const MicroKernel& kernel, float* c, const float* a, const flo
   const int mr = kernel.mr, nr = kernel.nr;
   const int kc_max = std::min(kernel.kc, k);
   const int mc_max = std::max(kernel.mc / mr, 1) * mr;
+  // Cᵀ's rows (C's columns) in chunks of nc, so the buffers stay bounded whatever B's size: at
+  // most nc x 128 floats of Cᵀ and one depth block of op(A)ᵀ.
+  const int chunk_max = std::min(kernel.nc, n);
   thread_local GrowingAlignedBuffer<float> transposed_c_buffer, packed_buffer;
-  float* transposed_c = transposed_c_buffer.reserve(size_t(n) * m);  // (n, m), row stride m
+  float* transposed_c = transposed_c_buffer.reserve(size_t(chunk_max) * m);  // row stride m
   float* packed = packed_buffer.reserve(size_t((m + nr - 1) / nr * nr) * kc_max);
-  if (beta != 0.0f) kernel.pack_transposed(transposed_c, m, c, size_t(ldc), m, n);
   // op(A)ᵀ (k, m): A stored (M, K) read transposed, or A stored (K, M) read as it is.
   const Transpose transpose_at = transpose_a == Transpose::kNo ? Transpose::kYes : Transpose::kNo;
-  for (int pc = 0; pc < k; pc += kc_max) {
-    const int kc = std::min(kc_max, k - pc);
-    const bool accumulate = beta != 0.0f || pc > 0;
-    pack_b(kernel, packed, a, transpose_at, lda, pc, kc, 0, m);
-    for (int ic = 0; ic < n; ic += mc_max) {
-      const int mc = std::min(mc_max, n - ic);
-      for (int jr = 0; jr < m; jr += nr) {
-        const int cols = std::min(nr, m - jr);
-        for (int ir = 0; ir < mc; ir += mr) {
-          const int rows = std::min(mr, mc - ir);
-          kernel.a_in_place_by_rows[rows](
-              kc, b + size_t(ic + ir) * ldb + pc, size_t(ldb), packed + size_t(jr) * kc, size_t(nr),
-              transposed_c + size_t(ic + ir) * m + jr, m, cols, accumulate);
+  for (int jc = 0; jc < n; jc += chunk_max) {
+    const int chunk = std::min(chunk_max, n - jc);
+    if (beta != 0.0f) kernel.pack_transposed(transposed_c, m, c + jc, size_t(ldc), m, chunk);
+    for (int pc = 0; pc < k; pc += kc_max) {
+      const int kc = std::min(kc_max, k - pc);
+      const bool accumulate = beta != 0.0f || pc > 0;
+      pack_b(kernel, packed, a, transpose_at, lda, pc, kc, 0, m);
+      for (int ic = 0; ic < chunk; ic += mc_max) {
+        const int mc = std::min(mc_max, chunk - ic);
+        for (int jr = 0; jr < m; jr += nr) {
+          const int cols = std::min(nr, m - jr);
+          for (int ir = 0; ir < mc; ir += mr) {
+            const int rows = std::min(mr, mc - ir);
+            kernel.a_in_place_by_rows[rows](
+                kc, b + size_t(jc + ic + ir) * ldb + pc, size_t(ldb), packed + size_t(jr) * kc,
+                size_t(nr), transposed_c + size_t(ic + ir) * m + jr, m, cols, accumulate);
+          }
         }
       }
     }
+    kernel.pack_transposed(c + jc, ldc, transposed_c, size_t(m), chunk, m);
   }
-  kernel.pack_transposed(c, ldc, transposed_c, size_t(m), n, m);
 }
 
 void gemm_blocked(const MicroKernel& kernel, float* c, const float* a, const float* b, int m, int n,

@@ -280,9 +280,10 @@ TEST(Gemm, BReadInPlaceGivesThePackedPathsBits) {
 // Up to 128 rows against a B stored (N, K) with more columns than rows are computed as Cᵀ =
 // B·op(A)ᵀ, B read in place by the kernels that can (gemm.cpp, gemm_swapped); taller products take
 // the blocked path. The same products in the same order, so the same bits: over LeNet's dense
-// forward at 1 and 2 threads (128 and 64 x 500 x 1152, bias as beta 1, five depth blocks), an edge
-// shape (a last row panel of B shorter than mr, a last column panel of Cᵀ narrower than nr, three
-// depth blocks, padded strides) with A plain and transposed, both betas.
+// forward at 1 and 2 threads (128 and 64 x 500 x 1152, bias as beta 1, five depth blocks), a B of
+// 2,100 rows (three chunks of Cᵀ, the last short), an edge shape (a last row panel of B shorter
+// than mr, a last column panel of Cᵀ narrower than nr, three depth blocks, padded strides) with A
+// plain and transposed, both betas.
 TEST(Gemm, SwappedProductGivesTheBlockedPathsBits) {
   const int tall = 257;  // rows: beyond the swapped path's 128
   int kernels_that_swap = 0;
@@ -292,6 +293,7 @@ TEST(Gemm, SwappedProductGivesTheBlockedPathsBits) {
     if (kernel->a_in_place_by_rows[1] == nullptr) continue;
     ++kernels_that_swap;
     for (const GemmCase& shape : {GemmCase{tall, 500, 1152, kNo, kYes, 1.0f},
+                                  GemmCase{tall, 2100, 70, kNo, kYes, 1.0f, 0, 1, 2},
                                   GemmCase{tall, 77, 600, kNo, kYes, 0.0f, 2, 3, 1},
                                   GemmCase{tall, 77, 600, kYes, kYes, 1.0f, 1, 5, 0}}) {
       expect_rows_alone_give_the_whole_products_bits(
