@@ -235,10 +235,10 @@ EDGETRAIN_AVX2_TARGET void axpy_avx2(float* y, float alpha, const float* x, int 
 // The forward product of an inner product over more than 128 rows (gemm.cpp: fewer read the
 // weights in place) packs its whole weight matrix transposed (LeNet's hidden1: 500 x 1152, 2.3 MB),
 // and after a training step the optimizer's streaming stores have just sent those weights to
-// memory: the pack is a read from DRAM. Eight rows at a time keep eight
-// read streams going (the portable 4x4 transposes keep four) and each 32-byte store fills a
-// quarter of a 128-byte k step; a prefetch 256 bytes ahead on each row hides the rest of the
-// latency. Measured on LeNet's weights from DRAM: 250 -> 162 µs (from L3: 106 -> 75 µs).
+// memory: the pack is a read from DRAM. Eight rows at a time keep eight read streams going (the
+// portable 4x4 transposes keep four) and each 32-byte store fills a quarter of a 128-byte k step;
+// a prefetch 256 bytes ahead on each row hides the rest of the latency. Measured on LeNet's weights
+// from DRAM: 250 -> 162 µs (from L3: 106 -> 75 µs).
 
 // dst[q*dst_stride + i] = src[i*ld + q] for i, q < 8.
 EDGETRAIN_AVX2_TARGET inline void transpose_8x8(float* dst, size_t dst_stride, const float* src,
