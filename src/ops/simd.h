@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 // Not under ThreadSanitizer: the loader runs the clones' resolvers before TSan's runtime is up,
 // and the instrumented resolver crashes the process at start.
@@ -94,14 +93,12 @@ template <typename V>
 EDGETRAIN_INLINE void store(float* p, V v) {
   std::memcpy(p, &v, sizeof v);
 }
-// Lane-wise mask ? yes : no, for float vectors (V) or integer ones (V = L).
+// Lane-wise mask ? yes : no, for float vectors (V) or integer ones (V = L): one blend (an
+// AVX-512 mask move). Spelled with and/or/add, it took two masked moves and an add, on the
+// dependency chain of every max-pool in the fused convolution.
 template <typename L, typename V>
 EDGETRAIN_INLINE V select(L mask, V yes, V no) {
-  if constexpr (std::is_same_v<L, V>) {
-    return (yes & mask) | (no & ~mask);
-  } else {
-    return V(L(yes) & mask) + V(L(no) & ~mask);  // one side is all-zero bits
-  }
+  return mask ? yes : no;
 }
 
 }  // namespace edgetrain::ops
