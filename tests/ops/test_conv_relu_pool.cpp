@@ -77,6 +77,9 @@ std::vector<FusedCase> comparison_cases() {
       {"32->8, 3x2 (K 192)", conv_relu_pool_shape(1, 32, 7, 6, 8, 3, 2, 2, 2)},
       // Rows of 128 floats: two blocks of 64 per row pair.
       {"64->4, 2x2 (K 256)", conv_relu_pool_shape(1, 64, 5, 5, 4, 2, 2, 2, 2)},
+      // 324 windows (conv 36x36, pooled 18x18), rows of 16: the sparse weight gradient lists
+      // each channel's live windows in two chunks (256 + 68).
+      {"8->4, 2x2, 37x37 input (K 32)", conv_relu_pool_shape(1, 8, 37, 37, 4, 2, 2, 2, 2)},
   };
 }
 
