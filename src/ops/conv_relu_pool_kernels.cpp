@@ -113,9 +113,9 @@ EDGETRAIN_INLINE void direct_backward(float* dw_kc, const float* dout_hwc, const
 
 // Sparse backward with W-float vectors, for patch runs in multiples of 16 (a channel-last input
 // with IC % 16 == 0, like LeNet's second layer: run = 2·32). Sums stay in registers until the
-// end: the weight gradient one channel at a time over the windows (a window without gradient
-// adds 0·patch, cheaper than an unpredictable branch), the input gradient one (window, position)
-// at a time over the channels whose max sits there. dout_hwc (PH·PW, OC) is 0 where no gradient;
+// end: the weight gradient one channel at a time over its windows with a gradient (listed first,
+// without branches), the input gradient one (window, position) at a time over the channels whose
+// max sits there. dout_hwc (PH·PW, OC) is 0 where no gradient;
 // origins[window·positions + at] is the input element where patch row 0 under `at` starts.
 
 // to[0 .. 4W) += Σ_i scale(i) · from(i)[0 .. 4W) over i < count, in four vectors.
