@@ -29,11 +29,11 @@ inline Sizes sizes_of(const ConvReluPoolShape& s) {
   return z;
 }
 
-
 // Every kernel works on one sample, channel-last: in_hwc (IH·IW, IC); pooled_hwc, dout_hwc and
-// argmax_n (PH·PW, OC); w_kc (K, OC); w_hwc, dw_hwc (OC, K). dout_hwc is already 0 wherever the
-// argmax is kNoGradient. origins[window·positions + at] is the input element where patch row 0
-// under window position `at` starts. Backward kernels add into their outputs.
+// argmax_n (PH·PW, OC); w_kc (K, OC); w_hwc, dw_hwc (OC, K). The sparse backward's dout_hwc is
+// already 0 wherever the argmax is kNoGradient; the direct backward masks it itself.
+// origins[window·positions + at] is the input element where patch row 0 under window position `at`
+// starts. Backward kernels add into their outputs.
 
 // LeNet's first layer, which the direct kernels unroll with these sizes fixed at compile time: a
 // 3x3 patch of one channel (KH 3, KW·IC 3) under a 2x2 pool.
@@ -45,9 +45,12 @@ EDGETRAIN_INLINE bool direct_sizes_are_3x3x1_pool_2x2(const Sizes& z, int pool_h
 void direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
                            const float* w_kc, const float* bias, const Sizes& z, int pool_h,
                            int pool_w);
-// dw_kc (K, OC) += the sample's weight gradient (the input gradient is not computed).
-void direct_backward_sample(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
-                            const float* in_hwc, const Sizes& z, int pool_h, int pool_w);
+// dw_kc (K, OC) += the sample's weight gradient (the input gradient is not computed); dbias (OC),
+// if not null, += the bias gradient, summed in window order. dout_hwc is read as it is: it is
+// taken only at each lane's argmax, so it need not be 0 where no gradient flows.
+void direct_backward_sample(float* dw_kc, float* dbias, const float* dout_hwc,
+                            const uint8_t* argmax_n, const float* in_hwc, const Sizes& z,
+                            int pool_h, int pool_w);
 // Deep patches with OC % 32 == 0 (conv_relu_pool_forward_is_deep).
 void deep_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc,
                          const float* w_kc, const float* bias, const int32_t* origins,

@@ -76,11 +76,12 @@ EDGETRAIN_INLINE void direct_forward(float* pooled_hwc, uint8_t* argmax_n, const
   }
 }
 
-// dw_kc (K, OC) += Σ over hits of g · patch; dout_hwc (PH·PW, OC) is already 0 where no gradient
-// flows, so a lane whose argmax is not this position just adds 0.
+// dw_kc (K, OC) += Σ over hits of g · patch: a lane whose argmax is not this position (or is
+// kNoGradient) adds 0. dbias (OC), if not null, += the sums of g over the windows with a gradient.
 template <int W, int kKh, int kRun, int kPool>
-EDGETRAIN_INLINE void direct_backward(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
-                                      const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
+EDGETRAIN_INLINE void direct_backward(float* dw_kc, float* dbias, const float* dout_hwc,
+                                      const uint8_t* argmax_n, const float* in_hwc, const Sizes& z,
+                                      int pool_h, int pool_w) {
   using V = VecN<W>;
   using L = LanesN<W>;
   const int kh = kKh > 0 ? kKh : z.kh, run = kRun > 0 ? kRun : z.kw * z.ic;
@@ -89,11 +90,13 @@ EDGETRAIN_INLINE void direct_backward(float* dw_kc, const float* dout_hwc, const
   for (int c0 = 0; c0 < oc; c0 += W) {
     V dw[kDirectMaxDepth];
     for (int k = 0; k < kh * run; ++k) dw[k] = V{};
+    V db{};
     for (int py = 0; py < z.ph; ++py) {
       for (int px = 0; px < z.pw; ++px) {
         const int window = py * z.pw + px;
         const V g = load<W>(dout_hwc + size_t(window) * oc + c0);
         const L arg = load_bytes<W>(argmax_n + size_t(window) * oc + c0);
+        db += select(arg != kNoGradient, g, V{});
         for (int at = 0; at < pool_h * pool_w; ++at) {
           const V g_at = select(arg == at, g, V{});
           const int y = py * pool_h + at / pool_w, x = px * pool_w + at % pool_w;
@@ -108,6 +111,7 @@ EDGETRAIN_INLINE void direct_backward(float* dw_kc, const float* dout_hwc, const
       float* row = dw_kc + size_t(k) * oc + c0;
       store(row, load<W>(row) + dw[k]);
     }
+    if (dbias != nullptr) store(dbias + c0, load<W>(dbias + c0) + db);
   }
 }
 
@@ -389,13 +393,13 @@ EDGETRAIN_INLINE void direct_forward_any(float* pooled_hwc, uint8_t* argmax_n, c
 }
 
 template <int W>
-EDGETRAIN_INLINE void direct_backward_any(float* dw_kc, const float* dout_hwc,
+EDGETRAIN_INLINE void direct_backward_any(float* dw_kc, float* dbias, const float* dout_hwc,
                                           const uint8_t* argmax_n, const float* in_hwc,
                                           const Sizes& z, int pool_h, int pool_w) {
   if (direct_sizes_are_3x3x1_pool_2x2(z, pool_h, pool_w)) {
-    direct_backward<W, 3, 3, 2>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
+    direct_backward<W, 3, 3, 2>(dw_kc, dbias, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   } else {
-    direct_backward<W, 0, 0, 0>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
+    direct_backward<W, 0, 0, 0>(dw_kc, dbias, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   }
 }
 
@@ -409,10 +413,10 @@ EDGETRAIN_INLINE void direct_backward_any(float* dw_kc, const float* dout_hwc,
       const float* bias, const Sizes& z, int pool_h, int pool_w) {                                \
     direct_forward_any<width>(pooled_hwc, argmax_n, in_hwc, w_kc, bias, z, pool_h, pool_w);       \
   }                                                                                               \
-  attribute void direct_backward_##suffix(float* dw_kc, const float* dout_hwc,                    \
+  attribute void direct_backward_##suffix(float* dw_kc, float* dbias, const float* dout_hwc,      \
                                           const uint8_t* argmax_n, const float* in_hwc,           \
                                           const Sizes& z, int pool_h, int pool_w) {               \
-    direct_backward_any<width>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);             \
+    direct_backward_any<width>(dw_kc, dbias, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);      \
   }                                                                                               \
   attribute void deep_forward_##suffix(float* pooled_hwc, uint8_t* argmax_n, const float* in_hwc, \
                                        const float* w_kc, const float* bias,                      \

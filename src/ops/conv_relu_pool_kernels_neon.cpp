@@ -94,11 +94,12 @@ inline void direct_forward(float* pooled_hwc, uint8_t* argmax_n, const float* in
   }
 }
 
-// dw_kc (K, OC) += Σ over hits of g · patch; dout_hwc (PH·PW, OC) is already 0 where no gradient
-// flows, so a lane whose argmax is not this position adds 0.
+// dw_kc (K, OC) += Σ over hits of g · patch: a lane whose argmax is not this position (or is
+// kNoGradient) adds 0. dbias (OC), if not null, += the sums of g over the windows with a gradient.
 template <int kKh, int kRun, int kPool>
-inline void direct_backward(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
-                            const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
+inline void direct_backward(float* dw_kc, float* dbias, const float* dout_hwc,
+                            const uint8_t* argmax_n, const float* in_hwc, const Sizes& z,
+                            int pool_h, int pool_w) {
   const int kh = kKh > 0 ? kKh : z.kh, run = kRun > 0 ? kRun : z.kw * z.ic;
   if constexpr (kPool > 0) pool_h = pool_w = kPool;
   const int oc = z.oc, iw = z.iw, ic = z.ic, depth = kh * run, positions = pool_h * pool_w;
@@ -106,12 +107,16 @@ inline void direct_backward(float* dw_kc, const float* dout_hwc, const uint8_t* 
   for (int c0 = 0; c0 < oc; c0 += 8) {
     float32x4_t dw0[kDirectMaxDepth], dw1[kDirectMaxDepth];
     for (int k = 0; k < depth; ++k) dw0[k] = dw1[k] = zero;
+    float32x4_t db0 = zero, db1 = zero;
+    const uint32x4_t no_gradient = vdupq_n_u32(kNoGradient);
     for (int py = 0; py < z.ph; ++py) {
       for (int px = 0; px < z.pw; ++px) {
         const size_t cell = size_t(py * z.pw + px) * oc + c0;
         const float32x4_t g0 = vld1q_f32(dout_hwc + cell), g1 = vld1q_f32(dout_hwc + cell + 4);
         const uint16x8_t arg = vmovl_u8(vld1_u8(argmax_n + cell));
         const uint32x4_t arg0 = vmovl_u16(vget_low_u16(arg)), arg1 = vmovl_u16(vget_high_u16(arg));
+        db0 = vaddq_f32(db0, vbslq_f32(vceqq_u32(arg0, no_gradient), zero, g0));
+        db1 = vaddq_f32(db1, vbslq_f32(vceqq_u32(arg1, no_gradient), zero, g1));
         for (int at = 0; at < positions; ++at) {
           const uint32x4_t position = vdupq_n_u32(uint32_t(at));
           const float32x4_t g0_at = vbslq_f32(vceqq_u32(arg0, position), g0, zero);
@@ -132,6 +137,10 @@ inline void direct_backward(float* dw_kc, const float* dout_hwc, const uint8_t* 
       vst1q_f32(row, vaddq_f32(vld1q_f32(row), dw0[k]));
       vst1q_f32(row + 4, vaddq_f32(vld1q_f32(row + 4), dw1[k]));
     }
+    if (dbias != nullptr) {
+      vst1q_f32(dbias + c0, vaddq_f32(vld1q_f32(dbias + c0), db0));
+      vst1q_f32(dbias + c0 + 4, vaddq_f32(vld1q_f32(dbias + c0 + 4), db1));
+    }
   }
 }
 
@@ -145,12 +154,13 @@ void neon_direct_forward_sample(float* pooled_hwc, uint8_t* argmax_n, const floa
   }
 }
 
-void neon_direct_backward_sample(float* dw_kc, const float* dout_hwc, const uint8_t* argmax_n,
-                                 const float* in_hwc, const Sizes& z, int pool_h, int pool_w) {
+void neon_direct_backward_sample(float* dw_kc, float* dbias, const float* dout_hwc,
+                                 const uint8_t* argmax_n, const float* in_hwc, const Sizes& z,
+                                 int pool_h, int pool_w) {
   if (direct_sizes_are_3x3x1_pool_2x2(z, pool_h, pool_w)) {
-    direct_backward<3, 3, 2>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
+    direct_backward<3, 3, 2>(dw_kc, dbias, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   } else {
-    direct_backward<0, 0, 0>(dw_kc, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
+    direct_backward<0, 0, 0>(dw_kc, dbias, dout_hwc, argmax_n, in_hwc, z, pool_h, pool_w);
   }
 }
 
