@@ -77,6 +77,15 @@ bool Network::couples_batch() const {
                      [](const PlanStep& step) { return step.op->couples_batch(Mode::kTraining); });
 }
 
+std::vector<ParameterSlice> Network::gradients_summed_across_threads() const {
+  std::vector<ParameterSlice> slices;
+  for (const PlanStep& step : plan_.steps) {
+    const ParameterSlice slice = step.op->gradient_summed_across_threads();
+    if (slice.size > 0) slices.push_back(slice);
+  }
+  return slices;
+}
+
 size_t Network::buffer_floats(int capacity) const {
   const WorkspaceBytes bytes = workspace_bytes();
   size_t saved = 0;

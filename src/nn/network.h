@@ -127,6 +127,10 @@ class Network {
   bool softmax_fused_into_loss() const { return plan_.loss_seed_blob != plan_.loss_blob; }
   // Some step's forward needs the whole mini-batch in training (batch statistics).
   bool couples_batch() const;
+  // Training with several threads sharing a BatchSync: the parameter ranges whose gradient
+  // backward sums over the whole batch into thread 0's block (Op::gradient_summed_across_threads).
+  // Every thread must then run forward and backward, even with no samples of its own.
+  std::vector<ParameterSlice> gradients_summed_across_threads() const;
 
   // One step at a time, as forward() and backward() run them in order (for profiling:
   // bench/roofline times each step of a network). backward_step skips a step without backward.

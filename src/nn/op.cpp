@@ -3,7 +3,17 @@
 namespace edgetrain {
 
 BatchSync::BatchSync(int threads)
-    : threads_(threads), barrier_(threads), slots_(size_t(threads)) {}
+    : threads_(threads), barrier_(threads), slots_(size_t(threads)), parts_(size_t(threads)) {}
+
+const BatchPart* BatchSync::share(int thread, const BatchPart& mine) {
+  parts_[size_t(thread)] = mine;
+  barrier_.arrive_and_wait();  // every part written
+  return parts_.data();
+}
+
+void BatchSync::done_reading() {
+  barrier_.arrive_and_wait();
+}
 
 void BatchSync::all_reduce(int thread, const double* local, double* total, size_t count) {
   slots_[size_t(thread)].assign(local, local + count);

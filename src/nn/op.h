@@ -12,13 +12,24 @@
 #include <string>
 #include <vector>
 
+#include "edgetrain/model.h"
+
 namespace edgetrain {
 
 enum class Mode { kInference, kTraining };
 
+// What one thread's backward shows the others of its part of the mini-batch (BatchSync::share).
+struct BatchPart {
+  const float* in = nullptr;     // the op's input, (n, input size)
+  const float* dout = nullptr;   // its output's gradient, (n, output size)
+  float* dparameters = nullptr;  // the thread's parameter-gradient block
+  int n = 0;
+};
+
 // The threads that split one mini-batch, for ops whose forward couples its samples (batch norm on
-// batch statistics): sums are taken over the whole batch in thread order, so every thread gets the
-// same bits whatever the timing.
+// batch statistics) and ops whose backward sums a weight gradient over the whole batch: sums are
+// taken over the whole batch in thread order, so every thread gets the same bits whatever the
+// timing. Every thread makes the same calls in the same order.
 class BatchSync {
  public:
   explicit BatchSync(int threads);
@@ -26,11 +37,17 @@ class BatchSync {
   // Every thread calls this with its own `local` (count values); each gets the sum over threads,
   // added in thread order, in `total`.
   void all_reduce(int thread, const double* local, double* total, size_t count);
+  // Every thread calls this with its own part; once all have, each gets all the parts, indexed by
+  // thread, to read until it calls done_reading(), which returns once every thread has: only then
+  // may a thread change or free what its part points to, or share again.
+  const BatchPart* share(int thread, const BatchPart& mine);
+  void done_reading();
 
  private:
   int threads_;
   std::barrier<> barrier_;
   std::vector<std::vector<double>> slots_;
+  std::vector<BatchPart> parts_;  // per thread
 };
 
 struct OpArgs {
@@ -76,6 +93,11 @@ class Op {
   virtual size_t saved_bytes_per_sample() const { return 0; }
   // Forward in this mode needs the whole batch (all threads call it together, with args.sync).
   virtual bool couples_batch(Mode mode) const { return false; }
+  // Training with several threads (args.sync): a parameter range whose gradient this op's backward
+  // sums over the whole batch itself, into thread 0's gradient block, each thread writing its share
+  // of it (all threads call backward together); the other threads' blocks hold nothing there, so
+  // the optimizer takes that range from thread 0's block alone. Size 0: none.
+  virtual ParameterSlice gradient_summed_across_threads() const { return {}; }
   // Inference forward takes OpArgs::part / parts (each part writes its own share of every
   // sample's outputs, together the bits one call writes), and is large enough to be worth it.
   virtual bool splits_sample() const { return false; }

@@ -194,6 +194,20 @@ void inner_product_backward(float* dinput, float* dweight, float* dbias, const f
                             const float* in, const float* weight, int batch, int in_features,
                             int out_features, Products products = Products::kFloat32,
                             bool dweight_zero = false);
+// One thread's share of a mini-batch, for a weight gradient summed over all of them.
+struct DenseBatchPart {
+  const float* dout = nullptr;  // (batch, O)
+  const float* in = nullptr;    // (batch, I)
+  int batch = 0;
+};
+// The weight gradient over every part of a batch, for the part of its rows `rows` names (in
+// multiples of 8, the micro-kernels' row tile), so threads sharing one dweight (O, I) each write
+// their own rows:  dweight[rows] (+)= Σ_p dout_pᵀ[rows] · in_p, the parts added in order. Each
+// value gets the bits the per-part products added in part order would give (when a part's batch is
+// within one depth block of the GEMM, 256).
+void inner_product_weight_gradient(float* dweight, const DenseBatchPart* parts, int part_count,
+                                   int in_features, int out_features, Products products,
+                                   bool dweight_zero, Part rows);
 
 // ---- Flatten and layout transposes (flatten.cpp) ------------------------------------------------
 // to (cols, rows) = from (rows, cols) transposed, or added into `to` when accumulate is true.

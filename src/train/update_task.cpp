@@ -1,7 +1,9 @@
 // The update task. Data-parallel over the mini-batch: thread t takes the contiguous share
 // [B·t/T, B·(t+1)/T) of the batch, runs forward and backward in its own workspace and adds into its
 // own gradient block; the blocks are then summed in thread order and the optimizer steps, both
-// split by parameter index. Nothing depends on timing, so a seed and a thread count fix every bit.
+// split by parameter index. A large dense layer's weight gradient is the exception: backward sums
+// it over the threads itself, into block 0 (Op::gradient_summed_across_threads). Nothing depends
+// on timing, so a seed and a thread count fix every bit.
 #include <zlib.h>
 
 #include <algorithm>
@@ -39,15 +41,30 @@ std::vector<ParameterSlice> updatable_slices(const Model& model) {
   return slices;
 }
 
-// Calls body(offset, count) for the part of [begin, end) of the slices laid end to end.
+// Calls body(slice index, offset, count) for the part of [begin, end) of the slices laid end to
+// end.
 template <typename Body>
 void for_each_run(const std::vector<ParameterSlice>& slices, size_t begin, size_t end, Body body) {
   size_t position = 0;
-  for (const ParameterSlice& slice : slices) {
+  for (size_t s = 0; s < slices.size(); ++s) {
+    const ParameterSlice& slice = slices[s];
     size_t lo = std::max(begin, position), hi = std::min(end, position + slice.size);
-    if (lo < hi) body(slice.offset + (lo - position), hi - lo);
+    if (lo < hi) body(s, slice.offset + (lo - position), hi - lo);
     position += slice.size;
   }
+}
+
+// Per slice: its gradient is summed over the threads by backward, in thread 0's block alone.
+std::vector<char> summed_by_backward(const std::vector<ParameterSlice>& slices,
+                                     const std::vector<ParameterSlice>& summed) {
+  std::vector<char> flags(slices.size(), 0);
+  for (size_t s = 0; s < slices.size(); ++s) {
+    for (const ParameterSlice& range : summed) {
+      flags[s] |= slices[s].offset >= range.offset &&
+                  slices[s].offset + slices[s].size <= range.offset + range.size;
+    }
+  }
+  return flags;
 }
 
 uint32_t crc32_bytes(uint32_t crc, const void* bytes, size_t size) {
@@ -254,9 +271,14 @@ TrainingResult UpdateTask::run() {
   std::vector<std::vector<float*>> part_pointers(static_cast<size_t>(threads),
                                                  std::vector<float*>(static_cast<size_t>(threads)));
   std::vector<size_t> thread_correct(static_cast<size_t>(threads));
-  // Batch-coupled ops (batch norm on batch statistics) sum over every thread's part in training;
-  // then every thread runs forward, even with no samples of its own.
-  const bool coupled = network.couples_batch();
+  // Batch-coupled ops (batch norm on batch statistics) sum over every thread's part in training,
+  // and large dense layers sum their weight gradient over it; then every thread runs forward and
+  // backward, even with no samples of its own.
+  const std::vector<char> single_part =
+      summed_by_backward(slices, network.gradients_summed_across_threads());
+  const bool coupled =
+      network.couples_batch() ||
+      (threads > 1 && std::find(single_part.begin(), single_part.end(), 1) != single_part.end());
   BatchSync sync(threads);
   // The rate of step `index` (from 0): the schedule's, times the plateau reductions so far.
   const int64_t total_steps = settings.epochs * batches;
@@ -310,11 +332,12 @@ TrainingResult UpdateTask::run() {
         const size_t begin = trained * size_t(t) / size_t(threads);
         const size_t end = trained * size_t(t + 1) / size_t(threads);
         std::vector<float*>& parts = part_pointers[size_t(t)];
-        for_each_run(slices, begin, end, [&](size_t offset, size_t n) {
-          for (int part = 0; part < threads; ++part) {
+        for_each_run(slices, begin, end, [&](size_t slice, size_t offset, size_t n) {
+          const int part_count = single_part[slice] ? 1 : threads;
+          for (int part = 0; part < part_count; ++part) {
             parts[size_t(part)] = gradients[size_t(part)].data() + offset;
           }
-          const GradientParts sum{parts.data(), threads};
+          const GradientParts sum{parts.data(), part_count};
           float* parameters = model_.parameters.data() + offset;
           if (!proximal_center.empty()) {
             add_proximal_term(parts[0], parameters, proximal_center.data() + offset, n,

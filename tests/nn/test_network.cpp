@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -14,8 +15,8 @@
 #include "base/rng.h"
 #include "edgetrain/model.h"
 #include "edgetrain/train.h"
-#include "nn/network.h"
 #include "nn/loss_head.h"
+#include "nn/network.h"
 
 namespace edgetrain {
 namespace {
@@ -411,6 +412,95 @@ TEST(NetworkBranches, FusedChainUnderFanOutMatchesUnfused) {
 TEST(NetworkBranches, TwoHalfBatchesAccumulateToOneBatch) {
   const auto [whole, halves] = whole_and_halves(branching_model(ReLU()), random_data(8, 19), 8);
   EXPECT_LE(scaled_difference(halves.data(), whole.data(), whole.size()), 1e-5);
+}
+
+// A dense layer large enough (84 x 800 weights) that threads sharing a batch sum its weight
+// gradient together, and a small one that they do not.
+Model wide_dense_model() {
+  return ModelBuilder()
+      .input("image", {2, 7, 6})
+      .output("probabilities", {4})
+      .training_input("image", {2, 7, 6})
+      .training_input("label", {1}, FeatureType::kInt32)
+      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+      .layers({
+          {"wide", "image", "w", InnerProduct{.output_channels = 800}, kUpdatable},
+          {"relu", "w", "r", ReLU()},
+          {"narrow", "r", "n", InnerProduct{.output_channels = 4}, kUpdatable},
+          {"softmax", "n", "probabilities", Softmax()},
+      })
+      .build();
+}
+
+// Forward and backward of the first samples of `data`, split between threads as the trainer splits
+// a mini-batch (parts[t] samples each, in order), each thread adding into its own gradient block,
+// all sharing a BatchSync when `share` is set. Returns the blocks.
+std::vector<std::vector<float>> run_threads(const Model& model, const Dataset& data,
+                                            const std::vector<int>& parts, bool share) {
+  const Network network(model, {.train = true});
+  const LossHead head(model, network);
+  const int threads = int(parts.size());
+  const int total = std::accumulate(parts.begin(), parts.end(), 0);
+  std::vector<std::vector<float>> blocks(size_t(threads),
+                                         std::vector<float>(model.parameters.size(), 0.0f));
+  BatchSync sync(threads);
+  auto part = [&](int t, int first) {
+    const int n = parts[size_t(t)];
+    Workspace ws = network.make_workspace(std::max(n, 1));
+    LossHead::Scratch scratch = head.make_scratch(std::max(n, 1));
+    std::vector<size_t> indices(static_cast<size_t>(n));
+    std::iota(indices.begin(), indices.end(), size_t(first));
+    head.load_batch(ws, scratch, data, indices.data(), n);
+    network.forward(ws, model, n,
+                    {.mode = Mode::kTraining, .sync = share ? &sync : nullptr, .thread = t});
+    network.zero_grads(ws, n);
+    head.loss_and_seed(ws, scratch, n, total);
+    network.backward(ws, model, blocks[size_t(t)].data(), n, /*dparameters_zero=*/true);
+  };
+  std::vector<std::thread> workers;
+  int first = parts[0];
+  for (int t = 1; t < threads; ++t) {
+    workers.emplace_back(part, t, first);
+    first += parts[size_t(t)];
+  }
+  part(0, 0);
+  for (std::thread& worker : workers) worker.join();
+  return blocks;
+}
+
+// The wide layer's weight gradient over the whole batch lands in thread 0's block, with the bits
+// of the threads' own gradients added in thread order (what the optimizer added before), and
+// nothing in the other blocks; every other gradient stays per thread. Also with a thread that has
+// no samples of its own, which must still meet the others.
+TEST(Network, ThreadsSumALargeLayersWeightGradientIntoTheFirstBlock) {
+  const Model model = wide_dense_model();
+  const Network network(model, {.train = true});
+  const ParameterSlice wide = model.layer("wide").parameter("weights")->slice;
+  const std::vector<ParameterSlice> summed = network.gradients_summed_across_threads();
+  ASSERT_EQ(summed.size(), 1u);
+  EXPECT_EQ(summed[0].offset, wide.offset);
+  EXPECT_EQ(summed[0].size, wide.size);
+  const Dataset data = random_data(12, 31);
+  for (const std::vector<int>& parts :
+       {std::vector<int>{5, 7}, std::vector<int>{0, 4}, std::vector<int>{3, 0, 6}}) {
+    SCOPED_TRACE(::testing::PrintToString(parts));
+    const auto own = run_threads(model, data, parts, /*share=*/false);
+    const auto shared = run_threads(model, data, parts, /*share=*/true);
+    for (size_t i = 0; i < model.parameters.size(); ++i) {
+      if (i >= wide.offset && i < wide.offset + wide.size) {
+        float sum = 0.0f;
+        for (const auto& block : own) sum += block[i];
+        ASSERT_EQ(shared[0][i], sum) << "weight gradient " << i - wide.offset;
+        for (size_t t = 1; t < shared.size(); ++t) ASSERT_EQ(shared[t][i], 0.0f);
+      } else {
+        for (size_t t = 0; t < shared.size(); ++t) ASSERT_EQ(shared[t][i], own[t][i]);
+      }
+    }
+  }
+  // The narrow layer's 3,200 weights are below the size where sharing pays.
+  Model narrow = model;
+  for (Layer& layer : narrow.layers) layer.updatable = layer.name != "wide";
+  EXPECT_TRUE(Network(narrow, {.train = true}).gradients_summed_across_threads().empty());
 }
 
 TEST(NetworkBranches, TrainsWithTheUpdateTask) {

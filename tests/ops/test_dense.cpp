@@ -79,6 +79,61 @@ TEST(InnerProduct, ZeroedWeightGradientIsOverwrittenWithTheSameBits) {
   }
 }
 
+// Threads that split a mini-batch sum a large layer's weight gradient together, each writing its
+// rows over every thread's samples (inner_product_weight_gradient). Against the per-part gradients
+// added in part order (what the optimizer did with one gradient block per thread) it must give the
+// same bits, row shares together covering every row exactly once; here with an empty part, row
+// counts that are not multiples of 8 or of the 128-row blocks, and adding to what dweight holds.
+TEST(InnerProduct, WeightGradientSummedOverPartsByRowSharesHasThePerPartBits) {
+  const int in_features = 45;
+  Rng rng(21);
+  for (int out_features : {21, 300}) {
+    for (Products products : {Products::kFloat32, Products::kBfloat16}) {
+      if (products == Products::kBfloat16 && !bf16_supported()) continue;
+      for (int shares : {1, 2, 3}) {
+        for (bool zero : {true, false}) {
+          SCOPED_TRACE(std::to_string(out_features) + " outputs, " + std::to_string(shares) +
+                       " row shares" + (zero ? ", written" : ", added") +
+                       (products == Products::kBfloat16 ? ", bf16" : ", float32"));
+          const std::vector<int> batches = {7, 0, 64, 3};
+          std::vector<std::vector<float>> douts, ins;
+          std::vector<DenseBatchPart> parts;
+          for (int batch : batches) {
+            douts.push_back(random_values(size_t(batch) * out_features, rng));
+            ins.push_back(random_values(size_t(batch) * in_features, rng));
+            parts.push_back({douts.back().data(), ins.back().data(), batch});
+          }
+          const auto start = random_values(size_t(out_features) * in_features, rng);
+          // Expected: each part's product alone, added in part order onto the start (or zeros).
+          std::vector<float> expected = zero ? std::vector<float>(start.size(), 0.0f) : start;
+          for (const DenseBatchPart& part : parts) {
+            std::vector<float> product(start.size(), 0.0f);
+            inner_product_backward(nullptr, product.data(), nullptr, part.dout, part.in, nullptr,
+                                   part.batch, in_features, out_features, products, true);
+            for (size_t i = 0; i < expected.size(); ++i) expected[i] += product[i];
+          }
+          std::vector<float> dweight =
+              zero ? std::vector<float>(start.size(), std::nanf("")) : start;
+          std::vector<int> writes(size_t(out_features), 0);
+          for (int share = 0; share < shares; ++share) {
+            const std::vector<float> before = dweight;
+            inner_product_weight_gradient(dweight.data(), parts.data(), int(parts.size()),
+                                          in_features, out_features, products, zero,
+                                          {share, shares});
+            for (int o = 0; o < out_features; ++o) {
+              writes[size_t(o)] +=
+                  std::memcmp(&before[size_t(o) * in_features], &dweight[size_t(o) * in_features],
+                              sizeof(float) * in_features) != 0;
+            }
+          }
+          EXPECT_EQ(writes, std::vector<int>(size_t(out_features), 1));
+          EXPECT_EQ(0, std::memcmp(dweight.data(), expected.data(), expected.size() * 4));
+        }
+      }
+    }
+  }
+}
+
 TEST(InnerProductGradient, MatchesFiniteDifferences) {
   const int batch = 4, in_features = 23, out_features = 11;
   Rng rng(5);

@@ -48,6 +48,18 @@ TEST(UpdateTask, SameSeedAndThreadsGiveBitIdenticalWeights) {
   }
 }
 
+// One-sample mini-batches on two threads: thread 0 has no samples, yet it must meet thread 1 where
+// LeNet's hidden1 sums its weight gradient over the threads. Every sum then adds zero to one
+// sample's values, so the weights must be those of one thread, bit for bit.
+TEST(UpdateTask, AThreadWithoutSamplesTrainsAsOneThread) {
+  const Dataset data = first(3);
+  Model one = lenet({.batch_size = 1, .epochs = 2}), two = one;
+  UpdateTask(one, data, {.seed = 4, .threads = 1}).run();
+  UpdateTask(two, data, {.seed = 4, .threads = 2}).run();
+  EXPECT_EQ(one.parameters, two.parameters);
+  EXPECT_NE(one.parameters, lenet({.batch_size = 1, .epochs = 2}).parameters);
+}
+
 // Each mini-batch reports its own accuracy; weighted by batch size they make the epoch's.
 TEST(UpdateTask, BatchAccuraciesMakeTheEpochAccuracy) {
   const Dataset data = first(300);

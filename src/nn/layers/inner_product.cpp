@@ -48,14 +48,46 @@ class InnerProductOp : public Op {
   void backward(const OpArgs& a) const override {
     float* dweight = trains_ && a.dparameters ? a.dparameters + weight_ : nullptr;
     float* dbias = trains_ && a.dparameters && bias_ ? a.dparameters + *bias_ : nullptr;
+    const bool shared = dweight != nullptr && sums_across_threads(a);
+    if (shared) {
+      sum_weight_gradient_across_threads(a);
+      dweight = nullptr;
+    }
     ops::inner_product_backward(a.din[0], dweight, dbias, a.dout[0], a.in[0],
                                 a.parameters + weight_, rows(a), int(in_.features), out_, products_,
                                 a.dparameters_zero);
+    // Last, so that a thread done early waits having done its own work: the others may still be
+    // reading its inputs and output gradient.
+    if (shared) a.sync->done_reading();
   }
   bool backward_reads_output() const override { return false; }
+  ParameterSlice gradient_summed_across_threads() const override {
+    return large() && trains_ ? ParameterSlice{weight_, weight_size()} : ParameterSlice{};
+  }
 
  private:
   int rows(const OpArgs& a) const { return int(a.n * in_.rows); }
+  size_t weight_size() const { return size_t(in_.features) * size_t(out_); }
+  // Why a large layer's threads share one weight gradient: each thread's product over its own
+  // samples would write a whole (O, I) part (LeNet's hidden1: 2.3 MB per thread, more than a core's
+  // L2) for the optimizer to read, add and zero; split by rows, each thread writes half a matrix,
+  // over twice the samples, once. Below ~256 KB of weights the meeting costs more than it saves.
+  bool large() const { return weight_size() >= (size_t(1) << 16); }
+  bool sums_across_threads(const OpArgs& a) const {
+    return large() && a.mode == Mode::kTraining && a.sync != nullptr && a.sync->threads() > 1;
+  }
+  // This thread's rows of the weight gradient over every thread's samples, into thread 0's block.
+  void sum_weight_gradient_across_threads(const OpArgs& a) const {
+    const BatchPart* shared = a.sync->share(a.thread, {a.in[0], a.dout[0], a.dparameters, rows(a)});
+    const int threads = a.sync->threads();
+    thread_local std::vector<ops::DenseBatchPart> parts;  // allocates on a thread's first call only
+    parts.resize(size_t(threads));
+    for (int t = 0; t < threads; ++t)
+      parts[size_t(t)] = {shared[t].dout, shared[t].in, shared[t].n};
+    ops::inner_product_weight_gradient(shared[0].dparameters + weight_, parts.data(), threads,
+                                       int(in_.features), out_, products_, a.dparameters_zero,
+                                       {a.thread, threads});
+  }
   Contraction in_;
   int out_;
   size_t weight_;
