@@ -21,14 +21,21 @@
 namespace edgetrain {
 namespace {
 
-// Every layer kind but the kinked ones (ReLU, max-pool: covered op by op in tests/ops).
-Model smooth_model() {
-  return ModelBuilder()
-      .input("image", {2, 7, 6})
+// A (2, 7, 6) image in, probabilities of 4 classes out, trained by cross-entropy: the layers are
+// the caller's.
+ModelBuilder four_class_classifier() {
+  ModelBuilder builder;
+  builder.input("image", {2, 7, 6})
       .output("probabilities", {4})
       .training_input("image", {2, 7, 6})
       .training_input("label", {1}, FeatureType::kInt32)
-      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"});
+  return builder;
+}
+
+// Every layer kind but the kinked ones (ReLU, max-pool: covered op by op in tests/ops).
+Model smooth_model() {
+  return four_class_classifier()
       .layers({
           {"conv", "image", "c",
            Convolution{.output_channels = 4,
@@ -417,12 +424,7 @@ TEST(NetworkBranches, TwoHalfBatchesAccumulateToOneBatch) {
 // A dense layer large enough (84 x 800 weights) that threads sharing a batch sum its weight
 // gradient together, and a small one that they do not.
 Model wide_dense_model() {
-  return ModelBuilder()
-      .input("image", {2, 7, 6})
-      .output("probabilities", {4})
-      .training_input("image", {2, 7, 6})
-      .training_input("label", {1}, FeatureType::kInt32)
-      .loss(CategoricalCrossEntropy{.name = "loss", .input = "probabilities", .target = "label"})
+  return four_class_classifier()
       .layers({
           {"wide", "image", "w", InnerProduct{.output_channels = 800}, kUpdatable},
           {"relu", "w", "r", ReLU()},
