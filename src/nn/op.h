@@ -6,6 +6,7 @@
 // input gradient means it is not needed.
 #pragma once
 
+#include <atomic>
 #include <barrier>
 #include <cstddef>
 #include <cstdint>
@@ -39,15 +40,21 @@ class BatchSync {
   void all_reduce(int thread, const double* local, double* total, size_t count);
   // Every thread calls this with its own part; once all have, each gets all the parts, indexed by
   // thread, to read until it calls done_reading(), which returns once every thread has: only then
-  // may a thread change or free what its part points to, or share again.
+  // may a thread change or free what its part points to, or share again. Null once a thread has
+  // left: the caller then skips its sum (the run is ending with that thread's error).
   const BatchPart* share(int thread, const BatchPart& mine);
   void done_reading();
+  // A thread that stops with an error (a sample that cannot be read) calls this instead of the
+  // calls it has left, so the others do not wait for it forever: they finish the step with
+  // meaningless sums and the error ends the run. The sync is not to be used for another step.
+  void leave();
 
  private:
   int threads_;
   std::barrier<> barrier_;
   std::vector<std::vector<double>> slots_;
   std::vector<BatchPart> parts_;  // per thread
+  std::atomic<bool> left_{false};
 };
 
 struct OpArgs {

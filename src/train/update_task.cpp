@@ -287,6 +287,30 @@ TrainingResult UpdateTask::run() {
                                    total_steps) *
            state.plateau.learning_rate_scale;
   };
+  // Thread t's share of the mini-batch of `count` samples from order[first]: forward, the loss and
+  // backward, into its own gradient block.
+  auto forward_and_backward = [&](int t, size_t first, int count) {
+    const int begin = count * t / threads, end = count * (t + 1) / threads;
+    float* dparameters = gradients[size_t(t)].data();  // zero: the last step cleared it
+    thread_loss[size_t(t)] = 0;
+    thread_correct[size_t(t)] = 0;
+    if (begin == end && !coupled) return;
+    Workspace& ws = workspaces[size_t(t)];
+    const uint64_t* indices = state.order.data() + first + size_t(begin);
+    const int n = end - begin;
+    head.load_batch(ws, scratch[size_t(t)], train_data, indices, n);
+    network.forward(ws, model_, n,
+                    {.mode = Mode::kTraining,
+                     .state = t == 0 ? model_.parameters.data() : nullptr,
+                     .sync = &sync,
+                     .thread = t});
+    network.zero_grads(ws, n);
+    LossHead::Outcome outcome = head.loss_and_seed(ws, scratch[size_t(t)], n, count);
+    // The gradient buffer is zero (the last optimizer step cleared it): products may write it.
+    network.backward(ws, model_, dparameters, n, /*dparameters_zero=*/true);
+    thread_loss[size_t(t)] = outcome.loss;
+    thread_correct[size_t(t)] = outcome.correct;
+  };
   const bool restore_best = options.early_stopping && options.early_stopping->restore_best_weights;
   std::optional<double> last_validation_loss, last_validation_accuracy;
 
@@ -304,26 +328,12 @@ TrainingResult UpdateTask::run() {
       const size_t first = size_t(state.batch * batch_size);
       const int count = int(std::min(size_t(batch_size), samples - first));
       pool.run([&](int t) {
-        const int begin = count * t / threads, end = count * (t + 1) / threads;
-        float* dparameters = gradients[size_t(t)].data();  // zero: the last step cleared it
-        thread_loss[size_t(t)] = 0;
-        thread_correct[size_t(t)] = 0;
-        if (begin == end && !coupled) return;
-        Workspace& ws = workspaces[size_t(t)];
-        const uint64_t* indices = state.order.data() + first + size_t(begin);
-        const int n = end - begin;
-        head.load_batch(ws, scratch[size_t(t)], train_data, indices, n);
-        network.forward(ws, model_, n,
-                        {.mode = Mode::kTraining,
-                         .state = t == 0 ? model_.parameters.data() : nullptr,
-                         .sync = &sync,
-                         .thread = t});
-        network.zero_grads(ws, n);
-        LossHead::Outcome outcome = head.loss_and_seed(ws, scratch[size_t(t)], n, count);
-        // The gradient buffer is zero (the last optimizer step cleared it): products may write it.
-        network.backward(ws, model_, dparameters, n, /*dparameters_zero=*/true);
-        thread_loss[size_t(t)] = outcome.loss;
-        thread_correct[size_t(t)] = outcome.correct;
+        try {
+          forward_and_backward(t, first, count);
+        } catch (...) {
+          sync.leave();  // the other threads must not wait for this one at the next meeting
+          throw;
+        }
       });
       const double learning_rate = learning_rate_at(state.step);
       const int64_t step = ++state.step;

@@ -26,7 +26,7 @@ Dataset first(size_t n) {
   return data;
 }
 
-std::string error_of(Model& model, const Dataset& data, UpdateConfig config) {
+std::string error_of(Model& model, const BatchProvider& data, UpdateConfig config) {
   try {
     UpdateTask(model, data, config).run();
   } catch (const Error& e) {
@@ -58,6 +58,47 @@ TEST(UpdateTask, AThreadWithoutSamplesTrainsAsOneThread) {
   UpdateTask(two, data, {.seed = 4, .threads = 2}).run();
   EXPECT_EQ(one.parameters, two.parameters);
   EXPECT_NE(one.parameters, lenet({.batch_size = 1, .epochs = 2}).parameters);
+}
+
+// A data set with one sample that cannot be read when training asks for it, as a streamed image
+// folder's broken file.
+class UnreadableSample : public BatchProvider {
+ public:
+  UnreadableSample(const Dataset& data, size_t unreadable) : data_(data), unreadable_(unreadable) {}
+  size_t count() const override { return data_.count(); }
+  size_t feature_size() const override { return data_.feature_size(); }
+  void copy_features(size_t index, float* dst) const override {
+    if (index == unreadable_) throw Error("sample " + std::to_string(index) + " cannot be read");
+    data_.copy_features(index, dst);
+  }
+  int32_t label(size_t index) const override { return data_.label(index); }
+
+ private:
+  const Dataset& data_;
+  size_t unreadable_;
+};
+
+// The thread that meets the error stops; the other must not wait for it where LeNet's hidden1 sums
+// its weight gradient over the threads (a hang), and the error ends the run with the weights of the
+// last whole step. Sample 3 is thread 0's in the first step, 100 thread 1's; 200 is thread 1's in
+// the second.
+TEST(UpdateTask, ASampleThatCannotBeReadEndsTheRunWithItsError) {
+  const Dataset data = first(256);
+  Model one_step = lenet({.batch_size = 128, .epochs = 1});
+  UnreadableSample second_batch(data, 200);
+  {
+    UpdateTask task(one_step, second_batch, {.shuffle = false, .threads = 2});
+    task.handlers.batch_end = [](UpdateTask& t, const BatchEnd&) { t.cancel(); };
+    task.run();
+  }
+  for (size_t unreadable : {size_t(3), size_t(100), size_t(200)}) {
+    Model model = lenet({.batch_size = 128, .epochs = 1});
+    const Model before = model;
+    const UnreadableSample samples(data, unreadable);
+    EXPECT_EQ(error_of(model, samples, {.shuffle = false, .threads = 2}),
+              "sample " + std::to_string(unreadable) + " cannot be read");
+    EXPECT_EQ(model.parameters, unreadable < 128 ? before.parameters : one_step.parameters);
+  }
 }
 
 // Each mini-batch reports its own accuracy; weighted by batch size they make the epoch's.

@@ -79,6 +79,7 @@ class InnerProductOp : public Op {
   // This thread's rows of the weight gradient over every thread's samples, into thread 0's block.
   void sum_weight_gradient_across_threads(const OpArgs& a) const {
     const BatchPart* shared = a.sync->share(a.thread, {a.in[0], a.dout[0], a.dparameters, rows(a)});
+    if (shared == nullptr) return;  // a thread stopped with an error: the run is ending
     const int threads = a.sync->threads();
     thread_local std::vector<ops::DenseBatchPart> parts;  // allocates on a thread's first call only
     parts.resize(size_t(threads));
