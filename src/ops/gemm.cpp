@@ -12,7 +12,6 @@
 // batch, so the packing buffers are per thread.
 #include <algorithm>
 #include <cassert>
-#include <cstring>
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <thread>
 
 #include "base/rng.h"
 #include "edgetrain/data.h"
@@ -12,6 +11,7 @@
 #include "edgetrain/train.h"
 #include "nn/kind_test_helpers.h"
 #include "nn/layer_kind.h"
+#include "nn/split_batch.h"
 #include "test_paths.h"
 
 namespace edgetrain {
@@ -79,14 +79,7 @@ SplitRun run_split(const Model& model, const std::vector<float>& input,
     op->forward(a);
     op->backward(a);
   };
-  std::vector<std::thread> workers;
-  int first = 0;
-  for (int t = 1; t < threads; ++t) {
-    first += parts[size_t(t - 1)];
-    workers.emplace_back(part, t, first);
-  }
-  part(0, 0);
-  for (std::thread& worker : workers) worker.join();
+  run_parts_on_threads(parts, part);
   for (const auto& block : dparameters) {
     for (size_t i = 0; i < block.size(); ++i) run.dparameters[i] += block[i];
   }

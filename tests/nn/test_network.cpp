@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
-#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "edgetrain/train.h"
 #include "nn/loss_head.h"
 #include "nn/network.h"
+#include "nn/split_batch.h"
 
 namespace edgetrain {
 namespace {
@@ -459,14 +459,7 @@ std::vector<std::vector<float>> run_threads(const Model& model, const Dataset& d
     head.loss_and_seed(ws, scratch, n, total);
     network.backward(ws, model, blocks[size_t(t)].data(), n, /*dparameters_zero=*/true);
   };
-  std::vector<std::thread> workers;
-  int first = parts[0];
-  for (int t = 1; t < threads; ++t) {
-    workers.emplace_back(part, t, first);
-    first += parts[size_t(t)];
-  }
-  part(0, 0);
-  for (std::thread& worker : workers) worker.join();
+  run_parts_on_threads(parts, part);
   return blocks;
 }
 
