@@ -4,6 +4,7 @@
 // has a plain counterpart the tests compare it with: the reference composition
 // conv2d_forward_reference → ReLU → max-pool, and its backward.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "ops/conv_relu_pool_internal.h"
@@ -189,6 +190,63 @@ EDGETRAIN_INLINE void for_each_block(int run, Add add) {
   for (; i0 < run; i0 += W) add(i0, false);
 }
 
+// Pooling windows of up to this many positions (2x2 and smaller) group their channels by a pass of
+// bit tricks per position; larger windows by a counting sort.
+constexpr int kFewPositions = 4;
+
+// Bit i set where byte i of `bytes` (little-endian) equals the byte repeated in `repeated`.
+static_assert(std::endian::native == std::endian::little,
+              "bytes_equal numbers bytes from the low end");
+EDGETRAIN_INLINE unsigned bytes_equal(uint64_t bytes, uint64_t repeated) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full, kHigh = 0x8080808080808080ull;
+  const uint64_t x = bytes ^ repeated;                           // byte 0 where equal
+  const uint64_t zero = ~(((x & kLow7) + kLow7) | x) & kHigh;    // 0x80 in each zero byte, exact
+  return unsigned(((zero >> 7) * 0x0102040810204080ull) >> 56);  // byte i's flag to bit i
+}
+
+// kSetBits[bits][j]: the index of the j-th set bit of `bits` (then zeros).
+struct SetBitsTable {
+  uint8_t index[256][8];
+  constexpr SetBitsTable() : index{} {
+    for (int bits = 0; bits < 256; ++bits) {
+      int j = 0;
+      for (int i = 0; i < 8; ++i) {
+        if (bits >> i & 1) index[bits][j++] = uint8_t(i);
+      }
+    }
+  }
+};
+constexpr SetBitsTable kSetBits;
+
+// members[0 ..) = the channels c (ascending) with window_at[c] == at, for each at < positions in
+// turn; first[at] = where at's run starts, first[positions] = the total. Branch-free: eight
+// channels at a time, their matches as a byte of bits, written as eight indices from a table and
+// counted by popcount, so `members` needs 8 entries' slack past the channels. A counting sort's
+// increments and scatter go through memory, each waiting on the last store to the same bin; this
+// keeps the count in a register. Same order as the counting sort, so the same sums.
+EDGETRAIN_INLINE void group_channels_by_position(int* __restrict members, int* __restrict first,
+                                                 const uint8_t* __restrict window_at, int oc,
+                                                 int positions) {
+  const int whole = oc & ~7;
+  int listed = 0;
+  for (int at = 0; at < positions; ++at) {
+    first[at] = listed;
+    const uint64_t repeated = 0x0101010101010101ull * uint64_t(at);
+    for (int c0 = 0; c0 < whole; c0 += 8) {
+      uint64_t bytes;
+      std::memcpy(&bytes, window_at + c0, 8);
+      const unsigned bits = bytes_equal(bytes, repeated);
+      for (int j = 0; j < 8; ++j) members[listed + j] = c0 + kSetBits.index[bits][j];
+      listed += __builtin_popcount(bits);
+    }
+    for (int c = whole; c < oc; ++c) {
+      members[listed] = c;
+      listed += window_at[c] == at;
+    }
+  }
+  first[positions] = listed;
+}
+
 template <int W>
 EDGETRAIN_INLINE void sparse_backward(float* __restrict dw_hwc, float* __restrict din_hwc,
                                       const float* __restrict dout_hwc,
@@ -251,17 +309,22 @@ EDGETRAIN_INLINE void sparse_backward(float* __restrict dw_hwc, float* __restric
   }
   if (din_hwc == nullptr) return;
   int count[kNoGradient + 1], first[kNoGradient + 2], next[kNoGradient + 1];
-  int members[kMaxPooledChannels];  // channels, grouped by the position of their max
+  // Channels grouped by the position of their max, with the slack group_channels_by_position needs.
+  int members[kMaxPooledChannels + 8];
   for (int w = 0; w < windows; ++w) {
     const uint8_t* window_at = argmax_n + size_t(w) * oc;
     const float* g = dout_hwc + size_t(w) * oc;
-    // Counting sort of the channels by argmax; kNoGradient lands in the last bin, never read.
-    for (int at = 0; at <= positions; ++at) count[at] = 0;
-    for (int c = 0; c < oc; ++c) ++count[std::min<int>(window_at[c], positions)];
-    first[0] = 0;
-    for (int at = 0; at <= positions; ++at) first[at + 1] = first[at] + count[at];
-    for (int at = 0; at <= positions; ++at) next[at] = first[at];
-    for (int c = 0; c < oc; ++c) members[next[std::min<int>(window_at[c], positions)]++] = c;
+    if (positions <= kFewPositions) {
+      group_channels_by_position(members, first, window_at, oc, positions);
+    } else {
+      // Counting sort of the channels by argmax; kNoGradient lands in the last bin, never read.
+      for (int at = 0; at <= positions; ++at) count[at] = 0;
+      for (int c = 0; c < oc; ++c) ++count[std::min<int>(window_at[c], positions)];
+      first[0] = 0;
+      for (int at = 0; at <= positions; ++at) first[at + 1] = first[at] + count[at];
+      for (int at = 0; at <= positions; ++at) next[at] = first[at];
+      for (int c = 0; c < oc; ++c) members[next[std::min<int>(window_at[c], positions)]++] = c;
+    }
     for (int at = 0; at < positions; ++at) {
       const int* channels = members + first[at];
       const int n = first[at + 1] - first[at];

@@ -80,6 +80,10 @@ std::vector<FusedCase> comparison_cases() {
       // 324 windows (conv 36x36, pooled 18x18), rows of 16: the sparse weight gradient lists
       // each channel's live windows in two chunks (256 + 68).
       {"8->4, 2x2, 37x37 input (K 32)", conv_relu_pool_shape(1, 8, 37, 37, 4, 2, 2, 2, 2)},
+      // The sparse input gradient groups a window's channels eight at a time, then one by one:
+      // 13 channels take both ways; 1024 (the most a pool takes) fill its list to the end.
+      {"8->13, 2x2 (K 32)", conv_relu_pool_shape(2, 8, 7, 7, 13, 2, 2, 2, 2)},
+      {"8->1024, 2x2, 3x3 input (K 32)", conv_relu_pool_shape(1, 8, 3, 3, 1024, 2, 2, 2, 2)},
   };
 }
 
