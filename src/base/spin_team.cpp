@@ -26,7 +26,7 @@ inline void spin_pause() {
 
 SpinTeam::SpinTeam(int threads) {
   try {
-    for (int i = 1; i < threads; ++i) helpers_.emplace_back([this, i] { helper_loop(i); });
+    for (int i = 1; i < threads; ++i) helpers_.emplace_back([this] { helper_loop(); });
   } catch (const std::system_error& e) {
     const size_t started = helpers_.size() + 1;
     stop_helpers();
@@ -37,6 +37,10 @@ SpinTeam::SpinTeam(int threads) {
 
 SpinTeam::~SpinTeam() {
   stop_helpers();
+}
+
+void SpinTeam::hold_helpers(bool held) {
+  held_.store(held, std::memory_order_release);
 }
 
 void SpinTeam::stop_helpers() {
@@ -60,7 +64,7 @@ void SpinTeam::wake() {
   wake_up_.notify_all();
 }
 
-void SpinTeam::helper_loop(int index) {
+void SpinTeam::helper_loop() {
   const FlushDenormals flush;  // the helpers only ever run our kernels
   // The generation the team was made with, not a load: a helper that starts late must still see
   // the first run() as new.
@@ -80,8 +84,19 @@ void SpinTeam::helper_loop(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stopping_.load()) return;
+    while (held_.load(std::memory_order_acquire) && !stopping_.load()) spin_pause();
+    run_unclaimed_parts();
+  }
+}
+
+void SpinTeam::run_unclaimed_parts() {
+  const int parts = size();
+  // Claiming a part acquires what run() released with next_part_: the task and its inputs. A
+  // helper that saw an earlier generation late may claim a part of the current run; it then runs
+  // it with the current task, which is all a part needs.
+  for (int part; (part = next_part_.fetch_add(1, std::memory_order_acq_rel)) < parts;) {
     try {
-      (*task_)(index);
+      (*task_)(part);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex_);
       if (!error_) error_ = std::current_exception();
@@ -98,15 +113,26 @@ void SpinTeam::run(const std::function<void(int)>& task) {
   }
   task_ = &task;
   finished_.store(0, std::memory_order_relaxed);
-  post(generation_.load(std::memory_order_relaxed) + 1);  // releases task_ and finished_
+  next_part_.store(1, std::memory_order_release);  // parts 1.. are open; releases task_
+  post(generation_.load(std::memory_order_relaxed) + 1);
   std::exception_ptr own;
   try {
     task(0);
   } catch (...) {
     own = std::current_exception();  // still wait: the helpers use the caller's buffers
   }
-  const int helpers = int(helpers_.size());
-  while (finished_.load(std::memory_order_acquire) < helpers) spin_pause();
+  // Parts no helper has started yet (one descheduled by other programs) are the caller's.
+  run_unclaimed_parts();
+  const int helper_parts = int(helpers_.size());
+  for (int spins = 0; finished_.load(std::memory_order_acquire) < helper_parts; ++spins) {
+    // A helper that claimed a part and lost its core needs one: after ~50 µs of spinning, offer
+    // it this one.
+    if (spins < kSpinsBeforeYield) {
+      spin_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   if (own) std::rethrow_exception(own);
   if (error_) {
     std::exception_ptr error = error_;
