@@ -125,8 +125,8 @@ void SpinTeam::run(const std::function<void(int)>& task) {
   run_unclaimed_parts();
   const int helper_parts = int(helpers_.size());
   for (int spins = 0; finished_.load(std::memory_order_acquire) < helper_parts; ++spins) {
-    // A helper that claimed a part and lost its core needs one: after ~50 µs of spinning, offer
-    // it this one.
+    // A helper that claimed a part and lost its core needs one: after kSpinsBeforeYield pauses
+    // (tens of µs), offer it this one.
     if (spins < kSpinsBeforeYield) {
       spin_pause();
     } else {
